@@ -1,0 +1,77 @@
+"""Plain data types of the engine API, shared by the engine, the CLI and the GUI.
+
+This module imports neither torch nor Qt, so the GUI can use it without loading the model stack.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+TASKS = ("text", "formula", "table", "extract")
+
+# Why a generation stopped.
+STOP_EOS = "eos"
+STOP_MAX_TOKENS = "max_tokens"
+STOP_REPETITION = "repetition"
+STOP_CANCELLED = "cancelled"
+
+
+@dataclass
+class RecognizeOptions:
+    """Per-request options. ``None`` means the task's default."""
+
+    max_new_tokens: int | None = None
+    repeat_guard: bool = True
+    do_sample: bool = False
+    temperature: float = 1.0
+    top_p: float = 1.0
+    top_k: int = 0
+    repetition_penalty: float = 1.0
+    seed: int | None = None
+    schema: str | None = None  # JSON template text for the "extract" task
+
+
+@dataclass
+class Timings:
+    load_s: float = 0.0
+    preprocess_s: float = 0.0
+    first_token_s: float = 0.0  # preprocessed inputs -> first generated token
+    decode_s: float = 0.0  # first token -> last token
+    new_tokens: int = 0
+
+    @property
+    def tokens_per_s(self) -> float:
+        steps = self.new_tokens - 1
+        return steps / self.decode_s if steps > 0 and self.decode_s > 0 else 0.0
+
+
+@dataclass
+class TextDelta:
+    """A piece of newly decoded text, streamed while the model generates."""
+
+    text: str
+
+
+@dataclass
+class OcrResult:
+    task: str
+    text: str
+    parsed: Any = None  # task-specific: LaTeX string, TableGrid, dict from JSON, or None
+    parse_error: str | None = None
+    token_ids: list[int] = field(default_factory=list)
+    stop_reason: str = STOP_EOS
+    prompt_tokens: int = 0
+    image_grid_thw: list[int] = field(default_factory=list)
+    timings: Timings = field(default_factory=Timings)
+
+
+@dataclass
+class EngineInfo:
+    model_dir: str
+    device: str
+    dtype: str
+    backend: str = "eager"
+    threads: int = 1
+    precision: str = "exact"
+    parameters: int = 0
