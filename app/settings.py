@@ -1,0 +1,130 @@
+"""All persistent settings in one table of typed keys, stored with QSettings.
+
+Adding a setting is one line in ``KEYS``. Read with ``settings.get("name")``, write with ``settings.set("name", v)``;
+values come back with the key's type whatever the storage backend (INI files store everything as text).
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import platformdirs
+from PySide6.QtCore import QByteArray, QSettings
+
+ORG_NAME = "glmocr"
+APP_NAME = "GLM-OCR Studio"
+APP_DIR_NAME = "glmocr-studio"  # folder name under the platform data / log / cache directories
+MODEL_DIR_ENV = "GLMOCR_MODEL_DIR"
+
+
+def default_model_dir() -> str:
+    return str(Path(platformdirs.user_data_dir(APP_DIR_NAME, appauthor=False)) / "models" / "GLM-OCR")
+
+
+@dataclass(frozen=True)
+class Key:
+    name: str
+    type: type
+    default: Any
+    help: str = ""
+
+
+KEYS: dict[str, Key] = {}
+
+
+def register(*keys: Key) -> None:
+    """Add keys to the table (other modules may register their own at import time)."""
+    for key in keys:
+        KEYS[key.name] = key
+
+
+register(
+    Key("window/geometry", bytes, b"", "main window position and size"),
+    Key("window/state", bytes, b"", "dock and toolbar layout"),
+    Key("last_folder", str, "", "folder the Open dialog starts in"),
+    Key("recent_files", list, [], "most recently opened documents, newest first"),
+    Key("default_task", str, "text", "task given to newly drawn regions"),
+    Key("theme", str, "system", "system, light or dark"),
+    Key("model_dir", str, "", "model checkpoint folder; empty = default under the user data folder"),
+    Key("auto_run", bool, True, "run a region as soon as it is drawn"),
+)
+
+MAX_RECENT_FILES = 10
+
+
+def _to_bool(value) -> bool:
+    if isinstance(value, str):
+        return value.strip().lower() in ("1", "true", "yes", "on")
+    return bool(value)
+
+
+def _to_list(value) -> list:
+    if value in (None, ""):
+        return []
+    return list(value) if isinstance(value, (list, tuple)) else [value]  # INI stores a 1-item list as a string
+
+
+def _to_bytes(value) -> bytes:
+    if isinstance(value, QByteArray):
+        return bytes(value.data())
+    return bytes(value) if isinstance(value, (bytes, bytearray)) else b""
+
+
+CONVERTERS = {bool: _to_bool, list: _to_list, bytes: _to_bytes, int: int, float: float, str: str}
+
+
+class Settings:
+    """Typed access to QSettings. ``path`` gives an INI file (tests); None uses the platform's native store."""
+
+    def __init__(self, path: str | os.PathLike | None = None):
+        if path is None:
+            self._store = QSettings(ORG_NAME, APP_NAME)
+        else:
+            self._store = QSettings(str(path), QSettings.Format.IniFormat)
+
+    def get(self, name: str):
+        key = KEYS[name]
+        raw = self._store.value(name, None)
+        if raw is None:
+            return _copy_default(key.default)
+        try:
+            return CONVERTERS[key.type](raw)
+        except (TypeError, ValueError):  # a hand-edited or corrupt value must not stop the app
+            return _copy_default(key.default)
+
+    def set(self, name: str, value) -> None:
+        key = KEYS[name]
+        if key.type is bytes:
+            value = QByteArray(bytes(value))
+        elif key.type is list:
+            value = list(value)
+        self._store.setValue(name, value)
+
+    def reset(self, name: str) -> None:
+        self._store.remove(name)
+
+    def sync(self) -> None:
+        self._store.sync()
+
+    def add_recent_file(self, path: str) -> list[str]:
+        recent = [p for p in self.get("recent_files") if p != path]
+        recent = ([path] + recent)[:MAX_RECENT_FILES]
+        self.set("recent_files", recent)
+        return recent
+
+    def model_dir(self) -> str:
+        """Where the model lives: $GLMOCR_MODEL_DIR, else the setting, else the platform default."""
+        return os.environ.get(MODEL_DIR_ENV) or self.get("model_dir") or default_model_dir()
+
+
+def _copy_default(value):
+    return list(value) if isinstance(value, list) else value
+
+
+def looks_like_checkpoint(folder: str | os.PathLike) -> bool:
+    """Cheap check before a load is attempted; the model manager does the thorough validation."""
+    folder = Path(folder)
+    return (folder / "config.json").is_file() and (folder / "model.safetensors").is_file()
