@@ -1,0 +1,160 @@
+"""The browser view that shows KaTeX formulas and rendered Markdown, loaded from local files only.
+
+QtWebEngine is optional at run time: ``webengine_available()`` says whether it imports, and the views fall back to
+plain source with a notice when it does not. The page (resources/web/results.html) is loaded once from a file URL;
+later content goes in through ``runJavaScript``, which has no size limit like ``setHtml``'s 2 MB and does not flicker.
+"""
+
+from __future__ import annotations
+
+import json
+from functools import lru_cache
+
+from PySide6.QtCore import QUrl, Signal
+from PySide6.QtGui import QDesktopServices, QPalette
+from PySide6.QtWidgets import QWidget
+
+from app.resources_setup import web_dir
+
+PAGE_NAME = "results.html"
+LOCAL_SCHEMES = {"file", "data", "qrc", "about", "blob"}
+MIN_HEIGHT = 36
+MAX_AUTO_HEIGHT = 520
+
+
+@lru_cache(maxsize=1)
+def webengine_available() -> bool:
+    try:
+        import PySide6.QtWebEngineWidgets  # noqa: F401  (the import itself is the check)
+    except ImportError:
+        return False
+    return True
+
+
+def page_url() -> QUrl:
+    return QUrl.fromLocalFile(str(web_dir() / PAGE_NAME))
+
+
+def _install_local_only_guard(profile) -> None:
+    """Block every request that is not to a local resource, so showing math can never reach the network."""
+    from PySide6.QtWebEngineCore import QWebEngineUrlRequestInterceptor
+
+    class LocalOnly(QWebEngineUrlRequestInterceptor):
+        blocked: list[str] = []
+
+        def interceptRequest(self, info):  # noqa: N802 (Qt name)
+            url = info.requestUrl()
+            if url.scheme() not in LOCAL_SCHEMES:
+                LocalOnly.blocked.append(url.toString())
+                info.block(True)
+
+    if getattr(profile, "_glmocr_guard", None) is None:
+        guard = LocalOnly(profile)
+        profile.setUrlRequestInterceptor(guard)
+        profile._glmocr_guard = guard  # keep the Python object alive as long as the profile
+
+
+def blocked_requests() -> list[str]:
+    """URLs the guard refused (tests check it stays empty)."""
+    from PySide6.QtWebEngineCore import QWebEngineProfile
+
+    guard = getattr(QWebEngineProfile.defaultProfile(), "_glmocr_guard", None)
+    return list(type(guard).blocked) if guard is not None else []
+
+
+def _make_page_class():
+    from PySide6.QtWebEngineCore import QWebEnginePage
+
+    class ResultPage(QWebEnginePage):
+        """Links in rendered text open in the user's browser, never inside the card."""
+
+        def acceptNavigationRequest(self, url, nav_type, is_main_frame):  # noqa: N802 (Qt name)
+            if nav_type == QWebEnginePage.NavigationType.NavigationTypeLinkClicked:
+                if url.scheme() in ("http", "https", "mailto"):
+                    QDesktopServices.openUrl(url)
+                return False
+            return super().acceptNavigationRequest(url, nav_type, is_main_frame)
+
+    return ResultPage
+
+
+def _make_view_class():
+    from PySide6.QtWebEngineCore import QWebEngineProfile, QWebEngineSettings
+    from PySide6.QtWebEngineWidgets import QWebEngineView
+
+    page_class = _make_page_class()
+
+    class KatexView(QWebEngineView):
+        """Shows a formula or Markdown HTML; ``rendered(n)`` reports how many KaTeX nodes the last update made."""
+
+        rendered = Signal(int)
+
+        def __init__(self, parent: QWidget | None = None, auto_height: bool = True):
+            super().__init__(parent)
+            profile = QWebEngineProfile.defaultProfile()
+            _install_local_only_guard(profile)
+            self.setPage(page_class(profile, self))
+            settings = self.settings()
+            settings.setAttribute(QWebEngineSettings.WebAttribute.LocalContentCanAccessRemoteUrls, False)
+            settings.setAttribute(QWebEngineSettings.WebAttribute.LocalContentCanAccessFileUrls, True)
+            self._ready = False
+            self._pending: str | None = None
+            self._auto_height = auto_height
+            self.setMinimumHeight(MIN_HEIGHT)
+            self.loadFinished.connect(self._on_loaded)
+            self.load(page_url())
+
+        def show_formula(self, tex: str) -> None:
+            self._run_render(f"glmocr.showFormula({json.dumps(tex)})")
+
+        def show_html(self, html: str) -> None:
+            self._run_render(f"glmocr.showHtml({json.dumps(html)})")
+
+        def is_ready(self) -> bool:
+            return self._ready
+
+        def _run_render(self, script: str) -> None:
+            if not self._ready:
+                self._pending = script  # only the latest content matters
+                return
+            self.page().runJavaScript(script, 0, self._after_render)
+
+        def _on_loaded(self, ok: bool) -> None:
+            self._ready = True
+            self._apply_palette()
+            if self._pending is not None:
+                script, self._pending = self._pending, None
+                self._run_render(script)
+
+        def _after_render(self, count) -> None:
+            if self._auto_height:
+                self.page().runJavaScript("glmocr.contentHeight()", 0, self._fit_height)
+            self.rendered.emit(int(count) if isinstance(count, (int, float)) else -1)
+
+        def _fit_height(self, height) -> None:
+            if isinstance(height, (int, float)):
+                self.setFixedHeight(max(MIN_HEIGHT, min(MAX_AUTO_HEIGHT, int(height) + 2)))
+
+        def _apply_palette(self) -> None:
+            """Follow the app's (light or dark) palette so a card never flashes white in dark mode."""
+            palette = self.palette()
+            colors = [palette.color(QPalette.ColorGroup.Active, role).name() for role in (
+                QPalette.ColorRole.Text, QPalette.ColorRole.Base, QPalette.ColorRole.PlaceholderText,
+                QPalette.ColorRole.Mid)]
+            self.page().setBackgroundColor(palette.color(QPalette.ColorRole.Base))
+            self.page().runJavaScript(f"glmocr.setColors({', '.join(json.dumps(c) for c in colors)})")
+
+    return KatexView
+
+
+@lru_cache(maxsize=1)
+def katex_view_class():
+    """The QWebEngineView subclass, built lazily so importing this module never needs QtWebEngine."""
+    return _make_view_class()
+
+
+def make_katex_view(parent: QWidget | None = None, auto_height: bool = True):
+    """A KatexView, or None when QtWebEngine is not available."""
+    if not webengine_available():
+        return None
+    return katex_view_class()(parent, auto_height=auto_height)
