@@ -1,0 +1,82 @@
+"""A stand-in for glmocr_core.engine.Engine with exactly the contract's shape, for GUI tests.
+
+It "recognizes" by streaming a scripted list of tokens. Knobs let a test pause mid-stream (until cancelled or
+released), raise, or fail to load, so every worker path can be driven deterministically without torch.
+"""
+
+from __future__ import annotations
+
+import threading
+
+from glmocr_core.api import STOP_CANCELLED, STOP_EOS, EngineInfo, OcrResult, TextDelta, Timings
+from glmocr_core.errors import InputError, ModelError
+
+PAUSE_LIMIT_S = 20  # a paused fake never blocks a test run forever
+
+
+class FakeEngine:
+    def __init__(self, model_dir="fake-model", tokens=None, pause_after=None, error=None):
+        self.info = EngineInfo(model_dir=str(model_dir), device="cpu", dtype="float32", parameters=1234)
+        self.tokens = list(tokens) if tokens is not None else [f"tok{i} " for i in range(40)]
+        self.pause_after = pause_after  # stop after this many tokens until cancelled or released
+        self.release = threading.Event()
+        self.paused = threading.Event()  # set while the stream waits at pause_after
+        self.error = error  # an exception instance to raise from recognize
+        self.calls = []  # (image size, task, region) per recognize call
+        self.closed = False
+
+    @classmethod
+    def load(cls, model_dir, *, device="auto", dtype="auto", precision="exact", progress=None, **kwargs):
+        if progress is not None:
+            progress("Reading weights", 0.5)
+            progress("Ready", 1.0)
+        return cls(model_dir, **kwargs)
+
+    def recognize(self, image, task="text", region=None, options=None, cancel=None):
+        self.calls.append((image.size, task, region))
+        if self.error is not None:
+            raise self.error
+        if region is not None and (region[2] <= region[0] or region[3] <= region[1]):
+            raise InputError(f"region {region} has no area")
+        return self._stream(task, cancel or threading.Event())
+
+    def _stream(self, task, cancel):
+        emitted = []
+        for index, token in enumerate(self.tokens):
+            if index == self.pause_after:
+                self.paused.set()
+                self._wait_for(cancel)
+            if cancel.is_set():
+                return (yield self._result(task, emitted, STOP_CANCELLED))
+            emitted.append(token)
+            yield TextDelta(token)
+        yield self._result(task, emitted, STOP_EOS)
+
+    def _wait_for(self, cancel):
+        for _ in range(PAUSE_LIMIT_S * 100):
+            if cancel.wait(0.01) or self.release.is_set():
+                return
+
+    def _result(self, task, emitted, stop_reason):
+        parsed = "".join(emitted) if task == "formula" else None
+        timings = Timings(first_token_s=0.1, decode_s=max(len(emitted) - 1, 0) / 50.0, new_tokens=len(emitted))
+        return OcrResult(task=task, text="".join(emitted), parsed=parsed, token_ids=list(range(len(emitted))),
+                         stop_reason=stop_reason, timings=timings)
+
+    def close(self):
+        self.closed = True
+
+
+class FakeFactory:
+    """An engine factory for EngineHost that remembers the engine it made; can be told to fail loading."""
+
+    def __init__(self, fail_with: str | None = None, **engine_kwargs):
+        self.fail_with = fail_with
+        self.engine_kwargs = engine_kwargs
+        self.engine: FakeEngine | None = None
+
+    def __call__(self, model_dir, *, progress=None, **load_options):
+        if self.fail_with:
+            raise ModelError(self.fail_with, model_dir)
+        self.engine = FakeEngine.load(model_dir, progress=progress, **self.engine_kwargs)
+        return self.engine
