@@ -1,0 +1,706 @@
+"""The model folder on disk: what it must contain, a quick header-only check, and the download from the Hub.
+
+Neither Qt nor torch is imported here: the GUI calls this from its own threads, and the weight loader calls
+``require_model_dir`` first so a broken folder fails with a readable message before any heavy load.
+
+Why the download does not call ``hf_hub_download``: in the installed huggingface_hub (2.x) that function writes each
+file to a uniquely named temporary file and deletes it when the transfer fails, so a download stopped by the user or by
+a dropped connection starts again from zero. A 2.2 GB model must resume, so each file is fetched with
+huggingface_hub's own ``http_get`` (which sends the ``Range`` header and retries transient errors) into a
+``<name>.incomplete`` file that we keep between calls.
+"""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+import json
+import os
+import re
+import shutil
+import struct
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable, Iterable
+
+from .errors import GlmOcrError, ModelError
+
+MODEL_TYPE = "glm_ocr"
+DEFAULT_REPO_ID = "zai-org/GLM-OCR"
+DEFAULT_REVISION = "main"
+APPROX_DOWNLOAD_BYTES = 2_200_000_000  # shown before the file list is known; the real sizes come from the Hub
+MODEL_LICENSE = "MIT"
+
+WEIGHTS_FILE = "model.safetensors"
+WEIGHTS_INDEX_FILE = "model.safetensors.index.json"
+VERIFIED_MARKER = ".glmocr-verified.json"
+INCOMPLETE_SUFFIX = ".incomplete"
+
+
+@dataclass(frozen=True)
+class ModelFile:
+    name: str
+    purpose: str
+    # What may stand in for this file: another file name, or "file.json:key" for a key inside a JSON file.
+    alternative: str | None = None
+
+
+REQUIRED_FILES: tuple[ModelFile, ...] = (
+    ModelFile("config.json", "model configuration"),
+    ModelFile(WEIGHTS_FILE, "weights", alternative=WEIGHTS_INDEX_FILE),
+    ModelFile("tokenizer.json", "tokenizer"),
+    ModelFile("tokenizer_config.json", "tokenizer settings"),
+    ModelFile("chat_template.jinja", "chat template", alternative="tokenizer_config.json:chat_template"),
+    ModelFile("preprocessor_config.json", "image preprocessing settings"),
+    ModelFile("generation_config.json", "generation settings"),
+)
+# Small files worth keeping next to the weights when the repo has them (the licence travels with the model).
+OPTIONAL_DOWNLOADS = ("LICENSE", "README.md")
+SMALL_JSON_FILES = ("tokenizer_config.json", "preprocessor_config.json", "generation_config.json")
+
+
+@dataclass(frozen=True)
+class Problem:
+    file: str
+    message: str
+
+    def __str__(self) -> str:
+        return f"{self.file}: {self.message}"
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Presence of files
+
+
+def _alternative_present(folder: Path, alternative: str) -> bool:
+    if ":" not in alternative:
+        return (folder / alternative).is_file()
+    file_name, key = alternative.split(":", 1)
+    try:
+        data = json.loads((folder / file_name).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return False
+    return isinstance(data, dict) and bool(data.get(key))
+
+
+def missing_files(folder: Path) -> list[Problem]:
+    problems = []
+    for item in REQUIRED_FILES:
+        if (folder / item.name).is_file():
+            continue
+        if item.alternative and _alternative_present(folder, item.alternative):
+            continue
+        instead = f" (or {item.alternative.replace(':', ' with key ')})" if item.alternative else ""
+        problems.append(Problem(item.name, f"missing: the {item.purpose} file{instead} is not in the folder"))
+    return problems
+
+
+def _check_json_files(folder: Path) -> list[Problem]:
+    """The small JSON files must parse; tokenizer.json is only checked for being a JSON object at its start."""
+    problems = []
+    for name in SMALL_JSON_FILES:
+        path = folder / name
+        if not path.is_file():
+            continue
+        try:
+            data = json.loads(path.read_text(encoding="utf-8"))
+        except (OSError, ValueError) as exc:
+            problems.append(Problem(name, f"cannot be read as JSON ({exc})"))
+            continue
+        if not isinstance(data, dict):
+            problems.append(Problem(name, "is not a JSON object"))
+    tokenizer = folder / "tokenizer.json"
+    if tokenizer.is_file() and not _looks_like_json_object(tokenizer):
+        problems.append(Problem("tokenizer.json", "does not start like a JSON object; the file is damaged"))
+    return problems
+
+
+def _looks_like_json_object(path: Path) -> bool:
+    with open(path, "rb") as handle:
+        start = handle.read(64).lstrip(b"\xef\xbb\xbf \t\r\n")
+        handle.seek(0, os.SEEK_END)
+        if handle.tell() < 2:
+            return False
+        handle.seek(-64 if handle.tell() > 64 else -handle.tell(), os.SEEK_END)
+        end = handle.read().rstrip(b" \t\r\n")
+    return start.startswith(b"{") and end.endswith(b"}")
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Safetensors headers
+
+
+DTYPE_BYTES = {"F64": 8, "F32": 4, "F16": 2, "BF16": 2, "I64": 8, "I32": 4, "I16": 2, "I8": 1, "U8": 1,
+               "BOOL": 1, "F8_E4M3": 1, "F8_E5M2": 1, "U16": 2, "U32": 4, "U64": 8}
+MAX_HEADER_BYTES = 100 * 1024 * 1024  # the format's own limit; a larger length means a damaged file
+
+
+class HeaderError(ValueError):
+    """A safetensors file whose header cannot be trusted; the message says why."""
+
+
+def read_safetensors_header(path: str | Path) -> dict[str, dict]:
+    """Tensor name -> {"dtype", "shape", "data_offsets"}, read from the header only (no tensor data).
+
+    Raises HeaderError when the header is unreadable or when the file is shorter than its tensors need (truncated).
+    """
+    path = Path(path)
+    size = path.stat().st_size
+    if size < 8:
+        raise HeaderError(f"the file is {size} bytes, too short to hold a safetensors header")
+    with open(path, "rb") as handle:
+        (header_len,) = struct.unpack("<Q", handle.read(8))
+        if header_len > MAX_HEADER_BYTES:
+            raise HeaderError(f"the header length field says {header_len} bytes: not a safetensors file")
+        if 8 + header_len > size:
+            raise HeaderError(f"the header needs {8 + header_len} bytes but the file has only {size}: "
+                              "the file is truncated (an unfinished download?)")
+        raw = handle.read(header_len)
+    tensors = _parse_header_json(raw)
+    _check_data_extent(tensors, 8 + header_len, size)
+    return tensors
+
+
+def _parse_header_json(raw: bytes) -> dict[str, dict]:
+    try:
+        header = json.loads(raw.decode("utf-8"))
+    except (UnicodeDecodeError, ValueError) as exc:
+        raise HeaderError(f"the header is not valid JSON ({exc})") from None
+    if not isinstance(header, dict):
+        raise HeaderError("the header is not a JSON object")
+    header.pop("__metadata__", None)
+    for name, entry in header.items():
+        if not (isinstance(entry, dict) and {"dtype", "shape", "data_offsets"} <= entry.keys()):
+            raise HeaderError(f"the header entry for tensor {name} lacks dtype, shape or data_offsets")
+    return header
+
+
+def _check_data_extent(tensors: dict[str, dict], data_start: int, file_size: int) -> None:
+    """Each tensor's byte span must fit its dtype and shape, and the file must reach the furthest span."""
+    furthest = 0
+    for name, entry in tensors.items():
+        begin, end = entry["data_offsets"]
+        item = DTYPE_BYTES.get(entry["dtype"])
+        if item is not None and end - begin != item * _product(entry["shape"]):
+            raise HeaderError(f"tensor {name} ({entry['dtype']} {entry['shape']}) should take "
+                              f"{item * _product(entry['shape'])} bytes but its data_offsets span {end - begin}")
+        furthest = max(furthest, end)
+    if data_start + furthest > file_size:
+        raise HeaderError(f"the tensors need {data_start + furthest} bytes but the file has only {file_size}: "
+                          "the file is truncated (an unfinished download?)")
+
+
+def _product(shape: Iterable[int]) -> int:
+    total = 1
+    for dim in shape:
+        total *= int(dim)
+    return total
+
+
+def _weight_files(folder: Path) -> tuple[list[str], list[Problem]]:
+    """The safetensors files holding the weights: the single file, or the shards the index names."""
+    if (folder / WEIGHTS_FILE).is_file():
+        return [WEIGHTS_FILE], []
+    index = folder / WEIGHTS_INDEX_FILE
+    try:
+        weight_map = json.loads(index.read_text(encoding="utf-8"))["weight_map"]
+        shards = sorted(set(weight_map.values()))
+    except (OSError, ValueError, KeyError, TypeError, AttributeError) as exc:
+        return [], [Problem(WEIGHTS_INDEX_FILE, f"cannot read its weight_map ({exc})")]
+    absent = [s for s in shards if not (folder / s).is_file()]
+    problems = [Problem(s, f"missing: a weight shard named by {WEIGHTS_INDEX_FILE}") for s in absent]
+    return [s for s in shards if s not in absent], problems
+
+
+def read_weight_shapes(folder: Path) -> tuple[dict[str, list[int]], list[Problem]]:
+    """All tensor shapes across the weight files, plus the problems found in their headers."""
+    names, problems = _weight_files(folder)
+    shapes: dict[str, list[int]] = {}
+    for name in names:
+        try:
+            header = read_safetensors_header(folder / name)
+        except (HeaderError, OSError) as exc:
+            problems.append(Problem(name, str(exc)))
+            continue
+        shapes.update({tensor: list(entry["shape"]) for tensor, entry in header.items()})
+    return shapes, problems
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Config against weights
+
+
+TEXT_LAYER = re.compile(r"^model\.language_model\.layers\.(\d+)\.")
+VISION_BLOCK = re.compile(r"^model\.visual\.blocks\.(\d+)\.")
+
+
+def _expected_shapes(config) -> dict[str, list[int]]:
+    """Shapes of a few telling tensors, computed from config.json (see glmocr-architecture.md section 6)."""
+    t, v = config.text, config.vision
+    return {
+        "model.language_model.embed_tokens.weight": [t.vocab_size, t.hidden_size],
+        "lm_head.weight": [t.vocab_size, t.hidden_size],
+        "model.language_model.layers.0.self_attn.q_proj.weight": [t.num_attention_heads * t.head_dim, t.hidden_size],
+        "model.language_model.layers.0.self_attn.k_proj.weight": [t.num_key_value_heads * t.head_dim, t.hidden_size],
+        "model.language_model.layers.0.mlp.down_proj.weight": [t.hidden_size, t.intermediate_size],
+        "model.visual.patch_embed.proj.weight": [v.hidden_size, v.in_channels, v.temporal_patch_size,
+                                                 v.patch_size, v.patch_size],
+        "model.visual.blocks.0.attn.qkv.weight": [3 * v.hidden_size, v.hidden_size],
+        "model.visual.merger.proj.weight": [v.out_hidden_size, v.out_hidden_size],
+    }
+
+
+def _shape_problems(config, shapes: dict[str, list[int]], weights_name: str) -> list[Problem]:
+    problems = []
+    for tensor, expected in _expected_shapes(config).items():
+        if tensor == "lm_head.weight" and config.text.tie_word_embeddings and tensor not in shapes:
+            continue
+        if tensor not in shapes:
+            problems.append(Problem(weights_name, f"tensor {tensor} is missing"))
+        elif shapes[tensor] != expected:
+            problems.append(Problem(weights_name, f"tensor {tensor} has shape {shapes[tensor]} but config.json "
+                                                  f"implies {expected}: the config does not match the weights"))
+    return problems
+
+
+def _indices(pattern: re.Pattern, names: Iterable[str]) -> set[int]:
+    return {int(m.group(1)) for m in map(pattern.match, names) if m}
+
+
+def _count_problems(config, shapes: dict[str, list[int]], weights_name: str) -> list[Problem]:
+    """Layer and block counts in the weights against num_hidden_layers and depth.
+
+    Layer index num_hidden_layers may exist: it is the optional MTP (next-token prediction) layer.
+    """
+    problems = []
+    layers = _indices(TEXT_LAYER, shapes) - {config.text.num_hidden_layers}
+    if layers != set(range(config.text.num_hidden_layers)):
+        problems.append(Problem(weights_name, f"holds text layers {_span(layers)} but config.json says "
+                                              f"num_hidden_layers = {config.text.num_hidden_layers}"))
+    blocks = _indices(VISION_BLOCK, shapes)
+    if blocks != set(range(config.vision.depth)):
+        problems.append(Problem(weights_name, f"holds vision blocks {_span(blocks)} but config.json says "
+                                              f"vision_config.depth = {config.vision.depth}"))
+    return problems
+
+
+def _span(indices: set[int]) -> str:
+    if not indices:
+        return "none"
+    ordered = sorted(indices)
+    contiguous = ordered == list(range(ordered[0], ordered[-1] + 1))
+    return f"{ordered[0]}..{ordered[-1]}" if contiguous else ", ".join(map(str, ordered))
+
+
+def _load_config(folder: Path):
+    """The parsed config.json, or a Problem. The lead's config module does the parsing and names bad keys."""
+    from .config import ModelConfig  # torch-free; imported here so this module stays importable on its own
+
+    try:
+        data = json.loads((folder / "config.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        return None, Problem("config.json", f"cannot be read as JSON ({exc})")
+    if not isinstance(data, dict):
+        return None, Problem("config.json", "is not a JSON object")
+    if data.get("model_type") != MODEL_TYPE:
+        return None, Problem("config.json", f"model_type is {data.get('model_type')!r}, expected "
+                                            f"'{MODEL_TYPE}': this is not a GLM-OCR checkpoint")
+    try:
+        return ModelConfig.from_dict(data, "config.json"), None
+    except GlmOcrError as exc:
+        return None, Problem("config.json", exc.reason)
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# The folder check
+
+
+def check_model_dir(path: str | Path) -> list[Problem]:
+    """Everything wrong with a model folder, read from file names, JSON files and safetensors headers only.
+
+    An empty list means the folder looks like a complete GLM-OCR checkpoint. Never reads tensor data.
+    """
+    folder = Path(path)
+    if not folder.is_dir():
+        return [Problem(str(folder), "the model folder does not exist")]
+    problems = missing_files(folder) + _check_json_files(folder) + _marker_problems(folder)
+    config, config_problem = _load_config(folder) if (folder / "config.json").is_file() else (None, None)
+    if config_problem:
+        problems.append(config_problem)
+    if (folder / WEIGHTS_FILE).is_file() or (folder / WEIGHTS_INDEX_FILE).is_file():
+        shapes, weight_problems = read_weight_shapes(folder)
+        problems += weight_problems
+        if config is not None and shapes and not weight_problems:
+            weights_name = WEIGHTS_FILE if (folder / WEIGHTS_FILE).is_file() else WEIGHTS_INDEX_FILE
+            problems += _shape_problems(config, shapes, weights_name) + _count_problems(config, shapes, weights_name)
+    return problems
+
+
+def require_model_dir(path: str | Path) -> Path:
+    """``check_model_dir`` for callers that must stop: raises ModelError listing every problem."""
+    problems = check_model_dir(path)
+    if problems:
+        listing = "\n".join(f"  - {p}" for p in problems)
+        raise ModelError(f"not a usable GLM-OCR model folder:\n{listing}", path)
+    return Path(path)
+
+
+def folder_state(path: str | Path | None) -> tuple[str, list[Problem]]:
+    """("missing" | "problems" | "ready", problems) for the model manager's status line."""
+    folder = Path(path) if path else None
+    if folder is None or not folder.is_dir() or not any(folder.iterdir()):
+        return "missing", []
+    problems = check_model_dir(folder)
+    return ("problems" if problems else "ready"), problems
+
+
+def default_model_dir(app_name: str = "GLM-OCR Studio") -> Path:
+    """Where a downloaded model goes unless the user picks another folder."""
+    import platformdirs
+
+    return Path(platformdirs.user_data_dir(app_name, appauthor=False)) / "models" / "GLM-OCR"
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Verified marker: what a finished download recorded about each file
+
+
+def read_marker(folder: Path) -> dict | None:
+    try:
+        data = json.loads((folder / VERIFIED_MARKER).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    return data if isinstance(data, dict) and isinstance(data.get("files"), dict) else None
+
+
+def _marker_problems(folder: Path) -> list[Problem]:
+    """A file whose size changed since it was verified has been damaged or replaced."""
+    marker = read_marker(folder) or {"files": {}}
+    problems = []
+    for name, meta in marker["files"].items():
+        path = folder / name
+        if path.is_file() and isinstance(meta, dict) and path.stat().st_size != meta.get("size"):
+            problems.append(Problem(name, f"is {path.stat().st_size} bytes but the verified download was "
+                                          f"{meta.get('size')} bytes: the file changed after download"))
+    return problems
+
+
+def _record_verified(folder: Path, repo_id: str, commit: str, remote: "RemoteFile | None") -> None:
+    """Add one verified file to the marker (or, with remote=None, mark the whole download complete).
+
+    Written after every file so a cancelled download never re-fetches or re-hashes what it already verified.
+    """
+    record = read_marker(folder) or {}
+    if record.get("repo_id") != repo_id or record.get("commit") != commit:
+        record = {"repo_id": repo_id, "commit": commit, "complete": False, "files": record.get("files", {})}
+    if remote is None:
+        record["complete"] = True
+        record["verified_at"] = time.strftime("%Y-%m-%dT%H:%M:%S%z")
+    else:
+        record["files"][remote.name] = {"size": remote.size, "sha256": remote.sha256, "git_oid": remote.git_oid}
+    tmp = folder / (VERIFIED_MARKER + ".tmp")
+    tmp.write_text(json.dumps(record, indent=1), encoding="utf-8")
+    os.replace(tmp, folder / VERIFIED_MARKER)
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Download
+
+
+MANUAL_ALTERNATIVE = ("You can also download the files of {repo} ({files}) on another computer, copy them into one "
+                      "folder, and pick that folder with \"Choose folder…\".")
+FREE_SPACE_MARGIN = 200 * 1024 * 1024  # leave room for the OS and the verified marker
+METADATA_TIMEOUT_S = 20.0
+
+
+class DownloadCancelled(Exception):
+    """The user cancelled; finished files and the partial file stay on disk so the next download resumes."""
+
+
+@dataclass(frozen=True)
+class RemoteFile:
+    name: str
+    size: int
+    sha256: str | None = None  # LFS files: the content's sha256
+    git_oid: str | None = None  # plain git files: the blob's sha1 ("blob <size>\0" + content)
+
+
+ProgressCallback = Callable[[int, int, float, float], None]  # bytes_done, bytes_total, bytes/s, seconds left
+
+
+def _wanted(name: str) -> bool:
+    shard = re.fullmatch(r"model-\d+-of-\d+\.safetensors", name)
+    listed = {f.name for f in REQUIRED_FILES} | {WEIGHTS_INDEX_FILE} | set(OPTIONAL_DOWNLOADS)
+    return name in listed or shard is not None
+
+
+def list_remote_files(repo_id: str, revision: str, endpoint: str | None = None) -> tuple[str, list[RemoteFile]]:
+    """(commit sha, files to fetch) from the Hub's file metadata. Raises ModelError for any failure."""
+    from huggingface_hub import HfApi
+
+    info = _call_hub(lambda: HfApi(endpoint=endpoint).model_info(
+        repo_id, revision=revision, files_metadata=True, timeout=METADATA_TIMEOUT_S), repo_id, revision, endpoint)
+    files = [RemoteFile(s.rfilename, int(s.lfs.size if s.lfs else s.size or 0),
+                        s.lfs.sha256 if s.lfs else None, s.blob_id)
+             for s in info.siblings or [] if _wanted(s.rfilename)]
+    present = {f.name for f in files}
+    absent = [item.name for item in REQUIRED_FILES if item.name not in present
+              and not (item.alternative and item.alternative.split(":")[0] in present)]
+    if absent:
+        raise ModelError(f"the repository {repo_id} at revision {revision} lacks {', '.join(absent)}: "
+                         "is it a GLM-OCR checkpoint?")
+    return info.sha or revision, files
+
+
+def _network_help(repo_id: str) -> str:
+    return MANUAL_ALTERNATIVE.format(repo=repo_id, files=", ".join(f.name for f in REQUIRED_FILES))
+
+
+def _call_hub(call, repo_id: str, revision: str, endpoint: str | None):
+    """Run one huggingface_hub call; any network or Hub failure becomes one readable ModelError."""
+    try:
+        return call()
+    except Exception as exc:
+        error = _hub_failure(exc, repo_id, revision, endpoint)
+        if error is None:
+            raise
+        raise error from None
+
+
+def _hub_failure(exc: BaseException, repo_id: str, revision: str, endpoint: str | None) -> ModelError | None:
+    """The readable ModelError for a network or Hub failure, or None when ``exc`` is something else."""
+    import httpx2
+    from huggingface_hub import constants, errors
+
+    where = endpoint or constants.ENDPOINT
+    if isinstance(exc, errors.OfflineModeIsEnabled):
+        reason = "downloads are switched off (the HF_HUB_OFFLINE environment variable is set)."
+    elif isinstance(exc, errors.GatedRepoError):
+        reason = f"the repository {repo_id} needs you to log in and accept its terms on {where}."
+    elif isinstance(exc, errors.RevisionNotFoundError):
+        reason = f"the revision '{revision}' does not exist in {repo_id} on {where}."
+    elif isinstance(exc, errors.RepositoryNotFoundError):
+        reason = f"the repository {repo_id} was not found on {where}."
+    elif isinstance(exc, errors.HfHubHTTPError):
+        reason = f"the server {where} answered with an error ({exc})."
+    elif isinstance(exc, (httpx2.HTTPError, ConnectionError, TimeoutError)):
+        reason = f"cannot reach {where} ({exc.__class__.__name__}: {exc}). Are you offline, or is it blocked?"
+    else:
+        return None
+    return ModelError(f"Download failed: {reason}\n{_network_help(repo_id)}")
+
+
+class _Tracker:
+    """Adds up bytes across files and works out speed and time left for the progress callback."""
+
+    def __init__(self, total: int, done: int, callback: ProgressCallback | None):
+        self.total, self.done_files, self.current = total, done, 0
+        self.callback = callback
+        self.samples: list[tuple[float, int]] = [(time.monotonic(), done)]
+        self.lock = threading.Lock()
+
+    def set_current(self, n: int) -> None:
+        with self.lock:
+            self.current = n
+            self._report()
+
+    def finish_file(self, size: int) -> None:
+        with self.lock:
+            self.done_files += size
+            self.current = 0
+            self._report()
+
+    def _report(self) -> None:
+        done = self.done_files + self.current
+        now = time.monotonic()
+        self.samples = [s for s in self.samples if now - s[0] <= 10.0] + [(now, done)]  # a 10 s window
+        (t0, b0) = self.samples[0]
+        speed = (done - b0) / (now - t0) if now > t0 else 0.0
+        eta = (self.total - done) / speed if speed > 0 else float("inf")
+        if self.callback:
+            self.callback(done, self.total, speed, eta)
+
+
+class _FileBar:
+    """Just enough of tqdm for huggingface_hub's http_get: it counts bytes and stops the transfer on cancel."""
+
+    def __init__(self, tracker: _Tracker, cancel: threading.Event, *, initial: int = 0, **_ignored):
+        self.tracker, self.cancel, self.n = tracker, cancel, initial
+        tracker.set_current(initial)
+
+    def update(self, n: int = 1) -> None:
+        self.n += n
+        self.tracker.set_current(self.n)
+        if self.cancel.is_set():
+            raise DownloadCancelled()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    def close(self) -> None:
+        pass
+
+
+def file_digests(path: Path, cancel: threading.Event | None = None) -> tuple[str, str]:
+    """(sha256 of the content, git blob sha1) in one pass over the file."""
+    sha256, git = hashlib.sha256(), hashlib.sha1()
+    git.update(b"blob %d\0" % path.stat().st_size)
+    with open(path, "rb") as handle:
+        while chunk := handle.read(4 * 1024 * 1024):
+            if cancel is not None and cancel.is_set():
+                raise DownloadCancelled()
+            sha256.update(chunk)
+            git.update(chunk)
+    return sha256.hexdigest(), git.hexdigest()
+
+
+def verify_file(path: Path, remote: RemoteFile, cancel: threading.Event | None = None) -> str | None:
+    """None when the file matches the Hub's size and hash, else what is wrong."""
+    size = path.stat().st_size
+    if size != remote.size:
+        return f"is {size} bytes but the Hub lists {remote.size} bytes"
+    sha256, git_oid = file_digests(path, cancel)
+    if remote.sha256 and sha256 != remote.sha256.lower():
+        return f"sha256 is {sha256} but the Hub lists {remote.sha256}: the file is corrupted"
+    if not remote.sha256 and remote.git_oid and git_oid != remote.git_oid.lower():
+        return f"git hash is {git_oid} but the Hub lists {remote.git_oid}: the file is corrupted"
+    return None
+
+
+def _already_verified(folder: Path, remote: RemoteFile) -> bool:
+    """A file the marker vouches for with the same hash and size needs neither download nor re-hash."""
+    path = folder / remote.name
+    recorded = (read_marker(folder) or {"files": {}})["files"].get(remote.name)
+    return (path.is_file() and path.stat().st_size == remote.size and isinstance(recorded, dict)
+            and recorded.get("size") == remote.size and recorded.get("sha256") == remote.sha256
+            and recorded.get("git_oid") == remote.git_oid)
+
+
+def _check_free_space(folder: Path, needed: int) -> None:
+    probe = folder
+    while not probe.exists():
+        probe = probe.parent
+    free = shutil.disk_usage(probe).free
+    if free < needed + FREE_SPACE_MARGIN:
+        raise ModelError(f"not enough free disk space: the download needs {_gb(needed)} more "
+                         f"(plus {_gb(FREE_SPACE_MARGIN)} to spare) but only {_gb(free)} is free", folder)
+
+
+def _gb(n: int) -> str:
+    return f"{n / 1e9:.2f} GB" if n >= 1e8 else f"{n / 1e6:.1f} MB"
+
+
+def _bytes_still_needed(folder: Path, files: list[RemoteFile]) -> int:
+    needed = 0
+    for remote in files:
+        partial = folder / (remote.name + INCOMPLETE_SUFFIX)
+        needed += remote.size - (partial.stat().st_size if partial.is_file() else 0)
+    return max(needed, 0)
+
+
+def _fetch_file(url: str, folder: Path, remote: RemoteFile, tracker: _Tracker, cancel: threading.Event) -> Path:
+    """Download one file into <name>.incomplete, resuming from what is already there."""
+    from huggingface_hub.file_download import http_get
+    from huggingface_hub.utils import build_hf_headers
+
+    partial = folder / (remote.name + INCOMPLETE_SUFFIX)
+    partial.parent.mkdir(parents=True, exist_ok=True)
+    if partial.is_file() and partial.stat().st_size > remote.size:
+        partial.unlink()  # longer than the real file: cannot be a prefix of it
+    resume = partial.stat().st_size if partial.is_file() else 0
+    with open(partial, "r+b" if resume else "wb") as handle:
+        handle.seek(0, os.SEEK_END)
+        http_get(url, handle, resume_size=resume, headers=build_hf_headers(), expected_size=remote.size,
+                 displayed_filename=remote.name,
+                 tqdm_class=functools.partial(_FileBar, tracker, cancel))  # type: ignore[arg-type]
+    return partial
+
+
+def _fetch_and_verify(url: str, folder: Path, remote: RemoteFile, tracker: _Tracker,
+                      cancel: threading.Event, status: Callable[[str], None]) -> None:
+    status(f"Downloading {remote.name}")
+    partial = _fetch_file(url, folder, remote, tracker, cancel)
+    status(f"Verifying {remote.name}")
+    wrong = verify_file(partial, remote, cancel)
+    if wrong:
+        partial.unlink(missing_ok=True)
+        raise ModelError(f"the downloaded {remote.name} {wrong}. It was deleted; start the download again.",
+                         folder / remote.name)
+    os.replace(partial, folder / remote.name)
+
+
+def _present_and_valid(folder: Path, remote: RemoteFile, cancel: threading.Event) -> bool:
+    """A file already in place (copied in, or finished before a cancel) is kept when it verifies."""
+    path = folder / remote.name
+    if not (path.is_file() and path.stat().st_size == remote.size):
+        return False
+    return verify_file(path, remote, cancel) is None
+
+
+def download_model(repo_id: str = DEFAULT_REPO_ID, revision: str = DEFAULT_REVISION,
+                   target_dir: str | Path | None = None, endpoint: str | None = None,
+                   progress: ProgressCallback | None = None, cancel: threading.Event | None = None,
+                   status: Callable[[str], None] | None = None) -> Path:
+    """Fetch the checkpoint's files into target_dir, verify each against the Hub, and mark the folder ready.
+
+    Resumes partial files from earlier calls. Raises ModelError with a readable message (and the manual alternative
+    when the Hub cannot be reached) or DownloadCancelled when ``cancel`` is set. ``progress`` gets
+    (bytes_done, bytes_total, bytes_per_s, seconds_left); ``status`` gets a short text for each stage.
+    """
+    folder = Path(target_dir) if target_dir else default_model_dir()
+    cancel = cancel or threading.Event()
+    status = status or (lambda text: None)
+    endpoint = endpoint.rstrip("/") if endpoint else None
+    status("Asking the Hub for the file list")
+    commit, files = list_remote_files(repo_id, revision, endpoint)
+    _make_folder(folder)
+    todo = [f for f in files if not _already_verified(folder, f)]
+    _check_free_space(folder, _bytes_still_needed(folder, todo))
+    tracker = _Tracker(sum(f.size for f in files), sum(f.size for f in files if f not in todo), progress)
+    tracker.set_current(0)
+    for remote in todo:
+        if cancel.is_set():
+            raise DownloadCancelled()
+        _download_one(repo_id, commit, endpoint, folder, remote, tracker, cancel, status)
+    _record_verified(folder, repo_id, commit, None)
+    status("Ready")
+    return folder
+
+
+def _make_folder(folder: Path) -> None:
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise ModelError(f"cannot create the model folder ({exc.strerror or exc})", folder) from None
+
+
+def _download_one(repo_id: str, commit: str, endpoint: str | None, folder: Path, remote: RemoteFile,
+                  tracker: _Tracker, cancel: threading.Event, status: Callable[[str], None]) -> None:
+    from huggingface_hub import hf_hub_url
+
+    url = hf_hub_url(repo_id, remote.name, revision=commit, endpoint=endpoint)
+    try:
+        if not _present_and_valid(folder, remote, cancel):
+            _fetch_and_verify(url, folder, remote, tracker, cancel, status)
+    except (DownloadCancelled, ModelError):
+        raise
+    except Exception as exc:
+        raise _transfer_error(exc, repo_id, commit, endpoint, folder / remote.name) from None
+    _record_verified(folder, repo_id, commit, remote)
+    tracker.finish_file(remote.size)
+
+
+def _transfer_error(exc: Exception, repo_id: str, commit: str, endpoint: str | None, path: Path) -> Exception:
+    hub = _hub_failure(exc, repo_id, commit, endpoint)
+    if hub is not None:
+        return hub
+    if isinstance(exc, OSError) and "Consistency check failed" in str(exc):
+        return ModelError(f"the transfer ended early ({exc}). Start the download again to resume it.", path)
+    if isinstance(exc, OSError):
+        return ModelError(f"cannot write the file ({exc.strerror or exc})", path)
+    return exc
