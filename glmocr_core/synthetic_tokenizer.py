@@ -37,6 +37,7 @@ _CORPUS = [
     "这是一个测试。我们在图中识别文字。",
     "日本語のテキスト、カタカナ、ひらがな。한국어 텍스트.",
     "Emoji 🙂 and symbols © ® ™ € £ ¥ — – … • °C ±",
+    "Contents\n1 Introduction ........................ 1\n2 Methods ............ 7\n3 Results .... 12\n",
     "Line one\nLine two\n\n  indented line\r\n\ttabbed\n- bullet\n* star\n1. numbered\n## Heading\n**bold** _it_",
 ]
 
