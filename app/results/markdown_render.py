@@ -64,6 +64,57 @@ def markdown_to_html(source: str) -> str:
     return _PLACEHOLDER_RE.sub(lambda m: math_html(*pieces[int(m.group(1))]), body)
 
 
+def markdown_to_plain(source: str) -> str:
+    """Readable plain text: Markdown markup removed, math kept as its ``$…$``/``$$…$$`` source."""
+    protected, pieces = split_math(source)
+    body = markdown.markdown(protected, extensions=list(MARKDOWN_EXTENSIONS), output_format="html")
+    text = _TextOnly.text_of(body)
+    return _PLACEHOLDER_RE.sub(lambda m: _math_source(*pieces[int(m.group(1))]), text).strip()
+
+
+def _math_source(kind: str, tex: str) -> str:
+    return {"dollar": "$", "display": f"$${tex}$$"}.get(kind, f"${tex}$")
+
+
+class _TextOnly(HTMLParser):
+    """Text of an HTML fragment with line breaks where blocks and rows end, tabs between table cells."""
+
+    LINE_ENDS = {"div", "br", "tr", "li"}
+    PARAGRAPH_ENDS = {"p", "h1", "h2", "h3", "h4", "h5", "h6", "pre", "blockquote", "table", "ul", "ol"}
+
+    def __init__(self):
+        super().__init__(convert_charrefs=True)
+        self.parts: list[str] = []
+
+    @classmethod
+    def text_of(cls, fragment: str) -> str:
+        parser = cls()
+        parser.feed(fragment)
+        parser.close()
+        return re.sub(r"\n{3,}", "\n\n", "".join(parser.parts))
+
+    def _line_has_text(self) -> bool:
+        return bool(self.parts) and not self.parts[-1].endswith("\n")
+
+    def handle_starttag(self, tag, attrs):
+        if tag in ("td", "th") and self._line_has_text():
+            self.parts.append("\t")
+        elif tag == "li":
+            self.parts.append("- ")
+        elif tag == "br":
+            self.parts.append("\n")
+
+    def handle_endtag(self, tag):
+        if tag in self.PARAGRAPH_ENDS:
+            self.parts.append("\n\n")
+        elif tag in self.LINE_ENDS:
+            self.parts.append("\n")
+
+    def handle_data(self, data):
+        if data.strip() or "\n" not in data:  # newlines between tags are markup layout, not text
+            self.parts.append(data)
+
+
 # --- sanitizing -------------------------------------------------------------------------------------------------
 # The HTML comes from a model reading a user's page, and the view runs JavaScript with access to local files, so only
 # the tags a document needs survive; everything else becomes text.
