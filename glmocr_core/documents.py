@@ -171,6 +171,7 @@ class Document:
         self.page_count = page_count
         self._lock = threading.RLock()
         self._hash: str | None = None
+        self._closed = False
 
     def page_size(self, index: int) -> tuple[float, float]:
         """(width, height) in page units: pixels for images, points for PDFs."""
@@ -261,15 +262,16 @@ class ImageDocument(Document):
 
     def close(self) -> None:
         with self._lock:
+            self._closed = True
             self._pages.clear()
 
     def _page(self, index: int) -> Image.Image:
         with self._lock:
+            if self._closed:
+                raise InputError("the document is closed", self.source)
             if index in self._pages:
                 self._pages.move_to_end(index)
                 return self._pages[index]
-            if self._data is None:
-                raise InputError("the document is closed", self.source)
             return self._decode(index)
 
     def _decode(self, index: int) -> Image.Image:
@@ -325,7 +327,7 @@ def _open_pillow(data: bytes, source: str, max_pixels: int) -> Image.Image:
     except UnidentifiedImageError:
         raise InputError("not an image or PDF this app can read (unknown or unsupported format)", source) from None
     except Exception as exc:
-        raise InputError(f"the image header is corrupt ({_describe(exc)})", source) from None
+        raise InputError(f"the image data is truncated or corrupt ({_describe(exc)})", source) from None
     _check_pixel_count(image.size, max_pixels, source)
     return image
 
