@@ -1,0 +1,85 @@
+"""Attention backends behind one signature, and a small registry.
+
+Every backend computes ``softmax(q k^T * scale + mask) v`` for
+q ``[B, Hq, Lq, D]``, k/v ``[B, Hkv, Lk, D]`` (Hq a multiple of Hkv: grouped-query attention) and returns
+``[B, Hq, Lq, D]``. ``mask`` is None or a boolean ``[B, 1, Lq, Lk]`` tensor (True = may attend); ``causal`` applies a
+causal mask aligned to the *end* of the keys (so a decode step with Lq=1 sees every cached key).
+The eager backend is the reference the others are tested against.
+"""
+
+from __future__ import annotations
+
+from typing import Callable
+
+import torch
+import torch.nn.functional as F
+
+AttentionFn = Callable[..., torch.Tensor]
+_BACKENDS: dict[str, AttentionFn] = {}
+
+
+def register(name: str):
+    def wrap(fn: AttentionFn) -> AttentionFn:
+        _BACKENDS[name] = fn
+        return fn
+
+    return wrap
+
+
+def _repeat_kv(x: torch.Tensor, groups: int) -> torch.Tensor:
+    # [B, Hkv, L, D] -> [B, Hkv*groups, L, D], each kv head serving `groups` consecutive q heads
+    if groups == 1:
+        return x
+    b, h, length, d = x.shape
+    return x[:, :, None].expand(b, h, groups, length, d).reshape(b, h * groups, length, d)
+
+
+def causal_mask(q_len: int, k_len: int, device: torch.device) -> torch.Tensor:
+    """[Lq, Lk] boolean: query i (the (k_len-q_len+i)-th token) sees keys up to its own position."""
+    offset = k_len - q_len
+    rows = torch.arange(q_len, device=device)[:, None] + offset
+    return torch.arange(k_len, device=device)[None, :] <= rows
+
+
+@register("eager")
+def eager_attention(q, k, v, *, scale: float, causal: bool = False, mask: torch.Tensor | None = None):
+    groups = q.shape[1] // k.shape[1]
+    k, v = _repeat_kv(k, groups), _repeat_kv(v, groups)
+    scores = torch.matmul(q, k.transpose(2, 3)) * scale
+    allowed = _combined_mask(q.shape[2], k.shape[2], q.device, causal, mask)
+    if allowed is not None:
+        scores = scores.masked_fill(~allowed, torch.finfo(scores.dtype).min)
+    probs = torch.softmax(scores, dim=-1, dtype=torch.float32).to(q.dtype)
+    return torch.matmul(probs, v)
+
+
+@register("sdpa")
+def sdpa_attention(q, k, v, *, scale: float, causal: bool = False, mask: torch.Tensor | None = None):
+    groups = q.shape[1] // k.shape[1]
+    k, v = _repeat_kv(k, groups), _repeat_kv(v, groups)
+    q_len, k_len = q.shape[2], k.shape[2]
+    if mask is None and (not causal or q_len == 1 or q_len == k_len):
+        # The fused kernels' own causal flag is aligned to the start; it only equals ours when Lq == Lk.
+        return F.scaled_dot_product_attention(q, k, v, scale=scale, is_causal=causal and q_len > 1)
+    allowed = _combined_mask(q_len, k_len, q.device, causal, mask)
+    return F.scaled_dot_product_attention(q, k, v, attn_mask=allowed, scale=scale)
+
+
+def _combined_mask(q_len, k_len, device, causal: bool, mask: torch.Tensor | None):
+    if not causal:
+        return mask
+    tri = causal_mask(q_len, k_len, device)
+    return tri if mask is None else (mask & tri)
+
+
+def available_backends() -> list[str]:
+    return list(_BACKENDS)
+
+
+def get_backend(name: str) -> AttentionFn:
+    if name == "auto":
+        name = "sdpa"
+    try:
+        return _BACKENDS[name]
+    except KeyError:
+        raise ValueError(f"unknown attention backend {name!r}; available: {', '.join(_BACKENDS)}") from None

@@ -1,0 +1,238 @@
+"""Checkpoint configuration as data: dataclasses read from config.json, preprocessor_config.json and
+generation_config.json.
+
+Unknown keys are ignored (new checkpoints add fields); a missing or mistyped required key is a ModelError that names
+the key and the file. Nothing here hard-codes a model size: tests build tiny instances of the same classes.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from .errors import ModelError
+
+MODEL_TYPE = "glm_ocr"
+
+
+def _coerce(value: Any, kind: type, key: str, source: str) -> Any:
+    """Check one JSON value against the field's declared type; ints are accepted where floats are expected."""
+    if kind is float and isinstance(value, int) and not isinstance(value, bool):
+        return float(value)
+    if kind is list and isinstance(value, (int, float)) and not isinstance(value, bool):
+        return [value]  # eos_token_id may be a single id
+    if kind in (int, float, str, bool, list, dict) and not isinstance(value, kind) or (
+        kind is int and isinstance(value, bool)
+    ):
+        raise ModelError(f"key '{key}' should be {kind.__name__}, found {type(value).__name__} {value!r}", source)
+    return value
+
+
+def from_json_dict(cls: type, data: Any, source: str, prefix: str = ""):
+    """Build dataclass ``cls`` from a JSON object. Field metadata ``key`` renames, ``path`` reads a nested key."""
+    if not isinstance(data, dict):
+        raise ModelError(f"expected a JSON object{' at ' + prefix if prefix else ''}", source)
+    values = {}
+    for f in dataclasses.fields(cls):
+        if not f.init:
+            continue
+        path = f.metadata.get("path", (f.name,))
+        value = _lookup(data, path)
+        key = prefix + ".".join(path)
+        if value is _MISSING:
+            if f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING:
+                raise ModelError(f"required key '{key}' is missing", source)
+            continue
+        if value is None and f.default is None:
+            values[f.name] = None
+            continue
+        values[f.name] = _coerce(value, f.metadata.get("kind", _base_type(f.type)), key, source)
+    return cls(**values)
+
+
+_MISSING = object()
+
+
+def _lookup(data: dict, path: tuple[str, ...]) -> Any:
+    for part in path:
+        if not isinstance(data, dict) or part not in data:
+            return _MISSING
+        data = data[part]
+    return data
+
+
+def _base_type(annotation: Any) -> type:
+    text = str(annotation)
+    for name, kind in (("list", list), ("dict", dict), ("bool", bool), ("int", int), ("float", float), ("str", str)):
+        if text.startswith(name):
+            return kind
+    return object
+
+
+def read_json(path: Path) -> dict:
+    try:
+        with open(path, encoding="utf-8") as handle:
+            data = json.load(handle)
+    except FileNotFoundError:
+        raise ModelError("file is missing", path) from None
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise ModelError(f"cannot read JSON: {exc}", path) from None
+    if not isinstance(data, dict):
+        raise ModelError("expected a JSON object at the top level", path)
+    return data
+
+
+@dataclass
+class VisionConfig:
+    hidden_size: int
+    depth: int
+    num_heads: int
+    intermediate_size: int
+    patch_size: int
+    temporal_patch_size: int
+    spatial_merge_size: int
+    out_hidden_size: int
+    rms_norm_eps: float = 1e-5
+    attention_bias: bool = True
+    hidden_act: str = "silu"
+    in_channels: int = 3
+    rope_theta: float = field(default=10000.0, metadata={"path": ("rope_parameters", "rope_theta")})
+
+    @property
+    def head_dim(self) -> int:
+        return self.hidden_size // self.num_heads
+
+
+@dataclass
+class TextConfig:
+    vocab_size: int
+    hidden_size: int
+    intermediate_size: int
+    num_hidden_layers: int
+    num_attention_heads: int
+    num_key_value_heads: int
+    head_dim: int
+    rms_norm_eps: float = 1e-5
+    rope_theta: float = field(default=10000.0, metadata={"path": ("rope_parameters", "rope_theta")})
+    mrope_section: list = field(default_factory=lambda: [8, 12, 12], metadata={"path": ("rope_parameters", "mrope_section")})
+    partial_rotary_factor: float = field(
+        default=1.0, metadata={"path": ("rope_parameters", "partial_rotary_factor")}
+    )
+    pad_token_id: int = 59246
+    eos_token_id: list = field(default_factory=lambda: [59246, 59253])
+    num_nextn_predict_layers: int = 0
+    attention_bias: bool = False
+    hidden_act: str = "silu"
+    tie_word_embeddings: bool = False
+
+    @property
+    def kv_groups(self) -> int:
+        return self.num_attention_heads // self.num_key_value_heads
+
+
+@dataclass
+class ModelConfig:
+    text: TextConfig
+    vision: VisionConfig
+    image_token_id: int = 59280
+    image_start_token_id: int = 59256
+    image_end_token_id: int = 59257
+    video_token_id: int = 59281
+    model_type: str = MODEL_TYPE
+
+    @classmethod
+    def from_dict(cls, data: dict, source: str = "config.json") -> "ModelConfig":
+        model_type = data.get("model_type")
+        if model_type != MODEL_TYPE:
+            raise ModelError(f"model_type is {model_type!r}, expected '{MODEL_TYPE}' (not a GLM-OCR checkpoint)", source)
+        for key in ("text_config", "vision_config"):
+            if key not in data:
+                raise ModelError(f"required key '{key}' is missing", source)
+        text = from_json_dict(TextConfig, data["text_config"], source, "text_config.")
+        vision = from_json_dict(VisionConfig, data["vision_config"], source, "vision_config.")
+        top = {k: v for k, v in data.items() if k not in ("text_config", "vision_config")}
+        ids = from_json_dict(_TokenIds, top, source)
+        config = cls(text=text, vision=vision, model_type=model_type, **dataclasses.asdict(ids))
+        config.validate(source)
+        return config
+
+    def validate(self, source: str) -> None:
+        t, v = self.text, self.vision
+        if t.num_attention_heads % t.num_key_value_heads:
+            raise ModelError("text_config.num_attention_heads must be a multiple of num_key_value_heads", source)
+        if sum(t.mrope_section) * 2 != int(t.head_dim * t.partial_rotary_factor):
+            raise ModelError("text_config.rope_parameters.mrope_section must sum to head_dim/2", source)
+        if v.hidden_size % v.num_heads:
+            raise ModelError("vision_config.hidden_size must be a multiple of num_heads", source)
+
+    def to_dict(self) -> dict:
+        """The config.json layout (used by the synthetic checkpoint builder)."""
+        text = dataclasses.asdict(self.text)
+        rope = {"rope_type": "default", "rope_theta": text.pop("rope_theta"),
+                "mrope_section": text.pop("mrope_section"),
+                "partial_rotary_factor": text.pop("partial_rotary_factor")}
+        vision = dataclasses.asdict(self.vision)
+        vision["rope_parameters"] = {"rope_type": "axial", "rope_theta": vision.pop("rope_theta")}
+        top = {k: v for k, v in dataclasses.asdict(self).items() if k not in ("text", "vision")}
+        return {"architectures": ["GlmOcrForConditionalGeneration"], **top,
+                "text_config": {"model_type": "glm_ocr_text", **text, "rope_parameters": rope},
+                "vision_config": {"model_type": "glm_ocr_vision", **vision}}
+
+
+@dataclass
+class _TokenIds:
+    image_token_id: int = 59280
+    image_start_token_id: int = 59256
+    image_end_token_id: int = 59257
+    video_token_id: int = 59281
+
+
+@dataclass
+class PreprocessorConfig:
+    min_pixels: int = field(default=112 * 112, metadata={"path": ("size", "shortest_edge")})
+    max_pixels: int = field(default=28 * 28 * 15000, metadata={"path": ("size", "longest_edge")})
+    patch_size: int = 14
+    temporal_patch_size: int = 2
+    merge_size: int = 2
+    image_mean: list = field(default_factory=lambda: [0.48145466, 0.4578275, 0.40821073])
+    image_std: list = field(default_factory=lambda: [0.26862954, 0.26130258, 0.27577711])
+    rescale_factor: float = 1 / 255
+    do_rescale: bool = True
+    do_normalize: bool = True
+
+    @property
+    def factor(self) -> int:
+        return self.patch_size * self.merge_size
+
+
+@dataclass
+class GenerationConfig:
+    eos_token_id: list = field(default_factory=lambda: [59246, 59253])
+    pad_token_id: int = 59246
+    do_sample: bool = False
+    temperature: float = 1.0
+    top_p: float = 1.0
+    top_k: int = 0
+    repetition_penalty: float = 1.0
+    max_new_tokens: int | None = None
+
+
+def load_model_config(model_dir: str | Path) -> ModelConfig:
+    path = Path(model_dir) / "config.json"
+    return ModelConfig.from_dict(read_json(path), str(path))
+
+
+def load_preprocessor_config(model_dir: str | Path) -> PreprocessorConfig:
+    path = Path(model_dir) / "preprocessor_config.json"
+    return from_json_dict(PreprocessorConfig, read_json(path), str(path))
+
+
+def load_generation_config(model_dir: str | Path) -> GenerationConfig:
+    """generation_config.json is optional in the wild; without it the official defaults apply."""
+    path = Path(model_dir) / "generation_config.json"
+    if not path.exists():
+        return GenerationConfig()
+    return from_json_dict(GenerationConfig, read_json(path), str(path))

@@ -1,0 +1,142 @@
+"""The text decoder (GLM, sandwich norms, GQA, interleaved M-RoPE) and its preallocated KV cache.
+
+Module and parameter names mirror the checkpoint's ``model.language_model.*`` keys.
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from .attention import get_backend
+from .config import TextConfig
+from .layers import RMSNorm, check_activation
+from .rope import apply_text_rope
+
+
+class KVCache:
+    """Per-request keys and values, preallocated and written by index: [B, Hkv, capacity, D] per layer."""
+
+    def __init__(self, layers: int, batch: int, kv_heads: int, head_dim: int, capacity: int, dtype, device):
+        shape = (batch, kv_heads, capacity, head_dim)
+        self.keys = [torch.empty(shape, dtype=dtype, device=device) for _ in range(layers)]
+        self.values = [torch.empty(shape, dtype=dtype, device=device) for _ in range(layers)]
+        self.length = 0
+        self.capacity = capacity
+
+    def write(self, layer: int, k: torch.Tensor, v: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Store k/v [B, Hkv, L, D] after the cached tokens; return every key/value so far (views, no copies)."""
+        start, end = self.length, self.length + k.shape[2]
+        if end > self.capacity:
+            raise RuntimeError(f"KV cache full: {end} > {self.capacity} tokens")
+        self.keys[layer][:, :, start:end] = k
+        self.values[layer][:, :, start:end] = v
+        return self.keys[layer][:, :, :end], self.values[layer][:, :, :end]
+
+    def advance(self, tokens: int) -> None:
+        self.length += tokens
+
+    def truncate(self, length: int) -> None:
+        """Forget tokens past ``length`` (speculative decoding rolls back rejected drafts this way)."""
+        self.length = min(self.length, length)
+
+
+class TextAttention(nn.Module):
+    def __init__(self, cfg: TextConfig):
+        super().__init__()
+        self.num_heads = cfg.num_attention_heads
+        self.kv_heads = cfg.num_key_value_heads
+        self.head_dim = cfg.head_dim
+        bias = cfg.attention_bias
+        self.q_proj = nn.Linear(cfg.hidden_size, self.num_heads * self.head_dim, bias=bias)
+        self.k_proj = nn.Linear(cfg.hidden_size, self.kv_heads * self.head_dim, bias=bias)
+        self.v_proj = nn.Linear(cfg.hidden_size, self.kv_heads * self.head_dim, bias=bias)
+        self.o_proj = nn.Linear(self.num_heads * self.head_dim, cfg.hidden_size, bias=False)
+
+    def forward(self, x, cos_sin, cache: KVCache | None, layer: int, mask, backend: str):
+        b, length, _ = x.shape
+        q = self.q_proj(x).view(b, length, self.num_heads, self.head_dim).transpose(1, 2)  # [B, Hq, L, D]
+        k = self.k_proj(x).view(b, length, self.kv_heads, self.head_dim).transpose(1, 2)  # [B, Hkv, L, D]
+        v = self.v_proj(x).view(b, length, self.kv_heads, self.head_dim).transpose(1, 2)
+        q, k = apply_text_rope(q, *cos_sin), apply_text_rope(k, *cos_sin)
+        if cache is not None:
+            k, v = cache.write(layer, k, v)
+        out = get_backend(backend)(q, k, v, scale=self.head_dim**-0.5, causal=True, mask=mask)
+        return self.o_proj(out.transpose(1, 2).reshape(b, length, -1))
+
+
+class TextMLP(nn.Module):
+    def __init__(self, cfg: TextConfig):
+        super().__init__()
+        self.gate_up_proj = nn.Linear(cfg.hidden_size, 2 * cfg.intermediate_size, bias=False)
+        self.down_proj = nn.Linear(cfg.intermediate_size, cfg.hidden_size, bias=False)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        gate, up = self.gate_up_proj(x).chunk(2, dim=-1)
+        return self.down_proj(up * F.silu(gate))
+
+
+class DecoderLayer(nn.Module):
+    """Four RMSNorms: before and after attention, before and after the MLP."""
+
+    def __init__(self, cfg: TextConfig):
+        super().__init__()
+        self.self_attn = TextAttention(cfg)
+        self.mlp = TextMLP(cfg)
+        eps = cfg.rms_norm_eps
+        self.input_layernorm = RMSNorm(cfg.hidden_size, eps)
+        self.post_self_attn_layernorm = RMSNorm(cfg.hidden_size, eps)
+        self.post_attention_layernorm = RMSNorm(cfg.hidden_size, eps)
+        self.post_mlp_layernorm = RMSNorm(cfg.hidden_size, eps)
+
+    def forward(self, x, cos_sin, cache, layer, mask, backend):
+        attn = self.self_attn(self.input_layernorm(x), cos_sin, cache, layer, mask, backend)
+        x = x + self.post_self_attn_layernorm(attn)
+        return x + self.post_mlp_layernorm(self.mlp(self.post_attention_layernorm(x)))
+
+
+class SharedHead(nn.Module):
+    def __init__(self, cfg: TextConfig):
+        super().__init__()
+        self.norm = RMSNorm(cfg.hidden_size, cfg.rms_norm_eps)
+
+
+class MtpLayer(DecoderLayer):
+    """The checkpoint's multi-token-prediction (NextN) layer: predicts the token after next from the next token's
+    embedding and the main model's last hidden state. Its head is the main lm_head."""
+
+    def __init__(self, cfg: TextConfig):
+        super().__init__(cfg)
+        self.enorm = RMSNorm(cfg.hidden_size, cfg.rms_norm_eps)
+        self.hnorm = RMSNorm(cfg.hidden_size, cfg.rms_norm_eps)
+        self.eh_proj = nn.Linear(2 * cfg.hidden_size, cfg.hidden_size, bias=False)
+        self.shared_head = SharedHead(cfg)
+
+
+class TextModel(nn.Module):
+    def __init__(self, cfg: TextConfig, with_mtp: bool = False):
+        super().__init__()
+        check_activation(cfg.hidden_act)
+        self.cfg = cfg
+        self.embed_tokens = nn.Embedding(cfg.vocab_size, cfg.hidden_size)
+        layers = [DecoderLayer(cfg) for _ in range(cfg.num_hidden_layers)]
+        if with_mtp:
+            layers.append(MtpLayer(cfg))  # index num_hidden_layers, as in the checkpoint
+        self.layers = nn.ModuleList(layers)
+        self.norm = RMSNorm(cfg.hidden_size, cfg.rms_norm_eps)
+        self.attn_backend = "auto"
+
+    @property
+    def mtp(self) -> MtpLayer | None:
+        extra = self.layers[self.cfg.num_hidden_layers:]
+        return extra[0] if len(extra) else None
+
+    def forward(self, embeds: torch.Tensor, cos_sin, cache: KVCache | None, mask=None) -> torch.Tensor:
+        """embeds [B, L, hidden] -> final-normed hidden states [B, L, hidden]; appends L tokens to ``cache``."""
+        x = embeds
+        for index in range(self.cfg.num_hidden_layers):
+            x = self.layers[index](x, cos_sin, cache, index, mask, self.attn_backend)
+        if cache is not None:
+            cache.advance(embeds.shape[1])
+        return self.norm(x)
