@@ -531,10 +531,12 @@ class _FileBar:
         tracker.set_current(initial)
 
     def update(self, n: int = 1) -> None:
-        self.n += n
-        self.tracker.set_current(self.n)
+        # http_get calls update() just before writing the chunk: stopping here drops only that chunk and keeps
+        # the file a clean prefix for the next resume.
         if self.cancel.is_set():
             raise DownloadCancelled()
+        self.n += n
+        self.tracker.set_current(self.n)
 
     def __enter__(self):
         return self

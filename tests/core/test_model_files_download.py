@@ -1,0 +1,300 @@
+"""download_model through huggingface_hub against a real HTTP server on 127.0.0.1 that speaks the Hub's URL paths.
+
+The server answers the two requests the installed huggingface_hub makes for us: the model info API with file
+metadata (GET /api/models/{repo}/revision/{rev}?blobs=True) and file downloads (GET /{repo}/resolve/{commit}/{name},
+with Range support). LFS files redirect to a /cdn/ path, as the real Hub redirects to its CDN.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import http.server
+import json
+import socket
+import threading
+from pathlib import Path
+
+import pytest
+
+import glmocr_core.model_files as model_files
+from glmocr_core.errors import ModelError
+from glmocr_core.model_files import (
+    INCOMPLETE_SUFFIX,
+    VERIFIED_MARKER,
+    WEIGHTS_FILE,
+    DownloadCancelled,
+    check_model_dir,
+    download_model,
+    read_marker,
+)
+
+from test_model_files import write_checkpoint
+
+REPO = "zai-org/GLM-OCR"
+COMMIT = "0123456789abcdef0123456789abcdef01234567"
+LFS_FILES = {WEIGHTS_FILE, "tokenizer.json"}
+
+
+class FakeHub(http.server.ThreadingHTTPServer):
+    daemon_threads = True
+
+    def __init__(self, files: dict[str, bytes]):
+        super().__init__(("127.0.0.1", 0), HubHandler)
+        self.files = files
+        self.served = dict(files)  # what the server actually sends (a test may corrupt it)
+        self.requests: list[tuple[str, dict]] = []
+        self.drop_once: set[str] = set()  # first transfer of these files stops halfway
+        self.stall: dict[str, threading.Event] = {}  # these stop halfway until the event is set
+        self.thread = threading.Thread(target=self.serve_forever, args=(0.05,), daemon=True)
+
+    @property
+    def endpoint(self) -> str:
+        return f"http://127.0.0.1:{self.server_address[1]}"
+
+    def sibling(self, name: str) -> dict:
+        data = self.files[name]
+        entry = {"rfilename": name, "size": len(data), "blobId": git_oid(data)}
+        if name in LFS_FILES:
+            entry["lfs"] = {"sha256": hashlib.sha256(data).hexdigest(), "size": len(data), "pointerSize": 134}
+            entry["blobId"] = hashlib.sha1(b"pointer" + name.encode()).hexdigest()
+        return entry
+
+    def ranges_for(self, name: str) -> list[str | None]:
+        return [h.get("range") for path, h in self.requests if path.endswith("/" + name) or
+                path.endswith("/" + hashlib.sha256(self.files[name]).hexdigest())]
+
+
+def git_oid(data: bytes) -> str:
+    return hashlib.sha1(b"blob %d\0" % len(data) + data).hexdigest()
+
+
+class HubHandler(http.server.BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    server: FakeHub
+
+    def log_message(self, *args) -> None:
+        pass
+
+    def do_GET(self) -> None:
+        self.server.requests.append((self.path, {k.lower(): v for k, v in self.headers.items()}))
+        path = self.path.split("?")[0]
+        if path.startswith("/api/models/"):
+            return self.model_info(path)
+        if path.startswith(f"/{REPO}/resolve/{COMMIT}/"):
+            return self.resolve(path.rsplit("/", 1)[1])
+        if path.startswith("/cdn/"):
+            return self.cdn(path.rsplit("/", 1)[1])
+        self.send_error(404)
+
+    def model_info(self, path: str) -> None:
+        if path not in (f"/api/models/{REPO}/revision/main", f"/api/models/{REPO}/revision/{COMMIT}"):
+            return self.send_json(404, {"error": "Repository not found"}, {"X-Error-Code": "RepoNotFound"})
+        siblings = [self.server.sibling(n) for n in self.server.files] + [{"rfilename": ".gitattributes", "size": 5}]
+        self.send_json(200, {"id": REPO, "sha": COMMIT, "siblings": siblings})
+
+    def resolve(self, name: str) -> None:
+        if name not in self.server.files:
+            return self.send_error(404)
+        if name in LFS_FILES:
+            self.send_response(302)
+            self.send_header("Location", f"/cdn/{hashlib.sha256(self.server.files[name]).hexdigest()}")
+            self.send_header("X-Repo-Commit", COMMIT)
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+            return None
+        self.send_body(name)
+
+    def cdn(self, digest: str) -> None:
+        names = [n for n, d in self.server.files.items() if hashlib.sha256(d).hexdigest() == digest]
+        if not names:
+            return self.send_error(404)
+        self.send_body(names[0])
+
+    def send_json(self, code: int, payload: dict, extra: dict | None = None) -> None:
+        body = json.dumps(payload).encode()
+        self.send_response(code)
+        for key, value in {"Content-Type": "application/json", "Content-Length": str(len(body)),
+                           **(extra or {})}.items():
+            self.send_header(key, value)
+        self.end_headers()
+        self.wfile.write(body)
+
+    def send_body(self, name: str) -> None:
+        data = self.server.served[name]
+        start = self.range_start()
+        self.send_response(206 if start else 200)
+        self.send_header("Content-Length", str(len(data) - start))
+        self.send_header("Accept-Ranges", "bytes")
+        self.send_header("ETag", f'"{self.server.sibling(name)["blobId"]}"')
+        self.send_header("X-Repo-Commit", COMMIT)
+        if start:
+            self.send_header("Content-Range", f"bytes {start}-{len(data) - 1}/{len(data)}")
+        self.end_headers()
+        self.send_data(name, data[start:], fresh=start == 0)
+
+    def range_start(self) -> int:
+        value = self.headers.get("Range", "")
+        return int(value.split("=")[1].split("-")[0]) if value.startswith("bytes=") else 0
+
+    def send_data(self, name: str, data: bytes, fresh: bool) -> None:
+        half = len(data) // 2
+        if fresh and name in self.server.drop_once:
+            self.server.drop_once.discard(name)
+            return self.hang_up(data[:half])
+        if name in self.server.stall:
+            for offset in range(0, half, 1024):  # small writes so the client sees several chunks
+                self.wfile.write(data[offset:min(offset + 1024, half)])
+                self.wfile.flush()
+            self.server.stall[name].wait(10)
+            return self.hang_up(b"")
+        self.wfile.write(data)
+
+    def hang_up(self, data: bytes) -> None:
+        self.wfile.write(data)
+        self.wfile.flush()
+        self.connection.shutdown(socket.SHUT_RDWR)
+        self.close_connection = True
+
+
+@pytest.fixture
+def hub_env(tmp_path, monkeypatch):
+    """Isolated huggingface_hub settings: online, no telemetry, no token, small read chunks."""
+    from huggingface_hub import constants
+
+    monkeypatch.setenv("HF_HOME", str(tmp_path / "hf_home"))
+    monkeypatch.setenv("HF_HUB_DISABLE_TELEMETRY", "1")
+    monkeypatch.delenv("HF_HUB_OFFLINE", raising=False)
+    monkeypatch.delenv("HF_TOKEN", raising=False)
+    monkeypatch.setattr(constants, "HF_HUB_OFFLINE", False)
+    monkeypatch.setattr(constants, "DOWNLOAD_CHUNK_SIZE", 4096)  # several chunks per file, so cancel can act
+
+
+@pytest.fixture
+def checkpoint_files(tmp_path) -> dict[str, bytes]:
+    source = write_checkpoint(tmp_path / "source")
+    files = {p.name: p.read_bytes() for p in source.iterdir()}
+    files["LICENSE"] = b"MIT License\n"
+    return files
+
+
+@pytest.fixture
+def hub(hub_env, checkpoint_files):
+    server = FakeHub(checkpoint_files)
+    server.thread.start()
+    yield server
+    for event in server.stall.values():
+        event.set()
+    server.shutdown()
+    server.server_close()
+
+
+def test_complete_download_verifies_and_marks_the_folder(hub, tmp_path):
+    reports = []
+    target = download_model(REPO, "main", tmp_path / "model", endpoint=hub.endpoint,
+                            progress=lambda *args: reports.append(args))
+    for name, data in hub.files.items():
+        assert (target / name).read_bytes() == data
+    assert not list(target.glob("*" + INCOMPLETE_SUFFIX))
+    assert check_model_dir(target) == []
+    marker = read_marker(target)
+    assert marker["complete"] and marker["commit"] == COMMIT and set(marker["files"]) == set(hub.files)
+    total = sum(map(len, hub.files.values()))
+    assert reports[-1][:2] == (total, total)
+    assert all(done <= whole == total for done, whole, _, _ in reports)
+    assert [r[0] for r in reports] == sorted(r[0] for r in reports)
+    assert not (target / ".gitattributes").exists()
+
+
+def test_interrupted_transfer_resumes_with_a_range_request(hub, tmp_path):
+    hub.drop_once.add(WEIGHTS_FILE)
+    target = download_model(REPO, "main", tmp_path / "model", endpoint=hub.endpoint)
+    half = len(hub.files[WEIGHTS_FILE]) // 2
+    starts = [int(r[len("bytes="):-1]) for r in hub.ranges_for(WEIGHTS_FILE) if r]
+    assert starts and all(0 < start <= half for start in starts)  # resumed from what had arrived, not from 0
+    assert (target / WEIGHTS_FILE).read_bytes() == hub.files[WEIGHTS_FILE]
+    assert check_model_dir(target) == []
+
+
+def test_cancel_keeps_the_partial_file_and_the_next_call_resumes(hub, tmp_path):
+    cancel = threading.Event()
+    hub.stall[WEIGHTS_FILE] = threading.Event()
+    weights_size = len(hub.files[WEIGHTS_FILE])
+
+    seen = {"done": 0, "weights_start": None}
+
+    def on_status(text: str) -> None:
+        if text == f"Downloading {WEIGHTS_FILE}":
+            seen["weights_start"] = seen["done"]
+
+    def on_progress(done, total, speed, eta):
+        seen["done"] = done
+        if seen["weights_start"] is not None and done > seen["weights_start"]:
+            cancel.set()  # mid-file: the transfer is stalled halfway and must stop on the next chunk
+
+    with pytest.raises(DownloadCancelled):
+        download_model(REPO, "main", tmp_path / "model", endpoint=hub.endpoint, progress=on_progress,
+                       cancel=cancel, status=on_status)
+    partial = tmp_path / "model" / (WEIGHTS_FILE + INCOMPLETE_SUFFIX)
+    assert 0 < partial.stat().st_size < weights_size
+    assert not (tmp_path / "model" / VERIFIED_MARKER).exists() or not read_marker(tmp_path / "model")["complete"]
+    kept = partial.stat().st_size
+
+    hub.stall.pop(WEIGHTS_FILE).set()
+    target = download_model(REPO, "main", tmp_path / "model", endpoint=hub.endpoint)
+    assert f"bytes={kept}-" in hub.ranges_for(WEIGHTS_FILE)
+    assert (target / WEIGHTS_FILE).read_bytes() == hub.files[WEIGHTS_FILE]
+    assert read_marker(target)["complete"]
+
+
+def test_corrupted_file_is_detected_by_sha256_and_deleted(hub, tmp_path):
+    good = hub.files[WEIGHTS_FILE]
+    hub.served[WEIGHTS_FILE] = good[:-1] + bytes([good[-1] ^ 0xFF])  # same size, one byte flipped
+    with pytest.raises(ModelError, match=rf"{WEIGHTS_FILE} sha256 is [0-9a-f]{{64}} but the Hub lists") as caught:
+        download_model(REPO, "main", tmp_path / "model", endpoint=hub.endpoint)
+    assert caught.value.path.endswith(WEIGHTS_FILE)
+    assert not (tmp_path / "model" / WEIGHTS_FILE).exists()
+    assert not (tmp_path / "model" / (WEIGHTS_FILE + INCOMPLETE_SUFFIX)).exists()
+
+
+def test_corrupted_plain_git_file_is_detected_by_its_git_hash(hub, tmp_path):
+    hub.served["config.json"] = hub.files["config.json"].replace(b"glm_ocr", b"glm_xyz")
+    with pytest.raises(ModelError, match="config.json git hash is"):
+        download_model(REPO, "main", tmp_path / "model", endpoint=hub.endpoint)
+
+
+def test_second_download_reuses_verified_files(hub, tmp_path):
+    download_model(REPO, "main", tmp_path / "model", endpoint=hub.endpoint)
+    before = len(hub.requests)
+    download_model(REPO, "main", tmp_path / "model", endpoint=hub.endpoint)
+    assert [p.split("?")[0] for p, _ in hub.requests[before:]] == [f"/api/models/{REPO}/revision/main"]
+
+
+def test_unknown_repository_is_a_clear_error(hub, tmp_path):
+    with pytest.raises(ModelError, match="not found"):
+        download_model("someone/else", "main", tmp_path / "model", endpoint=hub.endpoint)
+
+
+def test_not_enough_disk_space_stops_before_downloading(hub, tmp_path, monkeypatch):
+    monkeypatch.setattr(model_files.shutil, "disk_usage", lambda path: type("U", (), {"free": 1000})())
+    with pytest.raises(ModelError, match="not enough free disk space"):
+        download_model(REPO, "main", tmp_path / "model", endpoint=hub.endpoint)
+    assert not any("/resolve/" in p for p, _ in hub.requests)
+
+
+def test_no_network_explains_the_manual_alternative(hub_env, tmp_path):
+    with socket.socket() as probe:  # a port that nothing listens on
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    with pytest.raises(ModelError) as caught:
+        download_model(REPO, "main", tmp_path / "model", endpoint=f"http://127.0.0.1:{port}")
+    text = str(caught.value)
+    assert "cannot reach" in text and f"127.0.0.1:{port}" in text
+    assert "Choose folder" in text and "config.json" in text
+
+
+def test_offline_mode_is_a_clear_error(hub_env, tmp_path, monkeypatch):
+    from huggingface_hub import constants
+
+    monkeypatch.setattr(constants, "HF_HUB_OFFLINE", True)
+    with pytest.raises(ModelError, match="HF_HUB_OFFLINE"):
+        download_model(REPO, "main", tmp_path / "model", endpoint="http://127.0.0.1:9")
