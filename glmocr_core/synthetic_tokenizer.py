@@ -17,7 +17,10 @@ from pathlib import Path
 from tokenizers import AddedToken, Regex, Tokenizer, decoders, models, pre_tokenizers, trainers
 
 FIRST_SPECIAL_ID = 59246
-TRAINED_VOCAB_SIZE = 1200  # big enough to merge common words, small enough that rare CJK/emoji stay split in bytes
+# Ids 0..TRAINED_VOCAB_SIZE-1 are real BPE tokens (256 bytes + merges); the corpus yields a few more merges than
+# this, so the trainer always fills it. Big enough to merge common words, small enough that rare CJK and emoji
+# stay split into byte tokens.
+TRAINED_VOCAB_SIZE = 800
 
 # Text the BPE learns from. Rare characters (most CJK, all emoji) appear once or not at all, so they
 # encode as several byte tokens: exactly the case incremental decoding must handle.
@@ -72,6 +75,8 @@ def _train_small_bpe(split_regex: str) -> tuple[dict[str, int], list[tuple[str, 
     )
     tokenizer.train_from_iterator(_CORPUS, trainer=trainer)
     model = json.loads(tokenizer.to_str())["model"]
+    if len(model["vocab"]) != TRAINED_VOCAB_SIZE:  # a broken invariant (corpus too small), not a user error
+        raise RuntimeError(f"trained {len(model['vocab'])} tokens, expected {TRAINED_VOCAB_SIZE}")
     merges = [tuple(m.split(" ", 1)) if isinstance(m, str) else tuple(m) for m in model["merges"]]
     return model["vocab"], merges
 

@@ -1,0 +1,34 @@
+"""Fixtures shared by every test folder. Keep each helper's fixtures in its own clearly marked section."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+# ---- tokenizer fixtures (tokenizer / tasks / tables / repetition tests) -------------------------------------
+
+
+@pytest.fixture(scope="session")
+def synthetic_tokenizer_dir(tmp_path_factory) -> Path:
+    """A folder with the small test tokenizer (specials at the real ids), tokenizer_config and chat template."""
+    from glmocr_core.synthetic_tokenizer import write_test_tokenizer
+
+    return write_test_tokenizer(tmp_path_factory.mktemp("synthetic-tokenizer"))
+
+
+@pytest.fixture(scope="session")
+def glm_tokenizer(synthetic_tokenizer_dir):
+    from glmocr_core.tokenizer import GlmTokenizer
+
+    return GlmTokenizer.from_dir(synthetic_tokenizer_dir)
+
+
+@pytest.fixture(scope="session")
+def hf_tokenizer(synthetic_tokenizer_dir):
+    """The same folder loaded by transformers: the oracle for prompt and decode parity."""
+    transformers = pytest.importorskip("transformers")
+    return transformers.AutoTokenizer.from_pretrained(str(synthetic_tokenizer_dir))
+
+
+# ---- end of tokenizer fixtures --------------------------------------------------------------------------------
