@@ -52,6 +52,23 @@ register(
     Key("auto_run", bool, True, "run a region as soon as it is drawn"),
 )
 
+# --- model manager and settings dialog (issue 6) ---
+from glmocr_core.tasks import TASK_SPECS  # noqa: E402  (plain data, no torch)
+
+register(
+    Key("device", str, "auto", "auto, cpu, cuda, cuda:N or mps"),
+    Key("precision", str, "auto", "auto, exact (fp32) or fast (bf16/fp16 where the device supports it)"),
+    *(Key(f"max_new_tokens/{name}", int, spec.max_new_tokens, f"token budget of a {spec.label} region")
+      for name, spec in TASK_SPECS.items()),
+    Key("repeat_guard", bool, True, "stop a generation that loops on the same text"),
+    Key("pdf_dpi", int, 200, "resolution PDF pages are rendered at for OCR"),
+    Key("autosave_interval_s", int, 60, "seconds between autosaves of the open project; 0 = off"),
+    Key("hub/repo_id", str, "zai-org/GLM-OCR", "Hugging Face Hub repository the model is downloaded from"),
+    Key("hub/revision", str, "main", "branch, tag or commit of that repository"),
+    Key("hub/endpoint", str, "", "Hub mirror URL; empty = huggingface.co (or $HF_ENDPOINT)"),
+)
+# --- end issue 6 ---
+
 MAX_RECENT_FILES = 10
 
 

@@ -356,11 +356,11 @@ def folder_state(path: str | Path | None) -> tuple[str, list[Problem]]:
     return ("problems" if problems else "ready"), problems
 
 
-def default_model_dir(app_name: str = "GLM-OCR Studio") -> Path:
-    """Where a downloaded model goes unless the user picks another folder."""
+def default_model_dir(app_dir_name: str = "glmocr-studio") -> Path:
+    """Where a downloaded model goes unless the user picks another folder (the same place app.settings uses)."""
     import platformdirs
 
-    return Path(platformdirs.user_data_dir(app_name, appauthor=False)) / "models" / "GLM-OCR"
+    return Path(platformdirs.user_data_dir(app_dir_name, appauthor=False)) / "models" / "GLM-OCR"
 
 
 # ---------------------------------------------------------------------------------------------------------------
