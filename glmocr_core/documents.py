@@ -129,19 +129,28 @@ def _to_8bit(pixels: np.ndarray, mode: str) -> np.ndarray:
     * ``I;16*``: the full 0..65535 range.
     * ``I`` / ``F``: the smallest of the usual ranges that holds every value: 0..1 (float only), 0..255,
       0..65535; anything else (negative values, 32-bit counts) is stretched from its min to its max.
+    Rounding is to nearest; the usual integer ranges use exact integer arithmetic.
     """
-    values = np.nan_to_num(pixels.astype(np.float64), nan=0.0, posinf=0.0, neginf=0.0)
-    low, high = (float(values.min()), float(values.max())) if values.size else (0.0, 0.0)
-    if mode.startswith("I;16"):
-        low, high = 0.0, 65535.0
-    elif low >= 0.0 and high <= 1.0 and mode == "F":
-        low, high = 0.0, 1.0
-    elif low >= 0.0 and high <= 255.0:
-        low, high = 0.0, 255.0
-    elif low >= 0.0 and high <= 65535.0:
-        low, high = 0.0, 65535.0
+    values = np.nan_to_num(pixels, nan=0.0, posinf=0.0, neginf=0.0) if pixels.dtype.kind == "f" else pixels
+    low, high = _value_range(values, mode)
+    if values.dtype.kind in "iu" and (low, high) == (0, 255):
+        return values.astype(np.uint8)
+    if values.dtype.kind in "iu" and (low, high) == (0, 65535):
+        # uint32 keeps memory at 4 bytes a pixel; v*255 + 32767 <= 2**24, so no overflow.
+        return ((values.astype(np.uint32) * 255 + 32767) // 65535).astype(np.uint8)
     span = high - low if high > low else 1.0
-    return np.clip(np.rint((values - low) * (255.0 / span)), 0, 255).astype(np.uint8)
+    scaled = (values.astype(np.float64) - low) * (255.0 / span)
+    return np.clip(np.rint(scaled), 0, 255).astype(np.uint8)
+
+
+def _value_range(values: np.ndarray, mode: str) -> tuple[float, float]:
+    if mode.startswith("I;16"):
+        return 0, 65535
+    low, high = (values.min().item(), values.max().item()) if values.size else (0, 0)
+    for range_low, range_high in ((0, 1) if mode == "F" else (0, 0), (0, 255), (0, 65535)):
+        if range_high and low >= range_low and high <= range_high:
+            return range_low, range_high
+    return low, high
 
 
 def _convert(image: Image.Image, mode: str) -> Image.Image:
@@ -232,7 +241,7 @@ class ImageDocument(Document):
         self._data = data
         self._max_pixels = max_pixels
         self._pages: OrderedDict[int, Image.Image] = OrderedDict()
-        if image is not None:
+        if image is not None:  # one page that cannot be decoded again: the cache holds it for good
             super().__init__(source, "image", 1)
             self._pages[0] = _checked_rgb(image, source, max_pixels)
             self._sizes = [self._pages[0].size]
@@ -286,7 +295,7 @@ class ImageDocument(Document):
     def _compute_hash(self) -> str:
         if self._data is not None:
             return hashlib.sha256(self._data).hexdigest()
-        return _pixel_hash(self._pages[0])
+        return _pixel_hash(self._page(0))
 
 
 def _count_pages(data: bytes, source: str, max_pixels: int) -> int:
@@ -515,6 +524,8 @@ def _read_file(path: Path, source: str) -> bytes:
         raise InputError("no such file", source)
     if path.is_dir():
         raise InputError("this is a folder, not a file", source)
+    if not path.is_file():  # a device or pipe could block reading forever
+        raise InputError("not a regular file", source)
     try:
         data = path.read_bytes()
     except OSError as exc:

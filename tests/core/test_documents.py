@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import io
+import os
 import threading
 
 import numpy as np
@@ -75,7 +76,8 @@ def make_pdf(path, page_sizes, fills=None, **save_options):
 
 @pytest.mark.parametrize(
     "suffix, params",
-    [(".png", {}), (".bmp", {}), (".tiff", {}), (".webp", {"lossless": True}), (".gif", {})],
+    [(".png", {}), (".bmp", {}), (".tiff", {}), (".webp", {"lossless": True}), (".gif", {}), (".ppm", {}),
+     (".tga", {})],
 )
 def test_lossless_formats_open_as_one_exact_rgb_page(tmp_path, suffix, params):
     card = quadrants()
@@ -116,7 +118,8 @@ def test_multi_page_tiff_pages_survive_the_decoded_page_cache(tmp_path):
     frames = [Image.new("RGB", (8, 8), c) for c in colours]
     frames[0].save(tmp_path / "long.tif", save_all=True, append_images=frames[1:])
     doc = open_document(tmp_path / "long.tif")
-    assert [doc.render(i).getpixel((3, 3)) for i in (0, 5, 2, 4, 1, 3, 0)] == [colours[i] for i in (0, 5, 2, 4, 1, 3, 0)]
+    order = (0, 5, 2, 4, 1, 3, 0)
+    assert [doc.render(i).getpixel((3, 3)) for i in order] == [colours[i] for i in order]
 
 
 def test_animated_gif_is_one_page_from_the_first_frame(tmp_path):
@@ -261,6 +264,8 @@ def test_to_rgb_32_bit_integer_mode_picks_the_range_that_fits():
     assert [p[0] for p in pixels(to_rgb(eight_bit_values))] == [0, 100, 255]
     sixteen_bit_values = Image.fromarray(np.array([[0, 257 * 100, 65535]], np.int32), "I")
     assert [p[0] for p in pixels(to_rgb(sixteen_bit_values))] == [0, 100, 255]
+    constant = Image.fromarray(np.array([[-7, -7]], np.int32), "I")
+    assert [p[0] for p in pixels(to_rgb(constant))] == [0, 0]
     signed = Image.fromarray(np.array([[-1000, 0, 1000]], np.int32), "I")
     assert [p[0] for p in pixels(to_rgb(signed))] == [0, 128, 255]  # stretched min..max
 
@@ -405,6 +410,12 @@ def test_document_from_bytes_png():
     assert np.array_equal(np.asarray(doc.render(0)), np.asarray(quadrants()))
 
 
+def test_in_memory_hash_after_close_is_an_input_error():
+    doc = document_from_image(quadrants())
+    doc.close()
+    assert "closed" in _reason(doc.content_hash).reason
+
+
 def test_file_hash_is_sha256_of_file_bytes(tmp_path):
     path = save(quadrants(), tmp_path / "card.png")
     assert open_document(path).content_hash() == hashlib.sha256(path.read_bytes()).hexdigest()
@@ -431,6 +442,12 @@ def test_missing_file(tmp_path):
 
 def test_folder(tmp_path):
     assert "folder" in _reason(open_document, tmp_path).reason
+
+
+@pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="needs POSIX named pipes")
+def test_not_a_regular_file(tmp_path):
+    os.mkfifo(tmp_path / "pipe")
+    assert "not a regular file" in _reason(open_document, tmp_path / "pipe").reason
 
 
 def test_zero_byte_file(tmp_path):
