@@ -1,0 +1,89 @@
+"""Device and dtype policy, and a plain-data list of the compute devices this machine has.
+
+Auto device order: CUDA, then Apple MPS, then CPU. Compute dtype: CPUs compute in fp32 (in "fast" precision bf16
+when they have native bf16 matrix units, AVX512-BF16 or AMX, where it pays); CUDA uses bf16, or fp16 on GPUs without bf16 (T4, V100);
+MPS uses fp16. ``list_devices`` imports torch lazily so the GUI can call it without loading the model stack early.
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+from dataclasses import dataclass
+
+from .errors import UsageError
+
+DEVICES = ("auto", "cpu", "cuda", "mps")
+DTYPES = ("auto", "float32", "bfloat16", "float16")
+
+
+@dataclass
+class DeviceInfo:
+    name: str  # "cpu", "cuda:0", "mps"
+    kind: str  # "cpu" | "cuda" | "mps"
+    description: str
+    memory_bytes: int = 0
+
+
+def list_devices() -> list[DeviceInfo]:
+    import torch
+
+    found = [DeviceInfo("cpu", "cpu", f"CPU ({os.cpu_count()} logical cores)")]
+    if torch.cuda.is_available():
+        for index in range(torch.cuda.device_count()):
+            props = torch.cuda.get_device_properties(index)
+            found.append(DeviceInfo(f"cuda:{index}", "cuda", props.name, props.total_memory))
+    if _mps_available():
+        found.append(DeviceInfo("mps", "mps", "Apple GPU (Metal)"))
+    return found
+
+
+def _mps_available() -> bool:
+    import torch
+
+    backend = getattr(torch.backends, "mps", None)
+    return bool(backend and backend.is_available())
+
+
+def resolve_device(requested: str = "auto") -> str:
+    """'auto' -> the best available device; an explicit device that is missing is a UsageError."""
+    import torch
+
+    kind = requested.split(":")[0]
+    if kind not in DEVICES:
+        raise UsageError(f"unknown device {requested!r}; choose one of: {', '.join(DEVICES)}")
+    if requested == "auto":
+        return "cuda" if torch.cuda.is_available() else "mps" if _mps_available() else "cpu"
+    if kind == "cuda" and not torch.cuda.is_available():
+        raise UsageError("CUDA was requested but no CUDA GPU is available to PyTorch")
+    if kind == "mps" and not _mps_available():
+        raise UsageError("Apple MPS was requested but is not available on this machine")
+    return requested
+
+
+def resolve_dtype(requested: str, device: str, precision: str = "exact"):
+    """The compute dtype. On a CPU, "exact" precision always computes in fp32 (the reference's best setting)."""
+    import torch
+
+    if requested not in DTYPES:
+        raise UsageError(f"unknown dtype {requested!r}; choose one of: {', '.join(DTYPES)}")
+    if requested != "auto":
+        return getattr(torch, requested)
+    kind = device.split(":")[0]
+    if kind == "cuda":
+        return torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
+    if kind == "mps":
+        return torch.float16
+    return torch.bfloat16 if precision == "fast" and cpu_has_fast_bf16() else torch.float32
+
+
+@functools.cache
+def cpu_has_fast_bf16() -> bool:
+    """True when the CPU has bf16 matrix instructions (AVX512-BF16 or AMX); elsewhere bf16 matmuls are slower."""
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8") as handle:
+            flags = next((line for line in handle if line.startswith("flags")), "")
+    except OSError:
+        return False  # not Linux: stay exact and safe
+    words = set(flags.split())
+    return bool({"avx512_bf16", "amx_bf16"} & words)
