@@ -332,7 +332,7 @@ def test_pdf_ocr_image_caps_the_long_side_like_the_sdk(tmp_path):
     assert scale == pytest.approx(MAX_OCR_LONG_SIDE / 2100)
 
 
-def test_pdf_ocr_image_below_the_cap_is_not_changed(tmp_path):
+def test_pdf_ocr_image_cap_applies_only_past_3500_px(tmp_path):
     doc = open_document(make_pdf(tmp_path / "a4.pdf", [(595, 842)]))
     image, scale = doc.ocr_image(0, dpi=300)  # 842 pt at 300 dpi = 3508 px: just over
     assert max(image.size) == MAX_OCR_LONG_SIDE
