@@ -350,7 +350,7 @@ def _checked_rgb(image: Image.Image, source: str, max_pixels: int) -> Image.Imag
         image.load()
     except Exception as exc:
         raise InputError(f"the image data is truncated or corrupt ({_describe(exc)})", source) from None
-    rgb = _to_rgb_for(image, source)
+    rgb = _to_rgb_for(_apply_exif_orientation(image), source)
     return rgb.copy() if rgb is image else rgb  # the caller may keep editing its own image
 
 

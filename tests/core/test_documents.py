@@ -154,6 +154,14 @@ def test_exif_orientation_6_is_applied(tmp_path):
     assert near(page.getpixel((16, 56)), BLUE, 12)  # bottom
 
 
+def test_document_from_an_opened_image_applies_exif_orientation(tmp_path):
+    stored = Image.new("RGB", (64, 32), RED)
+    exif = Image.Exif()
+    exif[0x0112] = 6
+    with Image.open(save(stored, tmp_path / "phone.jpg", exif=exif)) as dropped:
+        assert document_from_image(dropped).page_size(0) == (32.0, 64.0)
+
+
 def test_image_without_orientation_is_not_rotated(tmp_path):
     stored = Image.new("RGB", (64, 32), RED)
     doc = open_document(save(stored, tmp_path / "plain.jpg"))
