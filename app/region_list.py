@@ -1,0 +1,77 @@
+"""The side list of every region in the document, in reading order, with its task and state."""
+
+from __future__ import annotations
+
+from PySide6.QtCore import Qt, Signal
+from PySide6.QtGui import QColor
+from PySide6.QtWidgets import QAbstractItemView, QTreeWidget, QTreeWidgetItem
+
+from app.task_style import STATE_LABELS, STATE_SYMBOLS, TASK_COLORS, TASK_LABELS
+
+ID_ROLE = Qt.ItemDataRole.UserRole
+COLUMNS = ("#", "Task", "Page", "State")
+
+
+class RegionList(QTreeWidget):
+    region_activated = Signal(str)  # the user picked a region in the list
+
+    def __init__(self, parent=None):
+        super().__init__(parent)
+        self.setAccessibleName("Regions")
+        self.setAccessibleDescription("All regions of the document in reading order")
+        self.setColumnCount(len(COLUMNS))
+        self.setHeaderLabels(list(COLUMNS))
+        self.setRootIsDecorated(False)
+        self.setUniformRowHeights(True)
+        self.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
+        self.setColumnWidth(0, 36)
+        self.setColumnWidth(1, 80)
+        self.setColumnWidth(2, 44)
+        self.itemSelectionChanged.connect(self._emit_selection)
+        self._syncing = False
+
+    def sync(self, regions_in_order) -> None:
+        selected = self.selected_id()
+        self._syncing = True
+        self.clear()
+        for number, region in enumerate(regions_in_order, start=1):
+            self.addTopLevelItem(self._make_item(number, region))
+        self._syncing = False
+        self.select(selected)
+
+    def _make_item(self, number: int, region) -> QTreeWidgetItem:
+        state = f"{STATE_SYMBOLS.get(region.state, '')} {STATE_LABELS.get(region.state, region.state)}"
+        item = QTreeWidgetItem([str(number), TASK_LABELS[region.task], str(region.page + 1), state])
+        item.setData(0, ID_ROLE, region.id)
+        item.setForeground(1, QColor(TASK_COLORS[region.task]))
+        if region.state == "failed":
+            item.setToolTip(3, region.error or "")
+        return item
+
+    def item_for(self, region_id: str) -> QTreeWidgetItem | None:
+        for index in range(self.topLevelItemCount()):
+            item = self.topLevelItem(index)
+            if item.data(0, ID_ROLE) == region_id:
+                return item
+        return None
+
+    def state_of(self, region_id: str) -> str:
+        item = self.item_for(region_id)
+        return item.text(3) if item else ""
+
+    def selected_id(self) -> str:
+        items = self.selectedItems()
+        return items[0].data(0, ID_ROLE) if items else ""
+
+    def select(self, region_id: str) -> None:
+        self._syncing = True
+        self.clearSelection()
+        item = self.item_for(region_id)
+        if item is not None:
+            item.setSelected(True)
+            self.scrollToItem(item)
+        self._syncing = False
+
+    def _emit_selection(self) -> None:
+        if not self._syncing:
+            self.region_activated.emit(self.selected_id())
