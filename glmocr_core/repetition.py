@@ -11,6 +11,7 @@ length.
 from __future__ import annotations
 
 from collections import deque
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 
 
@@ -37,13 +38,15 @@ class RepetitionConfig:
 class RepetitionGuard:
     """Feed generated ids one at a time; ``push`` returns True once the output is looping.
 
-    ``boundary_ids`` (optional) are ids that end a line, e.g. tokens ending in a newline; the trim point then
-    prefers to keep the first copy up to such a token rather than cut a line in the middle.
+    ``boundaries`` (optional) are sets of ids that end a unit of text, best first: e.g. tokens ending a line,
+    then tokens ending an HTML tag (``GlmTokenizer.cut_boundaries()``). A loop's first copy can be found in any
+    rotation ("></tr><tr><td>..." instead of "<tr><td>...</tr>"); the trim point then extends the kept copy to
+    the nearest such token instead of cutting a line or a tag in the middle.
     """
 
-    def __init__(self, config: RepetitionConfig | None = None, boundary_ids: frozenset[int] | set[int] = frozenset()):
+    def __init__(self, config: RepetitionConfig | None = None, boundaries: Sequence[Collection[int]] = ()):
         self.config = config or RepetitionConfig()
-        self._boundary_ids = frozenset(boundary_ids)
+        self._boundaries = [frozenset(ids) for ids in boundaries]
         self._tokens: list[int] = []
         self._recent: dict[int, deque[int]] = {}  # token id -> its positions within the last max_period
         self._runs: dict[int, int] = {}  # period -> trailing positions matching the token one period back
@@ -94,8 +97,10 @@ class RepetitionGuard:
             return len(self._tokens)
         start, period = self.loop
         keep = start + period
-        for cut in range(keep, min(keep + period, len(self._tokens) + 1)):
-            # finish the line the first copy is in, if a line break comes before the second copy ends
-            if self._tokens[cut - 1] in self._boundary_ids:
-                return cut
+        # Cuts within one more period all keep exactly one copy, in different rotations.
+        candidates = range(keep, min(keep + period, len(self._tokens) + 1))
+        for boundary in self._boundaries:
+            for cut in candidates:
+                if self._tokens[cut - 1] in boundary:
+                    return cut
         return keep

@@ -94,7 +94,7 @@ class GlmTokenizer:
         self.special_ids = self._lookup_specials()
         added = tokenizer.get_added_tokens_decoder()
         self.skipped_ids = frozenset(i for i, tok in added.items() if tok.special)
-        self._line_break_ids: frozenset[int] | None = None
+        self._cut_boundaries: tuple[frozenset[int], frozenset[int]] | None = None
 
     @classmethod
     def from_dir(cls, model_dir: str | Path) -> "GlmTokenizer":
@@ -171,14 +171,19 @@ class GlmTokenizer:
         return isinstance(self._tokenizer.decoder, decoders.ByteLevel)
 
     def line_break_ids(self) -> frozenset[int]:
-        """Ids whose text ends a line; the repetition guard prefers to cut after one of these."""
-        if self._line_break_ids is None:
+        """Ids whose text ends a line."""
+        return self.cut_boundaries()[0]
+
+    def cut_boundaries(self) -> tuple[frozenset[int], frozenset[int]]:
+        """(ids ending a line, ids ending an HTML tag): where the repetition guard prefers to cut, best first."""
+        if self._cut_boundaries is None:
             # "\u010a" is how the byte-level alphabet writes "\n"; added tokens hold plain text
-            ends_line = ("\u010a", "\n")
             vocab = self._tokenizer.get_vocab(with_added_tokens=True)
-            self._line_break_ids = frozenset(
-                i for tok, i in vocab.items() if tok.endswith(ends_line) and i not in self.skipped_ids)
-        return self._line_break_ids
+            regular = {tok: i for tok, i in vocab.items() if i not in self.skipped_ids}
+            lines = frozenset(i for tok, i in regular.items() if tok.endswith(("\u010a", "\n")))
+            tags = frozenset(i for tok, i in regular.items() if tok.endswith(">"))
+            self._cut_boundaries = (lines, tags)
+        return self._cut_boundaries
 
     def token_bytes(self, token_id: int, skip_special_tokens: bool = True) -> bytes:
         """The raw bytes one id contributes to a byte-level decode (b"" for skipped or unknown ids)."""

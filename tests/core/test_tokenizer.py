@@ -256,3 +256,11 @@ def test_fallback_incremental_decode_equals_full_decode():
     deltas = _stream(tokenizer.incremental_decoder(), ids)
     assert "".join(deltas) == tokenizer.decode(ids)
     assert sum(1 for d in deltas if d) > 3  # it streams, it does not hold everything until flush
+
+
+def test_cut_boundaries_are_line_ends_then_tag_ends(glm_tokenizer):
+    lines, tags = glm_tokenizer.cut_boundaries()
+    assert lines == glm_tokenizer.line_break_ids()
+    assert glm_tokenizer.encode("</td>")[-1] in tags
+    assert all(glm_tokenizer.decode([i]).endswith(">") for i in tags)
+    assert not (set(glm_tokenizer.eos_ids) & (lines | tags))
