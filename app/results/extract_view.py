@@ -1,0 +1,222 @@
+"""Extract result: the JSON as an editable key/value tree, the raw model text next to it, and templates.
+
+Values keep their JSON type: a number edited to "12.5" stays a number, text stays text, and typing "true" into a
+boolean keeps it a boolean. Anything that does not parse as the old type becomes text rather than being refused.
+"""
+
+from __future__ import annotations
+
+import json
+
+from PySide6.QtCore import Qt, Signal
+from PySide6.QtWidgets import (QComboBox, QHBoxLayout, QInputDialog, QMessageBox, QPlainTextEdit, QPushButton,
+                               QStyledItemDelegate, QTabWidget, QToolButton, QTreeWidget, QTreeWidgetItem,
+                               QVBoxLayout, QWidget)
+
+from app.results import templates
+from app.results.content import extract_data, pretty_json
+from app.results.formula_view import notice_label
+
+TYPE_ROLE = Qt.ItemDataRole.UserRole
+KEY_COLUMN, VALUE_COLUMN = 0, 1
+TREE_TAB, RAW_TAB = 0, 1
+
+
+def _kind(value) -> str:
+    if isinstance(value, dict):
+        return "object"
+    if isinstance(value, list):
+        return "array"
+    if value is None:
+        return "null"
+    return type(value).__name__  # str, int, float, bool
+
+
+def _shown(value) -> str:
+    return value if isinstance(value, str) else json.dumps(value, ensure_ascii=False)
+
+
+def parse_edited_value(text: str, kind: str):
+    """Turn an edited cell back into JSON, keeping the old type where the text allows it."""
+    if kind == "str":
+        return text
+    try:
+        value = json.loads(text)
+    except json.JSONDecodeError:
+        return text
+    return value if not isinstance(value, (dict, list)) else text
+
+
+class JsonTree(QTreeWidget):
+    """Key/value tree over JSON data; ``data()`` rebuilds the JSON from what is shown."""
+
+    def __init__(self, parent=None):
+        super().__init__(parent)
+        self.setColumnCount(2)
+        self.setHeaderLabels(["Key", "Value"])
+        self.setAccessibleName("Extracted fields")
+        self.setAlternatingRowColors(True)
+        self.setItemDelegateForColumn(VALUE_COLUMN, _ValueDelegate(self))
+        self.setEditTriggers(QTreeWidget.EditTrigger.DoubleClicked | QTreeWidget.EditTrigger.EditKeyPressed
+                             | QTreeWidget.EditTrigger.SelectedClicked)
+
+    def set_data(self, data) -> None:
+        self.blockSignals(True)
+        self.clear()
+        root = self.invisibleRootItem()
+        self._add_children(root, data)
+        self.expandAll()
+        self.resizeColumnToContents(KEY_COLUMN)
+        self.blockSignals(False)
+
+    def _add_children(self, parent: QTreeWidgetItem, value) -> None:
+        parent.setData(KEY_COLUMN, TYPE_ROLE, _kind(value))
+        pairs = value.items() if isinstance(value, dict) else enumerate(value)
+        for key, child in pairs:
+            item = QTreeWidgetItem(parent)
+            item.setText(KEY_COLUMN, str(key) if isinstance(value, dict) else f"[{key}]")
+            editable = Qt.ItemFlag.ItemIsEditable if isinstance(value, dict) else Qt.ItemFlag.NoItemFlags
+            item.setFlags(item.flags() | editable)
+            if isinstance(child, (dict, list)):
+                self._add_children(item, child)
+                item.setText(VALUE_COLUMN, f"{{{len(child)}}}" if isinstance(child, dict) else f"[{len(child)}]")
+            else:
+                item.setData(KEY_COLUMN, TYPE_ROLE, _kind(child))
+                item.setText(VALUE_COLUMN, _shown(child))
+                item.setFlags(item.flags() | Qt.ItemFlag.ItemIsEditable)
+
+    def data(self):
+        return self._value_of(self.invisibleRootItem())
+
+    def _value_of(self, item: QTreeWidgetItem):
+        kind = item.data(KEY_COLUMN, TYPE_ROLE)
+        if kind == "object":
+            return {item.child(i).text(KEY_COLUMN): self._value_of(item.child(i)) for i in range(item.childCount())}
+        if kind == "array":
+            return [self._value_of(item.child(i)) for i in range(item.childCount())]
+        return parse_edited_value(item.text(VALUE_COLUMN), kind)
+
+
+class _ValueDelegate(QStyledItemDelegate):
+    """Container rows show a count in the value column; only their key can be edited."""
+
+    def createEditor(self, parent, option, index):  # noqa: N802 (Qt name)
+        if index.model().hasChildren(index.siblingAtColumn(KEY_COLUMN)):
+            return None
+        return super().createEditor(parent, option, index)
+
+
+class ExtractResultView(QWidget):
+    """``edited(str)`` carries the edited JSON text after every change in the tree."""
+
+    edited = Signal(str)
+
+    def __init__(self, region, parent=None):
+        super().__init__(parent)
+        self.region = region
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        data, error = extract_data(region)
+        self.error_label = notice_label(f"{error}. The raw text is kept below." if error else "")
+        self.error_label.setVisible(bool(error))
+        layout.addWidget(self.error_label)
+        self.tabs = QTabWidget(self)
+        self.tabs.setDocumentMode(True)
+        self.tree = JsonTree(self)
+        self.raw = QPlainTextEdit(region.text)
+        self.raw.setReadOnly(True)
+        self.raw.setAccessibleName("Raw model text")
+        self.tabs.addTab(self.tree, "Fields")
+        self.tabs.addTab(self.raw, "Raw text")
+        layout.addWidget(self.tabs)
+        layout.addLayout(self._template_bar())
+        if error is None:
+            self.tree.set_data(data)
+        else:
+            self.tabs.setTabEnabled(TREE_TAB, False)
+            self.tabs.setCurrentIndex(RAW_TAB)
+        self.tree.itemChanged.connect(self._on_item_changed)
+
+    def _template_bar(self) -> QHBoxLayout:
+        bar = QHBoxLayout()
+        self.save_template_button = QPushButton("Save as template…")
+        self.save_template_button.setToolTip("Save these fields (values emptied) as a reusable extraction template")
+        self.save_template_button.clicked.connect(self.ask_and_save_template)
+        bar.addStretch(1)
+        bar.addWidget(self.save_template_button)
+        return bar
+
+    def _on_item_changed(self, item, column) -> None:
+        text = pretty_json(self.tree.data())
+        self.region.edited_text = text
+        self.edited.emit(text)
+
+    def template_text(self) -> str:
+        data, error = extract_data(self.region)
+        return pretty_json(templates.template_from_data(data if error is None else {}))
+
+    def ask_and_save_template(self) -> None:
+        name, ok = QInputDialog.getText(self, "Save template", "Template name:")
+        if ok and name.strip():
+            save_template_with_questions(self, name.strip(), self.template_text())
+
+
+def save_template_with_questions(parent: QWidget, name: str, text: str) -> bool:
+    """Save, asking before replacing a template of the same name; errors are shown, never raised."""
+    overwrite = False
+    while True:
+        try:
+            templates.save_template(name, text, overwrite=overwrite)
+            return True
+        except FileExistsError:
+            question = f"A template named “{name}” exists. Replace it?"
+            if overwrite or QMessageBox.question(parent, "Replace template?", question) != QMessageBox.StandardButton.Yes:
+                return False
+            overwrite = True
+        except (OSError, ValueError) as exc:
+            QMessageBox.warning(parent, "Template not saved", str(exc))
+            return False
+
+
+class TemplatePicker(QWidget):
+    """A small picker for the Extract task's JSON template: choose a saved one, or save the current text.
+
+    ``template_chosen(text)`` fires with the template's JSON text. The workspace puts it where the user sets a
+    region's schema.
+    """
+
+    template_chosen = Signal(str)
+
+    def __init__(self, current_text=lambda: "", parent=None):
+        super().__init__(parent)
+        self.current_text = current_text
+        self.combo = QComboBox(self)
+        self.combo.setAccessibleName("Extraction template")
+        self.combo.activated.connect(self._on_activated)
+        save = QToolButton(self)
+        save.setText("Save…")
+        save.setToolTip("Save the current template under a name")
+        save.clicked.connect(self._save_current)
+        layout = QHBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.addWidget(self.combo, 1)
+        layout.addWidget(save)
+        self.reload()
+
+    def reload(self) -> None:
+        self.combo.clear()
+        self.combo.addItem("Choose a template…")
+        self.combo.addItems(templates.list_templates())
+
+    def _on_activated(self, index: int) -> None:
+        if index <= 0:
+            return
+        try:
+            self.template_chosen.emit(templates.load_template(self.combo.itemText(index)))
+        except (OSError, ValueError) as exc:
+            QMessageBox.warning(self, "Template not loaded", str(exc))
+
+    def _save_current(self) -> None:
+        name, ok = QInputDialog.getText(self, "Save template", "Template name:")
+        if ok and name.strip() and save_template_with_questions(self, name.strip(), self.current_text()):
+            self.reload()

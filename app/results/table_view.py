@@ -1,0 +1,337 @@
+"""Table result: an editable grid with merged cells, row/column edits, undo/redo and spreadsheet copy/paste.
+
+The grid itself is a ``glmocr_core.tables.TableGrid``; every change replaces it with an edited copy
+(``app.results.table_edit``) through a QUndoCommand that remembers the grid before and after.
+"""
+
+from __future__ import annotations
+
+import html
+
+from PySide6.QtCore import QAbstractTableModel, QModelIndex, QObject, Qt, Signal
+from PySide6.QtGui import QAction, QFont, QGuiApplication, QKeySequence, QUndoCommand, QUndoStack
+from PySide6.QtWidgets import (QAbstractItemView, QHBoxLayout, QHeaderView, QMenu, QPlainTextEdit, QTableView,
+                               QToolButton, QVBoxLayout, QWidget)
+
+from app.results import table_edit
+from app.results.content import CopyChoice, table_grid
+from app.results.copy_menu import copy_to_clipboard
+from app.results.formula_view import notice_label
+
+MAX_VISIBLE_ROWS = 12
+
+
+def column_name(index: int) -> str:
+    """Spreadsheet column letters: 0 -> A, 25 -> Z, 26 -> AA."""
+    name = ""
+    index += 1
+    while index:
+        index, rest = divmod(index - 1, 26)
+        name = chr(ord("A") + rest) + name
+    return name
+
+
+class GridModel(QAbstractTableModel):
+    """Read side of the grid for the view; an edit in the view asks ``edit_cell`` to push an undo step."""
+
+    cell_edit_requested = Signal(int, int, str)
+
+    def __init__(self, grid, parent=None):
+        super().__init__(parent)
+        self.grid = table_edit.normalized(grid)
+        self._matrix = self.grid.to_matrix()
+        self._headers = {(c.row, c.col) for c in self.grid.cells if c.header}
+
+    def set_grid(self, grid) -> None:
+        same_shape = (grid.n_rows, grid.n_cols) == (self.grid.n_rows, self.grid.n_cols) and _spans(grid) == _spans(
+            self.grid)
+        if not same_shape:
+            self.beginResetModel()
+        self.grid = grid
+        self._matrix = grid.to_matrix()
+        self._headers = {(c.row, c.col) for c in grid.cells if c.header}
+        if same_shape:
+            self.dataChanged.emit(self.index(0, 0), self.index(grid.n_rows - 1, grid.n_cols - 1))
+        else:
+            self.endResetModel()
+
+    def rowCount(self, parent=QModelIndex()):  # noqa: N802 (Qt name)
+        return 0 if parent.isValid() else self.grid.n_rows
+
+    def columnCount(self, parent=QModelIndex()):  # noqa: N802 (Qt name)
+        return 0 if parent.isValid() else self.grid.n_cols
+
+    def data(self, index, role=Qt.ItemDataRole.DisplayRole):
+        if not index.isValid():
+            return None
+        if role in (Qt.ItemDataRole.DisplayRole, Qt.ItemDataRole.EditRole):
+            return self._matrix[index.row()][index.column()]
+        if role == Qt.ItemDataRole.FontRole and (index.row(), index.column()) in self._headers:
+            font = QFont()
+            font.setBold(True)
+            return font
+        return None
+
+    def setData(self, index, value, role=Qt.ItemDataRole.EditRole):  # noqa: N802 (Qt name)
+        if role != Qt.ItemDataRole.EditRole or not index.isValid():
+            return False
+        if str(value) != self._matrix[index.row()][index.column()]:
+            self.cell_edit_requested.emit(index.row(), index.column(), str(value))
+        return True
+
+    def flags(self, index):
+        return super().flags(index) | Qt.ItemFlag.ItemIsEditable
+
+    def headerData(self, section, orientation, role=Qt.ItemDataRole.DisplayRole):  # noqa: N802 (Qt name)
+        if role != Qt.ItemDataRole.DisplayRole:
+            return None
+        return column_name(section) if orientation == Qt.Orientation.Horizontal else str(section + 1)
+
+
+def _spans(grid) -> list[tuple[int, int, int, int]]:
+    return sorted((c.row, c.col, c.rowspan, c.colspan) for c in grid.cells if c.rowspan > 1 or c.colspan > 1)
+
+
+class GridChange(QUndoCommand):
+    def __init__(self, editor: "TableEditor", before, after, label: str):
+        super().__init__(label)
+        self.editor, self.before, self.after = editor, before, after
+
+    def redo(self):
+        self.editor.show_grid(self.after)
+
+    def undo(self):
+        self.editor.show_grid(self.before)
+
+
+class TableEditor(QObject):
+    """The grid, its undo stack and its model. ``changed`` fires after every edit, undo and redo."""
+
+    changed = Signal()
+
+    def __init__(self, grid, parent=None):
+        super().__init__(parent)
+        self.model = GridModel(grid, self)
+        self.undo_stack = QUndoStack(self)
+        self.model.cell_edit_requested.connect(self.set_cell)
+
+    @property
+    def grid(self):
+        return self.model.grid
+
+    def show_grid(self, grid) -> None:
+        self.model.set_grid(grid)
+        self.changed.emit()
+
+    def apply(self, label: str, edit, *args) -> bool:
+        """Run ``edit(grid, *args)`` as one undo step; False (nothing changes) when the edit is refused."""
+        try:
+            after = edit(self.grid, *args)
+        except (ValueError, IndexError):
+            return False
+        self.undo_stack.push(GridChange(self, self.grid, after, label))
+        return True
+
+    def set_cell(self, row: int, col: int, text: str) -> bool:
+        return self.apply("Edit cell", table_edit.set_text, row, col, text)
+
+    def paste_block(self, top: int, left: int, rows: list[list[str]]) -> bool:
+        """Paste a block of texts at (top, left), growing the table when the block reaches past its edge."""
+        return self.apply("Paste", _paste, top, left, rows)
+
+
+def _paste(grid, top: int, left: int, rows: list[list[str]]):
+    width = max((len(r) for r in rows), default=0)
+    while grid.n_rows < top + len(rows):
+        grid = table_edit.insert_row(grid, grid.n_rows)
+    while grid.n_cols < left + width:
+        grid = table_edit.insert_col(grid, grid.n_cols)
+    for dr, texts in enumerate(rows):
+        for dc, text in enumerate(texts):
+            grid = table_edit.set_text(grid, top + dr, left + dc, text)
+    return grid
+
+
+def parse_tsv(text: str) -> list[list[str]]:
+    lines = text.replace("\r\n", "\n").replace("\r", "\n").rstrip("\n").split("\n")
+    return [line.split("\t") for line in lines] if text.strip("\n") else []
+
+
+class TableResultView(QWidget):
+    """``edited(str)`` carries the table as HTML (spans kept) after every edit, undo and redo."""
+
+    edited = Signal(str)
+
+    def __init__(self, region, parent=None):
+        super().__init__(parent)
+        self.region = region
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        try:
+            grid = table_grid(region)
+        except ValueError as exc:
+            self.editor = None
+            self._show_unreadable(layout, str(exc))
+            return
+        self.editor = TableEditor(grid, self)
+        self.table = self._make_table()
+        layout.addLayout(self._make_toolbar())
+        layout.addWidget(self.table)
+        self.editor.model.modelReset.connect(self._apply_spans)
+        self.editor.changed.connect(self._on_changed)
+        self._apply_spans()
+
+    # --- building ---------------------------------------------------------------------------
+
+    def _show_unreadable(self, layout: QVBoxLayout, reason: str) -> None:
+        layout.addWidget(notice_label(f"The table could not be read ({reason}). The model's text is shown below."))
+        raw = QPlainTextEdit(self.region.display_text)
+        raw.setReadOnly(True)
+        raw.setAccessibleName("Raw table text")
+        layout.addWidget(raw)
+
+    def _make_table(self) -> QTableView:
+        table = QTableView(self)
+        table.setModel(self.editor.model)
+        table.setAccessibleName("Table cells")
+        table.setSelectionMode(QAbstractItemView.SelectionMode.ContiguousSelection)
+        table.setEditTriggers(QAbstractItemView.EditTrigger.DoubleClicked | QAbstractItemView.EditTrigger.EditKeyPressed
+                              | QAbstractItemView.EditTrigger.AnyKeyPressed)
+        table.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.Interactive)
+        table.horizontalHeader().setMinimumSectionSize(36)
+        table.verticalHeader().setDefaultSectionSize(table.fontMetrics().lineSpacing() + 10)
+        table.setWordWrap(True)
+        table.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
+        table.customContextMenuRequested.connect(self._context_menu)
+        return table
+
+    def _make_toolbar(self) -> QHBoxLayout:
+        bar = QHBoxLayout()
+        bar.setContentsMargins(0, 0, 0, 0)
+        stack = self.editor.undo_stack
+        self.undo_action = self._action(stack.createUndoAction(self, "Undo"), QKeySequence.StandardKey.Undo)
+        self.redo_action = self._action(stack.createRedoAction(self, "Redo"),
+                                        QKeySequence("Ctrl+Shift+Z"), QKeySequence.StandardKey.Redo)
+        self.copy_action = self._action(QAction("Copy cells", self), QKeySequence.StandardKey.Copy)
+        self.copy_action.triggered.connect(self.copy_selection)
+        self.paste_action = self._action(QAction("Paste cells", self), QKeySequence.StandardKey.Paste)
+        self.paste_action.triggered.connect(self.paste_clipboard)
+        buttons = [("+ Row", "Insert a row below the current one", self.insert_row_below),
+                   ("− Row", "Delete the current row", self.remove_current_row),
+                   ("+ Col", "Insert a column right of the current one", self.insert_col_right),
+                   ("− Col", "Delete the current column", self.remove_current_col)]
+        for text, tip, slot in buttons:
+            bar.addWidget(self._button(text, tip, slot))
+        bar.addStretch(1)
+        for action in (self.undo_action, self.redo_action):
+            button = QToolButton(self)
+            button.setDefaultAction(action)
+            button.setAutoRaise(True)
+            bar.addWidget(button)
+        return bar
+
+    def _action(self, action: QAction, *keys) -> QAction:
+        # Shortcuts only while focus is inside this card: many cards share one window.
+        action.setShortcuts(list(keys))
+        action.setShortcutContext(Qt.ShortcutContext.WidgetWithChildrenShortcut)
+        self.addAction(action)
+        return action
+
+    def _button(self, text: str, tip: str, slot) -> QToolButton:
+        button = QToolButton(self)
+        button.setText(text)
+        button.setToolTip(tip)
+        button.setAccessibleName(tip)
+        button.setAutoRaise(True)
+        button.clicked.connect(slot)
+        return button
+
+    def _apply_spans(self) -> None:
+        self.table.clearSpans()
+        for cell in self.editor.grid.cells:
+            if cell.rowspan > 1 or cell.colspan > 1:
+                self.table.setSpan(cell.row, cell.col, cell.rowspan, cell.colspan)
+        self._fit_height()
+
+    def _fit_height(self) -> None:
+        rows = min(self.editor.grid.n_rows, MAX_VISIBLE_ROWS)
+        height = self.table.horizontalHeader().sizeHint().height() + rows * self.table.verticalHeader(
+        ).defaultSectionSize() + 2 * self.table.frameWidth() + 4
+        if self.editor.grid.n_rows > MAX_VISIBLE_ROWS:
+            height += self.table.horizontalScrollBar().sizeHint().height()
+        self.table.setFixedHeight(height)
+
+    # --- edits ------------------------------------------------------------------------------
+
+    def _current(self) -> tuple[int, int]:
+        index = self.table.currentIndex()
+        if not index.isValid():
+            return self.editor.grid.n_rows - 1, self.editor.grid.n_cols - 1
+        return index.row(), index.column()
+
+    def insert_row_below(self) -> None:
+        self.editor.apply("Insert row", table_edit.insert_row, self._current()[0] + 1)
+
+    def insert_col_right(self) -> None:
+        self.editor.apply("Insert column", table_edit.insert_col, self._current()[1] + 1)
+
+    def remove_current_row(self) -> None:
+        self.editor.apply("Delete row", table_edit.remove_row, self._current()[0])
+
+    def remove_current_col(self) -> None:
+        self.editor.apply("Delete column", table_edit.remove_col, self._current()[1])
+
+    def _context_menu(self, position) -> None:
+        index = self.table.indexAt(position)
+        if index.isValid():
+            self.table.setCurrentIndex(index)
+        row, col = self._current()
+        menu = QMenu(self)
+        entries = [("Insert row above", table_edit.insert_row, row), ("Insert row below", table_edit.insert_row, row + 1),
+                   ("Insert column left", table_edit.insert_col, col),
+                   ("Insert column right", table_edit.insert_col, col + 1),
+                   ("Delete row", table_edit.remove_row, row), ("Delete column", table_edit.remove_col, col)]
+        for label, edit, at in entries:
+            menu.addAction(label).triggered.connect(lambda _=False, l=label, e=edit, a=at: self.editor.apply(l, e, a))
+        menu.addSeparator()
+        menu.addAction(self.copy_action)
+        menu.addAction(self.paste_action)
+        menu.exec(self.table.viewport().mapToGlobal(position))
+
+    def _on_changed(self) -> None:
+        """Store the grid in the region right away, so sessions and exports see every edit."""
+        text = self.editor.grid.to_html()
+        self.region.edited_text = text
+        self.edited.emit(text)
+
+    # --- clipboard --------------------------------------------------------------------------
+
+    def selected_block(self) -> list[list[str]]:
+        """Texts of the selected rectangle (the whole table when nothing is selected)."""
+        matrix = self.editor.grid.to_matrix()
+        ranges = self.table.selectionModel().selection() if self.table.selectionModel() else []
+        if not ranges:
+            return matrix
+        first = ranges[0]
+        return [row[first.left():first.right() + 1] for row in matrix[first.top():first.bottom() + 1]]
+
+    def copy_selection(self) -> None:
+        block = self.selected_block()
+        tsv = "".join("\t".join(table_edit_flat(t) for t in row) + "\n" for row in block)
+        table = "<table>" + "".join("<tr>" + "".join(f"<td>{_escape(t)}</td>" for t in row) + "</tr>"
+                                    for row in block) + "</table>"
+        copy_to_clipboard(CopyChoice("tsv", "Cells", tsv, table))
+
+    def paste_clipboard(self) -> None:
+        rows = parse_tsv(QGuiApplication.clipboard().text())
+        if rows:
+            top, left = self._current() if self.table.currentIndex().isValid() else (0, 0)
+            self.editor.paste_block(top, left, rows)
+
+
+def table_edit_flat(text: str) -> str:
+    return " ".join(text.replace("\t", " ").splitlines())
+
+
+def _escape(text: str) -> str:
+    return "<br>".join(html.escape(line, quote=False) for line in text.split("\n"))

@@ -1,0 +1,252 @@
+"""Session files, autosave and crash recovery: nothing a user did is lost.
+
+A session file is JSON: format + version, the document's path and content hash, and every region with its result and
+the user's edits (``DocumentSession.to_dict``). The autosaver writes one to the user data folder a few seconds after
+a change. Each running app holds a lock file (``QLockFile``, which notices when its owner died) next to its autosave;
+on the next start an autosave whose owner is gone (a crash, ``kill -9``) is offered for restore. A clean exit deletes
+both, so only lost work is ever offered.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import uuid
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Callable
+
+import platformdirs
+from PySide6.QtCore import QLockFile, QObject, QTimer, Signal
+
+from app.atomic import WriteError, atomic_write_text
+from app.doc_model import DocumentSession
+
+SESSION_FORMAT = "glmocr-studio-session"
+SESSION_VERSION = 1
+SESSION_SUFFIX = ".glmocr-session"
+SESSION_FILTER = f"GLM-OCR sessions (*{SESSION_SUFFIX});;JSON (*.json);;All files (*)"
+APP_DIR_NAME = "glmocr-studio"
+DATA_DIR_ENV = "GLMOCR_DATA_DIR"  # tests and portable installs point this at their own folder
+AUTOSAVE_DELAY_MS = 3000
+
+
+class SessionError(ValueError):
+    """A session file that cannot be opened, with the path and a readable reason."""
+
+    def __init__(self, path, reason: str):
+        super().__init__(f"Cannot open session {path}: {reason}")
+        self.path, self.reason = str(path), reason
+
+
+def user_data_dir() -> Path:
+    override = os.environ.get(DATA_DIR_ENV)
+    return Path(override) if override else Path(platformdirs.user_data_dir(APP_DIR_NAME, appauthor=False))
+
+
+def autosave_dir() -> Path:
+    return user_data_dir() / "autosave"
+
+
+# --- session files ----------------------------------------------------------------------------------------------
+
+def session_dict(doc: DocumentSession, ui_state: dict | None = None) -> dict:
+    return {
+        "format": SESSION_FORMAT,
+        "version": SESSION_VERSION,
+        "saved_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "document": doc.to_dict(),
+        "ui": ui_state or {},  # e.g. the current page; the main window decides
+    }
+
+
+def session_text(doc: DocumentSession, ui_state: dict | None = None) -> str:
+    return json.dumps(session_dict(doc, ui_state), ensure_ascii=False, indent=1) + "\n"
+
+
+def save_session(doc: DocumentSession, path, *, overwrite: bool = False, ui_state: dict | None = None) -> Path:
+    """Write atomically; FileExistsError when ``path`` exists and ``overwrite`` is False, WriteError on failure."""
+    return atomic_write_text(path, session_text(doc, ui_state), overwrite=overwrite)
+
+
+@dataclass
+class LoadedSession:
+    document: DocumentSession
+    ui_state: dict
+    saved_at: str
+    path: str
+
+
+def load_session(path) -> LoadedSession:
+    """Read a session file; raises SessionError saying what is wrong with it."""
+    try:
+        data = json.loads(Path(path).read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise SessionError(path, exc.strerror or str(exc)) from exc
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise SessionError(path, f"the file is not valid JSON ({exc})") from exc
+    if not isinstance(data, dict) or data.get("format") != SESSION_FORMAT:
+        raise SessionError(path, "this is not a GLM-OCR Studio session file")
+    if int(data.get("version", 0)) > SESSION_VERSION:
+        raise SessionError(path, f"it was saved by a newer version (format {data['version']}); please update the app")
+    try:
+        document = DocumentSession.from_dict(data["document"])
+    except (KeyError, TypeError, ValueError) as exc:
+        raise SessionError(path, f"the session data is damaged ({exc})") from exc
+    return LoadedSession(document, data.get("ui") or {}, data.get("saved_at", ""), str(path))
+
+
+# --- is the document still there and the same? --------------------------------------------------------------------
+
+OK, MISSING, CHANGED, NO_FILE = "ok", "missing", "changed", "no_file"
+
+
+@dataclass
+class DocumentCheck:
+    status: str  # OK | MISSING | CHANGED | NO_FILE (pasted image data: nothing to check)
+    message: str
+
+
+def file_sha256(path) -> str:
+    """The hash ``glmocr_core.documents`` uses for file-backed documents: SHA-256 of the file's bytes."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def check_document(doc: DocumentSession, hash_file: Callable[[str], str] = file_sha256) -> DocumentCheck:
+    """Whether the session's document is where it was and unchanged, in words the restore dialog can show."""
+    if not doc.path:
+        return DocumentCheck(NO_FILE, "The session's image was pasted or dropped; its regions and results are "
+                                      "restored without the page image.")
+    if not Path(doc.path).is_file():
+        return DocumentCheck(MISSING, f"The document {doc.path} was moved or deleted. Choose where it is now.")
+    if doc.content_hash and hash_file(doc.path) != doc.content_hash:
+        return DocumentCheck(CHANGED, f"The document {doc.path} has changed since the session was saved; "
+                                      "regions may no longer match the page. Choose another file or keep this one.")
+    return DocumentCheck(OK, "")
+
+
+def relink(doc: DocumentSession, new_path, hash_file: Callable[[str], str] = file_sha256) -> DocumentCheck:
+    """Point the session at ``new_path`` (the user found the moved file) and check it again."""
+    doc.path = str(new_path)
+    if not doc.name:
+        doc.name = Path(new_path).name
+    return check_document(doc, hash_file)
+
+
+# --- autosave and crash recovery --------------------------------------------------------------------------------
+
+@dataclass
+class Recoverable:
+    """An autosave left behind by an app that did not exit cleanly."""
+
+    autosave_path: Path
+    lock_path: Path
+    saved_at: str
+    document_name: str
+
+    def load(self) -> LoadedSession:
+        return load_session(self.autosave_path)
+
+    def discard(self) -> None:
+        for path in (self.autosave_path, self.lock_path):
+            path.unlink(missing_ok=True)
+
+
+def _owner_is_gone(lock_path: Path) -> bool:
+    """True when no live process holds this lock (QLockFile detects a dead owner by its pid and app name)."""
+    if not lock_path.exists():
+        return True
+    lock = QLockFile(str(lock_path))
+    lock.setStaleLockTime(0)  # only a dead owner makes it stale, never its age: a live app may run for days
+    if lock.tryLock(0):
+        lock.unlock()  # we only looked; unlock removes the (stale) lock file
+        return True
+    return False
+
+
+def find_recoverable(folder: Path | None = None) -> list[Recoverable]:
+    """Autosaves whose app died, newest first. Call at start, before this app's own Autosaver starts."""
+    folder = folder or autosave_dir()
+    found = []
+    for autosave in folder.glob("*.json") if folder.is_dir() else []:
+        lock_path = autosave.with_suffix(".lock")
+        if not _owner_is_gone(lock_path):
+            continue  # another running window's live autosave
+        try:
+            loaded = load_session(autosave)
+        except SessionError:
+            autosave.unlink(missing_ok=True)  # a damaged autosave cannot be restored; do not offer it forever
+            continue
+        name = loaded.document.name or Path(loaded.document.path or "pasted image").name
+        found.append(Recoverable(autosave, lock_path, loaded.saved_at, name))
+    return sorted(found, key=lambda r: r.saved_at, reverse=True)
+
+
+class Autosaver(QObject):
+    """Saves ``get_document()`` to this instance's autosave file ``delay_ms`` after the first unsaved change.
+
+    The main window owns one: call ``mark_dirty()`` after every change, ``save_now()`` before risky steps, and
+    ``finish()`` on a clean exit. A failed write emits ``failed(message)``; the data stays in memory and the next
+    change tries again.
+    """
+
+    saved = Signal(str)  # autosave path
+    failed = Signal(str)  # readable message
+
+    def __init__(self, get_document: Callable[[], DocumentSession | None], folder: Path | None = None,
+                 delay_ms: int = AUTOSAVE_DELAY_MS, ui_state: Callable[[], dict] | None = None, parent=None):
+        super().__init__(parent)
+        self.get_document = get_document
+        self.ui_state = ui_state or dict
+        self.folder = Path(folder) if folder else autosave_dir()
+        instance = f"{os.getpid()}-{uuid.uuid4().hex[:8]}"
+        self.path = self.folder / f"{instance}.json"
+        self._lock = QLockFile(str(self.folder / f"{instance}.lock"))
+        self._timer = QTimer(self, singleShot=True, interval=delay_ms)
+        self._timer.timeout.connect(self.save_now)
+        self.dirty = False
+
+    def _ensure_lock(self) -> None:
+        if not self._lock.isLocked():
+            self.folder.mkdir(parents=True, exist_ok=True)
+            self._lock.tryLock(0)
+
+    def mark_dirty(self) -> None:
+        """Schedule a save; further changes before it fires ride along instead of postponing it."""
+        self.dirty = True
+        if not self._timer.isActive():
+            self._timer.start()
+
+    def save_now(self) -> Path | None:
+        self._timer.stop()
+        doc = self.get_document()
+        if doc is None:
+            self.discard()
+            return None
+        try:
+            self._ensure_lock()
+            atomic_write_text(self.path, session_text(doc, self.ui_state()), overwrite=True)
+        except (WriteError, OSError) as exc:
+            self.failed.emit(f"Autosave failed: {exc}")
+            return None
+        self.dirty = False
+        self.saved.emit(str(self.path))
+        return self.path
+
+    def discard(self) -> None:
+        """Forget this instance's autosave (the document was closed on purpose)."""
+        self._timer.stop()
+        self.dirty = False
+        self.path.unlink(missing_ok=True)
+
+    def finish(self) -> None:
+        """Clean exit: nothing to recover next time."""
+        self.discard()
+        if self._lock.isLocked():
+            self._lock.unlock()
