@@ -1,0 +1,209 @@
+"""The model manager dialog: folder states, "Choose folder…", background download with progress, cancel, errors."""
+
+from __future__ import annotations
+
+import json
+import threading
+from pathlib import Path
+
+import numpy as np
+import pytest
+from safetensors.numpy import save_file
+
+import app.sample
+from app.model_manager import ModelManagerDialog
+from app.model_manager.text import human_bytes, human_eta, progress_line
+from glmocr_core.errors import ModelError
+from glmocr_core.model_files import INCOMPLETE_SUFFIX, DownloadCancelled
+
+TEXT = {"vocab_size": 32, "hidden_size": 8, "intermediate_size": 16, "num_hidden_layers": 1,
+        "num_attention_heads": 2, "num_key_value_heads": 1, "head_dim": 4,
+        "rope_parameters": {"mrope_section": [1, 0, 1]}}
+VISION = {"hidden_size": 4, "depth": 1, "num_heads": 1, "intermediate_size": 8, "patch_size": 14,
+          "temporal_patch_size": 2, "spatial_merge_size": 2, "out_hidden_size": 8}
+
+
+def header_checkpoint(folder: Path) -> Path:
+    """A folder that passes the header-only check (zeros for weights: nothing here runs the model)."""
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "config.json").write_text(json.dumps({"model_type": "glm_ocr", "text_config": TEXT,
+                                                    "vision_config": VISION}))
+    shapes = {"model.language_model.embed_tokens.weight": (32, 8), "lm_head.weight": (32, 8),
+              "model.language_model.layers.0.self_attn.q_proj.weight": (8, 8),
+              "model.language_model.layers.0.self_attn.k_proj.weight": (4, 8),
+              "model.language_model.layers.0.mlp.down_proj.weight": (8, 16),
+              "model.visual.patch_embed.proj.weight": (4, 3, 2, 14, 14),
+              "model.visual.blocks.0.attn.qkv.weight": (12, 4), "model.visual.merger.proj.weight": (8, 8)}
+    save_file({k: np.zeros(s, np.float32) for k, s in shapes.items()}, str(folder / "model.safetensors"))
+    for name in ("tokenizer.json", "tokenizer_config.json", "preprocessor_config.json", "generation_config.json"):
+        (folder / name).write_text("{}")
+    (folder / "chat_template.jinja").write_text("[gMASK]<sop>")
+    return folder
+
+
+@pytest.fixture
+def isolated(settings, tmp_path, monkeypatch):
+    monkeypatch.delenv("GLMOCR_MODEL_DIR", raising=False)
+    monkeypatch.setattr(app.sample, "sample_dir", lambda: tmp_path / "samples")
+    settings.set("model_dir", str(tmp_path / "model"))
+    return settings
+
+
+def make_dialog(qtbot, settings, downloader=None) -> ModelManagerDialog:
+    dialog = ModelManagerDialog(settings, downloader=downloader)
+    qtbot.addWidget(dialog)
+    dialog.show()
+    return dialog
+
+
+def test_fresh_install_explains_the_model_and_offers_download(qtbot, isolated, tmp_path):
+    dialog = make_dialog(qtbot, isolated)
+    assert dialog.state() == "missing"
+    intro = dialog.intro.text()
+    assert "2.2 GB" in intro and "MIT" in intro and "zai-org/GLM-OCR" in intro
+    assert dialog.folder_edit.text() == str(tmp_path / "model")
+    assert dialog.download_button.isEnabled() and not dialog.ready_box.isVisible()
+    assert "No model here yet" in dialog.state_label.text()
+
+
+def test_choosing_a_broken_folder_names_the_problems_and_keeps_the_setting(qtbot, isolated, tmp_path):
+    broken = header_checkpoint(tmp_path / "broken")
+    (broken / "tokenizer.json").unlink()
+    dialog = make_dialog(qtbot, isolated)
+    dialog.ask_for_folder = lambda: str(broken)
+    with qtbot.assertNotEmitted(dialog.model_dir_changed):
+        assert dialog.choose_folder() is False
+    assert "tokenizer.json: missing" in dialog.message_label.text()
+    assert isolated.get("model_dir") == str(tmp_path / "model")
+
+
+def test_choosing_a_complete_folder_makes_the_model_ready(qtbot, isolated, tmp_path):
+    good = header_checkpoint(tmp_path / "copied from another machine")
+    dialog = make_dialog(qtbot, isolated)
+    dialog.ask_for_folder = lambda: str(good)
+    with qtbot.waitSignal(dialog.model_ready) as ready:
+        assert dialog.choose_folder() is True
+    assert ready.args == [str(good)]
+    assert isolated.get("model_dir") == str(good)
+    assert dialog.state() == "ready" and dialog.ready_box.isVisible()
+    assert not dialog.download_button.isEnabled()
+
+
+def test_cancelling_the_folder_picker_changes_nothing(qtbot, isolated, tmp_path):
+    dialog = make_dialog(qtbot, isolated)
+    dialog.ask_for_folder = lambda: ""
+    assert dialog.choose_folder() is False
+    assert isolated.get("model_dir") == str(tmp_path / "model")
+
+
+def test_download_runs_in_the_background_with_progress(qtbot, isolated, tmp_path):
+    gate, calls = threading.Event(), []
+
+    def downloader(repo_id, revision, endpoint, target_dir, progress, cancel, status):
+        calls.append((repo_id, revision, endpoint, target_dir, threading.current_thread()))
+        status("Downloading model.safetensors")
+        progress(1_100_000_000, 2_200_000_000, 5_000_000.0, 220.0)  # sizes beyond 2**31 must survive signals
+        gate.wait(10)  # the GUI thread keeps running while this waits
+        header_checkpoint(Path(target_dir))
+        progress(2_200_000_000, 2_200_000_000, 5_000_000.0, 0.0)
+        return Path(target_dir)
+
+    dialog = make_dialog(qtbot, isolated, downloader)
+    dialog.endpoint_edit.setText("https://mirror.example")
+    dialog.start_download()
+    qtbot.waitUntil(lambda: "1.1 GB of 2.2 GB" in dialog.progress_label.text())
+    assert dialog.state() == "downloading" and dialog.cancel_button.isVisible()
+    assert not dialog.choose_button.isEnabled()
+    assert "5.0 MB/s" in dialog.progress_label.text() and "3 min 40 s left" in dialog.progress_label.text()
+    assert dialog.progress_bar.value() == 500
+    with qtbot.waitSignal(dialog.model_ready, timeout=10_000):
+        gate.set()
+    repo, revision, endpoint, target, thread = calls[0]
+    assert (repo, revision, endpoint, target) == ("zai-org/GLM-OCR", "main", "https://mirror.example",
+                                                  str(tmp_path / "model"))
+    assert thread is not threading.main_thread()
+    assert isolated.get("hub/endpoint") == "https://mirror.example"
+    qtbot.waitUntil(lambda: dialog.state() == "ready" and dialog.ready_box.isVisible())
+
+
+def test_cancel_stops_the_download_and_offers_resume(qtbot, isolated, tmp_path):
+    def downloader(repo_id, revision, endpoint, target_dir, progress, cancel, status):
+        Path(target_dir).mkdir(parents=True, exist_ok=True)
+        (Path(target_dir) / ("model.safetensors" + INCOMPLETE_SUFFIX)).write_bytes(b"x" * 10)
+        while not cancel.wait(0.01):
+            progress(10, 100, 1.0, 90.0)
+        raise DownloadCancelled()
+
+    dialog = make_dialog(qtbot, isolated, downloader)
+    dialog.start_download()
+    qtbot.waitUntil(lambda: "10 B of 100 B" in dialog.progress_label.text())
+    with qtbot.waitSignal(dialog.downloads.cancelled, timeout=5000):
+        dialog.cancel_button.click()
+    qtbot.waitUntil(lambda: not dialog.downloads.is_running())
+    assert "paused" in dialog.progress_label.text()
+    assert dialog.download_button.text() == "Resume download" and dialog.download_button.isEnabled()
+
+
+def test_download_failure_is_shown_with_the_manual_alternative(qtbot, isolated):
+    def downloader(**_):
+        raise ModelError("Download failed: cannot reach https://huggingface.co.\nYou can also download the files "
+                         "on another computer and pick that folder with \"Choose folder…\".")
+
+    dialog = make_dialog(qtbot, isolated, downloader)
+    with qtbot.waitSignal(dialog.downloads.failed):
+        dialog.start_download()
+    qtbot.waitUntil(lambda: not dialog.downloads.is_running())
+    assert "cannot reach" in dialog.message_label.text() and "Choose folder" in dialog.message_label.text()
+    assert dialog.download_button.isEnabled() and dialog.choose_button.isEnabled()
+
+
+def test_an_unexpected_downloader_crash_is_a_message_not_a_crash(qtbot, isolated):
+    def downloader(**_):
+        raise RuntimeError("boom")
+
+    dialog = make_dialog(qtbot, isolated, downloader)
+    with qtbot.waitSignal(dialog.downloads.failed):
+        dialog.start_download()
+    assert "unexpected error: boom" in dialog.message_label.text()
+
+
+def test_sample_page_is_made_here_and_offered(qtbot, isolated, tmp_path):
+    dialog = make_dialog(qtbot, isolated)
+    with qtbot.waitSignal(dialog.sample_requested) as requested:
+        dialog.open_sample()
+    path = Path(requested.args[0])
+    assert path.parent == tmp_path / "samples" and path.suffix == ".png"
+    from PIL import Image
+
+    with Image.open(path) as page:
+        assert page.size == app.sample.PAGE_SIZE
+        assert page.convert("L").getextrema()[0] < 50  # there is ink on it
+
+
+def test_closing_hides_and_keeps_the_download_running(qtbot, isolated):
+    gate = threading.Event()
+
+    def downloader(target_dir, cancel, **_):
+        gate.wait(10)
+        raise DownloadCancelled()
+
+    dialog = make_dialog(qtbot, isolated, downloader)
+    dialog.start_download()
+    dialog.close()
+    assert not dialog.isVisible() and dialog.downloads.is_running()
+    gate.set()
+    dialog.shutdown()
+    qtbot.waitUntil(lambda: not dialog.downloads.is_running())
+
+
+@pytest.mark.parametrize("value, text", [(999, "999 B"), (1_500, "1.5 KB"), (2_200_000_000, "2.2 GB"),
+                                         (150_000_000, "150 MB")])
+def test_human_bytes(value, text):
+    assert human_bytes(value) == text
+
+
+def test_progress_line_reads_naturally():
+    assert progress_line(1_000_000_000, 2_000_000_000, 10_000_000, 100) == \
+        "1.0 GB of 2.0 GB · 10.0 MB/s · 1 min 40 s left"
+    assert human_eta(float("inf")) == "estimating…"
+    assert human_eta(7260) == "2 h 01 min left"
