@@ -503,7 +503,7 @@ class MainWindow(QMainWindow):
     def recognize_options(self, region: Region) -> RecognizeOptions:
         """Per-task options from settings the model manager registers (max tokens, repeat guard)."""
         options = RecognizeOptions(schema=region.schema)
-        options.max_new_tokens = self._setting_or(f"max_tokens/{region.task}", None)
+        options.max_new_tokens = self._setting_or(f"max_new_tokens/{region.task}", None)
         options.repeat_guard = self._setting_or("repeat_guard", True)
         return options
 
@@ -572,7 +572,9 @@ class MainWindow(QMainWindow):
         self.host.load_model(model_dir, **self._load_options())
 
     def _load_options(self) -> dict:
-        return {name: self.settings.get(name) for name in ("device", "precision", "dtype") if name in KEYS}
+        """Device and precision from settings; "auto" is left out so the engine picks its own default."""
+        values = {name: self.settings.get(name) for name in ("device", "precision") if name in KEYS}
+        return {name: value for name, value in values.items() if value and value != "auto"}
 
     def choose_model_folder(self) -> None:
         folder = QFileDialog.getExistingDirectory(self, "Choose the GLM-OCR model folder", self.settings.model_dir())
