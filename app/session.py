@@ -233,6 +233,7 @@ class Autosaver(QObject):
             self._ensure_lock()
             atomic_write_text(self.path, session_text(doc, self.ui_state()), overwrite=True)
         except (WriteError, OSError) as exc:
+            self.dirty = True  # still unsaved: the next change (or save_now) tries again
             self.failed.emit(f"Autosave failed: {exc}")
             return None
         self.dirty = False
