@@ -17,6 +17,7 @@ from html.parser import HTMLParser
 
 MAX_COLSPAN = 1000  # HTML's own limits; they also stop a garbled span from allocating a huge grid
 MAX_ROWSPAN = 65534
+MAX_GRID_SLOTS = 200_000  # e.g. 1000 rows x 200 columns; more is a garbled span, not a table worth a grid
 _SECTION_TAGS = ("thead", "tbody", "tfoot")
 _BLOCK_TAGS = ("p", "div", "li")  # a new block inside a cell starts a new line
 
@@ -268,6 +269,8 @@ def _layout(rows: list[list[_RawCell]]) -> TableGrid:
             while (r, col) in covered:
                 col += 1
             rowspan = min(raw.rowspan, n_rows - r)
+            if len(covered) + rowspan * raw.colspan > MAX_GRID_SLOTS:
+                raise ValueError(f"the table would need more than {MAX_GRID_SLOTS} cells; its spans are garbled")
             covered.update((r + dr, col + dc) for dr in range(rowspan) for dc in range(raw.colspan))
             cells.append(TableCell(r, col, raw.text(), rowspan, raw.colspan, raw.header))
             col += raw.colspan

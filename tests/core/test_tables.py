@@ -70,6 +70,12 @@ def test_huge_colspan_is_capped():
     assert grid.n_cols == MAX_COLSPAN
 
 
+def test_spans_that_would_make_a_gigantic_grid_are_refused():
+    rows = '<tr><td rowspan="60000" colspan="1000">a</td></tr>' + "<tr><td>b</td></tr>" * 500
+    with pytest.raises(ValueError, match="garbled"):
+        parse_html_table("<table>" + rows + "</table>")
+
+
 def test_header_cells_from_th_and_thead():
     html = ("<table><thead><tr><td>Name</td><th>Age</th></tr></thead>"
             "<tbody><tr><th>Alice</th><td>30</td></tr></tbody></table>")

@@ -62,6 +62,15 @@ def test_transformers_sees_the_same_vocabulary(glm_tokenizer, hf_tokenizer):
         assert hf_tokenizer.convert_tokens_to_ids(name) == glm_tokenizer.token_to_id(name)
 
 
+@pytest.mark.reference
+def test_pretrained_tokenizer_fast_loads_the_folder_too(glm_tokenizer, synthetic_tokenizer_dir):
+    from transformers import PreTrainedTokenizerFast
+
+    fast = PreTrainedTokenizerFast.from_pretrained(str(synthetic_tokenizer_dir))
+    text = "Table Recognition: <td>12</td> 中文 🦜<|image|>"
+    assert fast(text, add_special_tokens=False)["input_ids"] == glm_tokenizer.encode(text)
+
+
 # ---- prompts -----------------------------------------------------------------------------------------------
 
 
