@@ -1,0 +1,118 @@
+"""Smaller parts of the workspace: drop/paste parsing, the card plug-in points, the command line."""
+
+import pytest
+from PIL import Image
+from PySide6.QtCore import QMimeData, QUrl, Signal
+from PySide6.QtGui import QColor, QImage
+from PySide6.QtWidgets import QLabel, QToolButton
+
+from app import cards
+from app.doc_model import Region
+from app.intake import can_accept, read_mime
+from app.main import build_window
+from app.settings import MODEL_DIR_ENV, Settings
+from fake_engine import FakeFactory
+
+
+def test_local_file_urls_win_over_image_data(tmp_path):
+    path = tmp_path / "a.png"
+    Image.new("RGB", (4, 4)).save(path)
+    mime = QMimeData()
+    mime.setUrls([QUrl.fromLocalFile(str(path))])
+    mime.setData("image/png", path.read_bytes())
+    incoming = read_mime(mime)
+    assert incoming.paths == [str(path)] and incoming.image_bytes is None
+
+
+def test_qimage_data_becomes_png_bytes():
+    image = QImage(5, 3, QImage.Format.Format_RGB32)
+    image.fill(QColor("red"))
+    mime = QMimeData()
+    mime.setImageData(image)
+    data = read_mime(mime).image_bytes
+    assert data.startswith(b"\x89PNG")
+
+
+def test_pasted_text_that_names_a_file_opens_it(tmp_path):
+    path = tmp_path / "from text.pdf"
+    path.write_bytes(b"%PDF-1.4")
+    mime = QMimeData()
+    mime.setText(f'"{path}"\n')
+    assert read_mime(mime).paths == [str(path)]
+    mime.setText("just some words")
+    assert read_mime(mime).empty
+
+
+def test_remote_urls_are_reported_not_opened():
+    mime = QMimeData()
+    mime.setUrls([QUrl("https://example.com/x.png")])
+    incoming = read_mime(mime)
+    assert incoming.empty and incoming.remote_urls == ["https://example.com/x.png"]
+    assert can_accept(mime) and not can_accept(None)
+
+
+@pytest.fixture
+def restore_card_hooks():
+    saved = (dict(cards._task_views), cards._default_view, list(cards.CARD_DECORATORS))
+    yield
+    cards._task_views.clear()
+    cards._task_views.update(saved[0])
+    cards.set_default_result_view(saved[1])
+    cards.CARD_DECORATORS[:] = saved[2]
+
+
+class EditableView(QLabel):
+    edited = Signal(str)
+
+
+def test_registered_view_replaces_the_plain_one_for_its_task(qtbot, restore_card_hooks):
+    cards.register_result_view("formula", lambda region: EditableView(f"rendered {region.text}"))
+    formula = Region(page=0, box=(0, 0, 5, 5), task="formula", state="done", text="x^2")
+    text = Region(page=0, box=(0, 0, 5, 5), task="text", state="done", text="hi")
+    formula_card, text_card = cards.ResultCard(formula), cards.ResultCard(text)
+    qtbot.addWidget(formula_card)
+    qtbot.addWidget(text_card)
+    assert formula_card.view.text() == "rendered x^2"
+    assert isinstance(text_card.view, cards.PlainResultView)
+    edits = []
+    formula_card.edited.connect(lambda rid, value: edits.append((rid, value)))
+    formula_card.view.edited.emit("x^3")
+    assert formula.edited_text == "x^3" and edits == [(formula.id, "x^3")]
+
+
+def test_decorators_add_header_buttons_to_every_card(qtbot, restore_card_hooks):
+    def add_copy_button(card):
+        button = QToolButton()
+        button.setText("Copy")
+        card.add_header_widget(button)
+        card.copy_button = button
+
+    cards.CARD_DECORATORS.append(add_copy_button)
+    card = cards.ResultCard(Region(page=0, box=(0, 0, 5, 5)))
+    qtbot.addWidget(card)
+    assert card.copy_button.parent() is card
+
+
+def test_streaming_shows_plain_text_and_finishing_builds_the_view_once(qtbot, restore_card_hooks):
+    built = []
+    cards.set_default_result_view(lambda region: built.append(region.text) or QLabel(region.text))
+    region = Region(page=0, box=(0, 0, 5, 5), state="running")
+    card = cards.ResultCard(region)
+    qtbot.addWidget(card)
+    card.append_text("par")
+    card.append_text("tial")
+    assert card.stream_view.toPlainText() == "partial" and built == []
+    region.state, region.text = "done", "partial"
+    card.refresh()
+    card.refresh(number=2)  # a re-sync must not rebuild the finished view
+    assert built == ["partial"] and card.number_label.text() == "<b>#2</b>"
+
+
+def test_command_line_paths_open_documents(qtbot, tmp_path, monkeypatch):
+    monkeypatch.setenv(MODEL_DIR_ENV, str(tmp_path / "none"))
+    Image.new("RGB", (30, 20), "white").save(tmp_path / "cli.png")
+    monkeypatch.chdir(tmp_path)
+    window = build_window(["cli.png"], Settings(tmp_path / "s.ini"), FakeFactory())
+    qtbot.addWidget(window)
+    assert window.session.path == str(tmp_path / "cli.png")
+    window.close()
