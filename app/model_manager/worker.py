@@ -10,13 +10,13 @@ import threading
 import time
 from typing import Callable
 
-from PySide6.QtCore import QObject, QThread, Signal
+import shiboken6
+from PySide6.QtCore import QCoreApplication, QObject, QThread, Signal
 
 from glmocr_core import model_files
 from glmocr_core.errors import GlmOcrError
 
 log = logging.getLogger(__name__)
-_ORPHANS: set[QThread] = set()  # threads still finishing after their controller went away (see shutdown)
 PROGRESS_INTERVAL_S = 0.1  # at most ~10 progress updates a second reach the GUI
 SHUTDOWN_WAIT_MS = 3000
 
@@ -74,7 +74,8 @@ class DownloadController(QObject):
         self._cancel = threading.Event()
 
     def is_running(self) -> bool:
-        return self._thread is not None and self._thread.isRunning()
+        thread = self._thread
+        return thread is not None and shiboken6.isValid(thread) and thread.isRunning()
 
     def start(self, repo_id: str, revision: str, endpoint: str | None, target_dir: str) -> bool:
         if self.is_running():
@@ -89,6 +90,10 @@ class DownloadController(QObject):
         thread.failed.connect(self.failed)
         thread.cancelled.connect(self.cancelled)
         thread.finished.connect(self._on_thread_finished)
+        # Owned by the application, not by this controller: a QThread destroyed while running aborts the process,
+        # and the dialog holding this controller may be destroyed first when the window closes mid-download.
+        thread.setParent(QCoreApplication.instance())
+        thread.finished.connect(thread.deleteLater)
         thread.start()
         self.running_changed.emit(True)
         return True
@@ -101,13 +106,9 @@ class DownloadController(QObject):
         """Cancel and wait briefly (window closing). A transfer stuck in the network is left to its timeout."""
         self.cancel()
         thread = self._thread
-        if thread is not None and not thread.wait(SHUTDOWN_WAIT_MS):
+        if thread is not None and shiboken6.isValid(thread) and not thread.wait(SHUTDOWN_WAIT_MS):
             log.warning("download thread still running at shutdown; it stops at its next network read")
-            _ORPHANS.add(thread)  # a QThread destroyed while running aborts the process: keep it alive
-            thread.finished.connect(lambda: _ORPHANS.discard(thread))
 
     def _on_thread_finished(self) -> None:
-        thread, self._thread = self._thread, None
-        if thread is not None:
-            thread.deleteLater()
+        self._thread = None  # the thread deletes itself (deleteLater, connected in start)
         self.running_changed.emit(False)

@@ -1,0 +1,137 @@
+"""The settings dialog over the typed settings table; settings survive a new QSettings; logging to a rotating file."""
+
+from __future__ import annotations
+
+import logging
+import logging.handlers
+
+import pytest
+from PySide6.QtGui import QDesktopServices
+
+import app.settings_dialog as settings_dialog
+from app import logging_setup
+from app.settings import KEYS, Settings
+from app.settings_dialog import SettingsDialog, engine_load_options
+from glmocr_core.devices import DeviceInfo
+
+CPU = DeviceInfo("cpu", "cpu", "CPU (8 logical cores)")
+H200 = DeviceInfo("cuda:0", "cuda", "NVIDIA H200", 150_000_000_000)
+
+
+def make_dialog(qtbot, settings, devices=(CPU,)):
+    dialog = SettingsDialog(settings, list_devices=lambda: list(devices))
+    qtbot.addWidget(dialog)
+    qtbot.waitUntil(lambda: dialog.devices_label.text() != "Detecting devices…")
+    return dialog
+
+
+def test_values_written_by_the_dialog_come_back_from_a_new_qsettings(qtbot, tmp_path):
+    settings = Settings(tmp_path / "settings.ini")
+    dialog = make_dialog(qtbot, settings, devices=(CPU, H200))
+    dialog.device_combo.setCurrentIndex(dialog.device_combo.findData("cuda:0"))
+    dialog.precision_combo.setCurrentIndex(dialog.precision_combo.findData("fast"))
+    dialog.token_spins["formula"].setValue(512)
+    dialog.repeat_check.setChecked(False)
+    dialog.dpi_spin.setValue(300)
+    dialog.theme_combo.setCurrentIndex(dialog.theme_combo.findData("dark"))
+    dialog.autosave_spin.setValue(0)
+    with qtbot.waitSignal(dialog.settings_changed) as changed:
+        dialog.accept()
+    assert set(changed.args[0]) == {"device", "precision", "max_new_tokens/formula", "repeat_guard", "pdf_dpi",
+                                    "theme", "autosave_interval_s"}
+    again = Settings(tmp_path / "settings.ini")
+    assert again.get("device") == "cuda:0" and again.get("precision") == "fast"
+    assert again.get("max_new_tokens/formula") == 512 and again.get("max_new_tokens/text") == 4096
+    assert again.get("repeat_guard") is False and again.get("pdf_dpi") == 300
+    assert again.get("theme") == "dark" and again.get("autosave_interval_s") == 0
+
+
+def test_native_store_round_trip_under_the_app_names(qtbot):
+    # conftest points the user-scope QSettings at a temp folder, so this uses the real org/app names safely.
+    first = Settings()
+    first.set("hub/endpoint", "https://hf-mirror.example")
+    first.set("pdf_dpi", 240)
+    first.sync()
+    second = Settings()
+    assert second.get("hub/endpoint") == "https://hf-mirror.example" and second.get("pdf_dpi") == 240
+    for name in ("hub/endpoint", "pdf_dpi"):
+        second.reset(name)
+    second.sync()
+
+
+def test_cancel_saves_nothing(qtbot, settings):
+    dialog = make_dialog(qtbot, settings)
+    dialog.dpi_spin.setValue(450)
+    dialog.reject()
+    assert settings.get("pdf_dpi") == KEYS["pdf_dpi"].default
+
+
+def test_restore_defaults_shows_the_table_defaults(qtbot, settings):
+    settings.set("pdf_dpi", 333)
+    settings.set("theme", "light")
+    dialog = make_dialog(qtbot, settings)
+    assert dialog.dpi_spin.value() == 333
+    dialog.restore_defaults()
+    assert dialog.dpi_spin.value() == KEYS["pdf_dpi"].default
+    assert dialog.theme_combo.currentData() == KEYS["theme"].default
+    assert dialog.token_spins["table"].value() == KEYS["max_new_tokens/table"].default
+
+
+def test_detected_gpus_are_listed_with_their_memory(qtbot, settings):
+    dialog = make_dialog(qtbot, settings, devices=(CPU, H200))
+    labels = [dialog.device_combo.itemText(i) for i in range(dialog.device_combo.count())]
+    assert "cuda:0 — NVIDIA H200, 150 GB" in labels
+    assert "NVIDIA H200 (150 GB)" in dialog.devices_label.text()
+
+
+def test_a_saved_device_that_is_gone_stays_selected_and_is_marked(qtbot, settings):
+    settings.set("device", "mps")
+    dialog = make_dialog(qtbot, settings, devices=(CPU,))
+    assert dialog.device_combo.currentData() == "mps"
+    assert dialog.device_combo.currentText() == "Apple GPU (MPS) (not detected)"
+    assert "No GPU found" in dialog.devices_label.text()
+
+
+def test_failed_detection_leaves_the_cpu_usable(qtbot, settings):
+    def broken():
+        raise RuntimeError("CUDA driver crashed")
+
+    dialog = SettingsDialog(settings, list_devices=broken)
+    qtbot.addWidget(dialog)
+    qtbot.waitUntil(lambda: "detection failed" in dialog.devices_label.text())
+    assert "CUDA driver crashed" in dialog.devices_label.text()
+    assert dialog.device_combo.findData("cpu") >= 0
+
+
+@pytest.mark.parametrize("device, precision, expected", [
+    ("auto", "auto", {}),
+    ("cpu", "exact", {"device": "cpu", "dtype": "float32", "precision": "exact"}),
+    ("cuda:0", "fast", {"device": "cuda:0", "precision": "fast"}),
+])
+def test_engine_load_options_follow_the_settings(settings, device, precision, expected):
+    settings.set("device", device)
+    settings.set("precision", precision)
+    assert engine_load_options(settings) == expected
+
+
+def test_open_log_folder_opens_the_platform_log_folder(qtbot, settings, tmp_path, monkeypatch):
+    opened = []
+    monkeypatch.setattr(settings_dialog, "log_dir", lambda: tmp_path / "logs")
+    monkeypatch.setattr(QDesktopServices, "openUrl", lambda url: opened.append(url.toLocalFile()) or True)
+    dialog = make_dialog(qtbot, settings)
+    dialog.log_button.click()
+    assert opened == [str(tmp_path / "logs")] and (tmp_path / "logs").is_dir()
+
+
+def test_logging_goes_to_a_rotating_file_once(tmp_path):
+    try:
+        path = logging_setup.setup_logging(folder=tmp_path / "logs")
+        assert logging_setup.setup_logging(folder=tmp_path / "logs") == path
+        handlers = [h for h in logging.getLogger().handlers if h.get_name() == logging_setup._HANDLER_NAME]
+        assert len(handlers) == 1 and isinstance(handlers[0], logging.handlers.RotatingFileHandler)
+        assert handlers[0].maxBytes == logging_setup.MAX_LOG_BYTES
+        logging.getLogger("glmocr.test").warning("a line the user can send us")
+        handlers[0].flush()
+        assert "a line the user can send us" in path.read_text(encoding="utf-8")
+    finally:
+        logging_setup.close_logging()
