@@ -37,7 +37,11 @@ def real_config() -> ModelConfig:
 
 
 @torch.no_grad()
-def random_model(cfg: ModelConfig, seed: int = 0, with_mtp: bool = False, logit_scale: float = 4.0) -> GlmOcrModel:
+def random_model(cfg: ModelConfig, seed: int = 0, with_mtp: bool = False, logit_scale: float = 4.0,
+                 embed_std: float = 0.3) -> GlmOcrModel:
+    """Random weights. A small ``embed_std`` lets the image and the prompt, not just the previous token, steer the
+    output, so different images and tasks give different texts (with unit-scale embeddings a random model collapses
+    into repeating one token whatever it is shown)."""
     torch.manual_seed(seed)
     model = GlmOcrModel(cfg, with_mtp=with_mtp)
     for name, param in model.named_parameters():
@@ -45,6 +49,7 @@ def random_model(cfg: ModelConfig, seed: int = 0, with_mtp: bool = False, logit_
             param.copy_(1.0 + 0.1 * torch.randn_like(param))  # not all-ones, so a skipped norm would show
         elif name.endswith("bias"):
             param.copy_(0.02 * torch.randn_like(param))
+    model.language_model.embed_tokens.weight.normal_(0.0, embed_std)
     _shape_lm_head(model.lm_head.weight, cfg.text.hidden_size, logit_scale)
     return model
 

@@ -1,0 +1,195 @@
+"""The ``glmocr`` command line: batch OCR of images and PDF pages, plain text or JSON lines.
+
+Exit codes are a contract: 0 ok, 2 usage, 3 model error, 4 input error (130 when interrupted). User errors print
+one clear line on stderr, never a traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from dataclasses import asdict
+from pathlib import Path
+
+from . import __version__
+from .api import TASKS, OcrResult, RecognizeOptions
+from .errors import GlmOcrError, InputError, ModelError, UsageError
+
+EXIT_OK, EXIT_USAGE, EXIT_MODEL, EXIT_INPUT, EXIT_INTERRUPTED = 0, 2, 3, 4, 130
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="glmocr", description="Local OCR with GLM-OCR: text, formulas, tables.")
+    parser.add_argument("--version", action="version", version=f"glmocr {__version__}")
+    commands = parser.add_subparsers(dest="command", required=True)
+    _add_ocr_command(commands)
+    info = commands.add_parser("info", help="show the device, dtype, attention backend and threads that would be used")
+    _add_device_options(info)
+    info.add_argument("--model", help="model folder to check (default: the app's model folder)")
+    return parser
+
+
+def _add_ocr_command(commands) -> None:
+    ocr = commands.add_parser("ocr", help="recognize images or PDF pages")
+    ocr.add_argument("inputs", nargs="+", metavar="INPUT", help="image files and PDFs")
+    ocr.add_argument("--model", help="model folder (default: $GLMOCR_MODEL_DIR or the app's model folder)")
+    ocr.add_argument("--task", choices=TASKS, default="text")
+    ocr.add_argument("--schema", metavar="FILE", help="JSON template for --task extract")
+    ocr.add_argument("--pages", metavar="RANGE", help="PDF/TIFF pages, e.g. 1-3,5 (default: all)")
+    ocr.add_argument("--region", metavar="X0,Y0,X1,Y1", help="crop box in page pixels (at --dpi for PDFs)")
+    ocr.add_argument("--dpi", type=int, default=200, help="PDF rendering resolution (default 200)")
+    ocr.add_argument("--max-new-tokens", type=int, metavar="N", help="token budget (default: per task)")
+    _add_device_options(ocr)
+    ocr.add_argument("--no-repeat-guard", action="store_true", help="do not stop generation on repetition loops")
+    ocr.add_argument("--json", action="store_true", help="one JSON object per line and page")
+
+
+def _add_device_options(parser) -> None:
+    parser.add_argument("--device", choices=("auto", "cpu", "cuda", "mps"), default="auto")
+    parser.add_argument("--dtype", choices=("auto", "float32", "bfloat16", "float16"), default="auto")
+    parser.add_argument("--precision", choices=("exact", "fast"), default="exact",
+                        help="exact: fp32 on CPU, identical to the reference; fast: fewer bytes per token")
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return run_ocr(args) if args.command == "ocr" else run_info(args)
+    except UsageError as exc:
+        return _fail(exc, EXIT_USAGE)
+    except ModelError as exc:
+        return _fail(exc, EXIT_MODEL)
+    except InputError as exc:
+        return _fail(exc, EXIT_INPUT)
+    except KeyboardInterrupt:
+        print("glmocr: interrupted", file=sys.stderr)
+        return EXIT_INTERRUPTED
+
+
+def _fail(exc: GlmOcrError, code: int) -> int:
+    print(f"glmocr: error: {exc}", file=sys.stderr)
+    return code
+
+
+def _model_dir(arg: str | None) -> Path:
+    from .model_files import default_model_dir
+
+    return Path(arg or os.environ.get("GLMOCR_MODEL_DIR") or default_model_dir())
+
+
+# ------------------------------------------------------------------------------------------------------------ ocr
+
+
+def run_ocr(args) -> int:
+    from .pages import parse_region_arg
+
+    if args.dpi < 36 or args.dpi > 1200:
+        raise UsageError(f"--dpi must be between 36 and 1200, got {args.dpi}")
+    region = parse_region_arg(args.region) if args.region else None
+    options = RecognizeOptions(max_new_tokens=args.max_new_tokens, repeat_guard=not args.no_repeat_guard,
+                               schema=_read_schema(args))
+    engine = _load_engine(args)
+    failed = False
+    for source in args.inputs:
+        try:
+            _ocr_document(engine, source, region, options, args)
+        except InputError as exc:
+            _fail(exc, EXIT_INPUT)
+            failed = True  # go on with the other inputs; the exit code still reports the failure
+    return EXIT_INPUT if failed else EXIT_OK
+
+
+def _read_schema(args) -> str | None:
+    if args.task == "extract" and not args.schema:
+        raise UsageError("--task extract needs --schema FILE (a JSON template of the fields to fill in)")
+    if not args.schema:
+        return None
+    try:
+        return Path(args.schema).read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise InputError(f"cannot read the schema: {exc}", args.schema) from None
+
+
+def _load_engine(args):
+    from .engine import Engine
+
+    def progress(stage: str, fraction: float) -> None:
+        print(f"glmocr: {stage} ({fraction:.0%})", file=sys.stderr)
+
+    return Engine.load(_model_dir(args.model), device=args.device, dtype=args.dtype, precision=args.precision,
+                       progress=progress)
+
+
+def _ocr_document(engine, source: str, region, options: RecognizeOptions, args) -> None:
+    from .documents import open_document
+    from .pages import parse_page_range
+
+    with open_document(source) as document:
+        for index in parse_page_range(args.pages, document.page_count, source):
+            image, _ = document.ocr_image(index, dpi=args.dpi)
+            result = _recognize(engine, image, args.task, region, options)
+            _emit(result, source, index + 1, region, args.json, document.page_count)
+
+
+def _recognize(engine, image, task, region, options) -> OcrResult:
+    result = None
+    for item in engine.recognize(image, task, region=region, options=options):
+        if isinstance(item, OcrResult):
+            result = item
+    return result
+
+
+def _emit(result: OcrResult, source: str, page: int, region, as_json: bool, page_count: int) -> None:
+    t = result.timings
+    print(f"glmocr: {source} page {page}/{page_count}: {t.new_tokens} tokens, {t.tokens_per_s:.1f} tok/s, "
+          f"stop: {result.stop_reason}", file=sys.stderr)
+    if result.parse_error:
+        print(f"glmocr: warning: {source} page {page}: {result.parse_error}", file=sys.stderr)
+    if as_json:
+        print(json.dumps(result_record(result, source, page, region), ensure_ascii=False), flush=True)
+    else:
+        print(result.text, flush=True)
+
+
+def result_record(result: OcrResult, source: str, page: int, region) -> dict:
+    parsed = result.parsed.to_dict() if hasattr(result.parsed, "to_dict") else result.parsed
+    return {"source": source, "page": page, "region": list(region) if region else None, "task": result.task,
+            "text": result.text, "parsed": parsed, "parse_error": result.parse_error,
+            "token_ids": result.token_ids, "stop_reason": result.stop_reason,
+            "prompt_tokens": result.prompt_tokens, "image_grid_thw": result.image_grid_thw,
+            "timings": asdict(result.timings)}
+
+
+# ----------------------------------------------------------------------------------------------------------- info
+
+
+def run_info(args) -> int:
+    import torch
+
+    from .devices import list_devices, resolve_device, resolve_dtype
+    from .model_files import check_model_dir
+
+    device = resolve_device(args.device)
+    dtype = resolve_dtype(args.dtype, device, args.precision)
+    folder = _model_dir(args.model)
+    problems = check_model_dir(folder) if folder.exists() else None
+    lines = [f"glmocr {__version__}, torch {torch.__version__}",
+             f"device: {device}", f"dtype: {str(dtype).replace('torch.', '')}", f"precision: {args.precision}",
+             "attention backend: sdpa", f"threads: {torch.get_num_threads()}",
+             f"model folder: {folder} ({_folder_status(problems)})", "devices:"]
+    lines += [f"  {d.name}: {d.description}" + (f", {d.memory_bytes / 2**30:.1f} GiB" if d.memory_bytes else "")
+              for d in list_devices()]
+    print("\n".join(lines))
+    return EXIT_OK
+
+
+def _folder_status(problems) -> str:
+    if problems is None:
+        return "missing"
+    return "ready" if not problems else f"{len(problems)} problem(s): " + "; ".join(str(p) for p in problems)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
