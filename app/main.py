@@ -37,6 +37,9 @@ def main(argv: list[str] | None = None) -> int:
     QApplication.setApplicationName(APP_NAME)
     application = QApplication.instance() or QApplication(argv)
     window = build_window([a for a in application.arguments()[1:] if not a.startswith("-")])
+    from app.results import install_into_window  # [issue 5 hook] result views, copy-as, sessions, export, autosave
+
+    install_into_window(window)
     code = application.exec()
     if window.host.thread.isRunning():  # a model load that would not stop: exit without Qt aborting on it
         os._exit(code)

@@ -39,9 +39,20 @@ def add_copy_button(card) -> None:
 
 
 def install() -> None:
-    """Make ``app.cards`` use these views and give every card a Copy-as button. Safe to call more than once."""
+    """Make ``app.cards`` use these views, give every card a Copy-as button, and route card edits to the autosaver.
+    Safe to call more than once."""
     from app import cards
+    from app.results.session_actions import connect_card_edits
 
     cards.set_default_result_view(make_result_view)
-    if add_copy_button not in cards.CARD_DECORATORS:
-        cards.CARD_DECORATORS.append(add_copy_button)
+    for decorate in (add_copy_button, connect_card_edits):
+        if decorate not in cards.CARD_DECORATORS:
+            cards.CARD_DECORATORS.append(decorate)
+
+
+def install_into_window(window):
+    """The one call the app's entry point makes: result views, copy-as, sessions, export, autosave, restore."""
+    from app.results.session_actions import install_file_actions
+
+    install()
+    return install_file_actions(window)
