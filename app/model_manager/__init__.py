@@ -6,4 +6,12 @@ Qt only; the folder check and the download itself are in glmocr_core.model_files
 from app.model_manager.dialog import ModelManagerDialog
 from app.model_manager.worker import DownloadController
 
-__all__ = ["ModelManagerDialog", "DownloadController"]
+
+def install_model_manager(window, downloader=None):
+    """The entry point's one call: see app.model_manager.install."""
+    from app.model_manager.install import install_model_manager as install
+
+    return install(window, downloader)
+
+
+__all__ = ["ModelManagerDialog", "DownloadController", "install_model_manager"]
