@@ -28,7 +28,7 @@ from glmocr_core.model_files import (
     read_marker,
 )
 
-from test_model_files import write_checkpoint
+from tests.core.test_model_files import write_checkpoint
 
 REPO = "zai-org/GLM-OCR"
 COMMIT = "0123456789abcdef0123456789abcdef01234567"
