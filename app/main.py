@@ -36,7 +36,13 @@ def main(argv: list[str] | None = None) -> int:
     QApplication.setOrganizationName(ORG_NAME)
     QApplication.setApplicationName(APP_NAME)
     application = QApplication.instance() or QApplication(argv)
+    from app.logging_setup import setup_logging  # [issue 6 hook] rotating log file in the platform log folder
+
+    setup_logging()
     window = build_window([a for a in application.arguments()[1:] if not a.startswith("-")])
+    from app.model_manager import install_model_manager  # [issue 6 hook] model manager, validated folder, settings
+
+    install_model_manager(window)
     from app.results import install_into_window  # [issue 5 hook] result views, copy-as, sessions, export, autosave
 
     install_into_window(window)

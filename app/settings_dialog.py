@@ -8,9 +8,10 @@ is already usable.
 from __future__ import annotations
 
 import logging
+import threading
 from typing import Callable
 
-from PySide6.QtCore import QCoreApplication, QThread, QUrl, Signal
+from PySide6.QtCore import QObject, QUrl, Signal
 from PySide6.QtGui import QDesktopServices
 from PySide6.QtWidgets import (
     QCheckBox,
@@ -72,20 +73,31 @@ def _default_list_devices():
     return list_devices()
 
 
-class _DeviceProbe(QThread):
+class _DeviceProbe(QObject):
+    """Detects devices on a daemon thread (importing torch takes seconds and cannot be interrupted; a daemon thread
+    never holds up quitting the way a running QThread would). Results arrive queued on the GUI thread."""
+
     found = Signal(object)  # list of glmocr_core.devices.DeviceInfo
     failed = Signal(str)
 
-    def __init__(self, list_devices: Callable[[], list], parent=None):
-        super().__init__(parent)
-        self.list_devices = list_devices
+    def start(self, list_devices: Callable[[], list]) -> None:
+        threading.Thread(target=self._run, args=(list_devices,), name="device-probe", daemon=True).start()
 
-    def run(self) -> None:
+    def _run(self, list_devices: Callable[[], list]) -> None:
         try:
-            self.found.emit(list(self.list_devices()))
+            devices = list(list_devices())
         except Exception as exc:  # no torch, a broken driver: the CPU still works
             log.warning("device detection failed: %s", exc)
-            self.failed.emit(str(exc))
+            self._emit(self.failed, str(exc))
+        else:
+            self._emit(self.found, devices)
+
+    @staticmethod
+    def _emit(signal, value) -> None:
+        try:
+            signal.emit(value)
+        except RuntimeError:  # the dialog was closed and deleted meanwhile
+            pass
 
 
 class SettingsDialog(QDialog):
@@ -234,14 +246,12 @@ class SettingsDialog(QDialog):
         if list_devices is None and _DEVICE_CACHE:
             self._on_devices(_DEVICE_CACHE[0])
             return
-        # Owned by the application and self-deleting: the dialog may be closed and deleted before torch is imported.
-        probe = _DeviceProbe(list_devices or _default_list_devices, QCoreApplication.instance())
-        probe.found.connect(self._on_devices)
-        probe.failed.connect(self._on_probe_failed)
+        self.probe = _DeviceProbe(self)
+        self.probe.found.connect(self._on_devices)
+        self.probe.failed.connect(self._on_probe_failed)
         if list_devices is None:
-            probe.found.connect(_remember_devices)
-        probe.finished.connect(probe.deleteLater)
-        probe.start()
+            self.probe.found.connect(_remember_devices)
+        self.probe.start(list_devices or _default_list_devices)
 
     def _on_probe_failed(self, message: str) -> None:
         self._on_devices([], message)

@@ -255,7 +255,7 @@ class ModelManagerDialog(QDialog):
     def _on_download_succeeded(self, folder: str) -> None:
         self.progress_label.setText("Download complete and verified.")
         self.refresh()
-        if self.state() == "ready":
+        if model_files.folder_state(folder)[0] == "ready":
             self.model_ready.emit(folder)
 
     def _on_download_failed(self, message: str) -> None:

@@ -5,7 +5,7 @@ What it connects:
 - the first-run panel's "Choose folder…" validates the folder with the header check (instead of a file sniff);
 - a ready model (downloaded or chosen) is loaded; the sample page opens in the window;
 - File > Settings… opens the settings dialog; a changed theme applies at once, a changed device or precision
-  reloads the model;
+  reloads the model, with the load options of ``engine_load_options`` ("exact" = fp32 on every device);
 - quitting cancels a running download (its partial file is kept for a resume).
 """
 
@@ -17,7 +17,7 @@ from PySide6.QtCore import QCoreApplication
 from PySide6.QtGui import QAction, QKeySequence
 
 from app.model_manager.dialog import ModelManagerDialog
-from app.settings_dialog import SettingsDialog
+from app.settings_dialog import SettingsDialog, engine_load_options
 from glmocr_core import model_files
 
 log = logging.getLogger(__name__)
@@ -34,6 +34,8 @@ def install_model_manager(window, downloader=None) -> ModelManagerDialog:
     dialog.model_dir_changed.connect(lambda folder: _show_folder_state(window, folder))
     dialog.sample_requested.connect(window.open_path)
     _add_settings_action(window, dialog)
+    # The window's own mapping passes "exact" through, which keeps bf16 on a GPU; the setting promises fp32.
+    window._load_options = lambda: engine_load_options(window.settings)
     QCoreApplication.instance().aboutToQuit.connect(dialog.shutdown)
     return dialog
 

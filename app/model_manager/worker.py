@@ -1,6 +1,10 @@
-"""Runs glmocr_core.model_files.download_model on a QThread and reports back with queued signals.
+"""Runs glmocr_core.model_files.download_model on a background thread and reports back with queued Qt signals.
 
 The GUI thread only starts, cancels and listens; it never waits on the network or the disk.
+
+The thread is a daemon ``threading.Thread`` rather than a QThread on purpose: a transfer stuck in a network read
+cannot be interrupted, and a QThread still running when Qt tears down aborts the whole process. A daemon thread
+simply ends with the process; its partial file stays on disk and the next download resumes it.
 """
 
 from __future__ import annotations
@@ -10,72 +14,40 @@ import threading
 import time
 from typing import Callable
 
-import shiboken6
-from PySide6.QtCore import QCoreApplication, QObject, QThread, Signal
+from PySide6.QtCore import QObject, Signal
 
 from glmocr_core import model_files
 from glmocr_core.errors import GlmOcrError
 
 log = logging.getLogger(__name__)
 PROGRESS_INTERVAL_S = 0.1  # at most ~10 progress updates a second reach the GUI
-SHUTDOWN_WAIT_MS = 3000
+SHUTDOWN_WAIT_S = 3.0
 
 Downloader = Callable[..., object]  # the signature of model_files.download_model
 
 
-class _DownloadThread(QThread):
+class DownloadController(QObject):
+    """One download at a time. Signals are emitted from the download thread and arrive queued on the GUI thread."""
+
     # Sizes exceed 2**31, so they travel as Python objects rather than C++ ints.
     progress = Signal(object, object, float, float)  # bytes done, bytes total, bytes/s, seconds left
     status = Signal(str)
     succeeded = Signal(str)  # model folder
     failed = Signal(str)  # readable message
     cancelled = Signal()
-
-    def __init__(self, downloader: Downloader, request: dict, cancel: threading.Event):
-        super().__init__()
-        self.downloader, self.request, self.cancel = downloader, request, cancel
-        self._last_emit = 0.0
-
-    def run(self) -> None:
-        try:
-            folder = self.downloader(**self.request, progress=self._on_progress, cancel=self.cancel,
-                                     status=self.status.emit)
-        except model_files.DownloadCancelled:
-            self.cancelled.emit()
-        except GlmOcrError as exc:
-            self.failed.emit(str(exc))
-        except Exception as exc:  # a bug or an unexpected library error: say so, never crash the window
-            log.exception("model download failed")
-            self.failed.emit(f"The download stopped because of an unexpected error: {exc}")
-        else:
-            self.succeeded.emit(str(folder))
-
-    def _on_progress(self, done: int, total: int, speed: float, eta: float) -> None:
-        now = time.monotonic()
-        if done >= total or now - self._last_emit >= PROGRESS_INTERVAL_S:
-            self._last_emit = now
-            self.progress.emit(done, total, speed, eta)
-
-
-class DownloadController(QObject):
-    """One download at a time. Signals mirror the thread's, re-emitted on the GUI thread."""
-
-    progress = Signal(object, object, float, float)
-    status = Signal(str)
-    succeeded = Signal(str)
-    failed = Signal(str)
-    cancelled = Signal()
     running_changed = Signal(bool)
+    _thread_done = Signal()
 
     def __init__(self, downloader: Downloader | None = None, parent=None):
         super().__init__(parent)
         self._downloader = downloader or model_files.download_model
-        self._thread: _DownloadThread | None = None
+        self._thread: threading.Thread | None = None
         self._cancel = threading.Event()
+        self._last_progress = 0.0
+        self._thread_done.connect(self._on_thread_done)
 
     def is_running(self) -> bool:
-        thread = self._thread
-        return thread is not None and shiboken6.isValid(thread) and thread.isRunning()
+        return self._thread is not None
 
     def start(self, repo_id: str, revision: str, endpoint: str | None, target_dir: str) -> bool:
         if self.is_running():
@@ -83,18 +55,9 @@ class DownloadController(QObject):
         self._cancel = threading.Event()
         request = dict(repo_id=repo_id, revision=revision, endpoint=endpoint or None, target_dir=target_dir)
         log.info("model download: %s@%s into %s (endpoint %s)", repo_id, revision, target_dir, endpoint or "default")
-        self._thread = thread = _DownloadThread(self._downloader, request, self._cancel)
-        thread.progress.connect(self.progress)
-        thread.status.connect(self.status)
-        thread.succeeded.connect(self.succeeded)
-        thread.failed.connect(self.failed)
-        thread.cancelled.connect(self.cancelled)
-        thread.finished.connect(self._on_thread_finished)
-        # Owned by the application, not by this controller: a QThread destroyed while running aborts the process,
-        # and the dialog holding this controller may be destroyed first when the window closes mid-download.
-        thread.setParent(QCoreApplication.instance())
-        thread.finished.connect(thread.deleteLater)
-        thread.start()
+        self._thread = threading.Thread(target=self._run, args=(request, self._cancel), name="model-download",
+                                        daemon=True)
+        self._thread.start()
         self.running_changed.emit(True)
         return True
 
@@ -103,12 +66,45 @@ class DownloadController(QObject):
         self._cancel.set()
 
     def shutdown(self) -> None:
-        """Cancel and wait briefly (window closing). A transfer stuck in the network is left to its timeout."""
+        """Cancel and wait briefly (the app is quitting); a transfer stuck in the network ends with the process."""
         self.cancel()
         thread = self._thread
-        if thread is not None and shiboken6.isValid(thread) and not thread.wait(SHUTDOWN_WAIT_MS):
-            log.warning("download thread still running at shutdown; it stops at its next network read")
+        if thread is not None:
+            thread.join(SHUTDOWN_WAIT_S)
 
-    def _on_thread_finished(self) -> None:
-        self._thread = None  # the thread deletes itself (deleteLater, connected in start)
+    # --- on the download thread -----------------------------------------------------------------------------------
+
+    def _run(self, request: dict, cancel: threading.Event) -> None:
+        try:
+            folder = self._downloader(**request, progress=self._on_progress, cancel=cancel,
+                                      status=lambda text: self._emit(self.status, text))
+        except model_files.DownloadCancelled:
+            self._emit(self.cancelled)
+        except GlmOcrError as exc:
+            self._emit(self.failed, str(exc))
+        except Exception as exc:  # a bug or an unexpected library error: say so, never crash the window
+            log.exception("model download failed")
+            self._emit(self.failed, f"The download stopped because of an unexpected error: {exc}")
+        else:
+            self._emit(self.succeeded, str(folder))
+        finally:
+            self._emit(self._thread_done)
+
+    def _on_progress(self, done: int, total: int, speed: float, eta: float) -> None:
+        now = time.monotonic()
+        if done >= total or now - self._last_progress >= PROGRESS_INTERVAL_S:
+            self._last_progress = now
+            self._emit(self.progress, done, total, speed, eta)
+
+    @staticmethod
+    def _emit(signal, *args) -> None:
+        try:
+            signal.emit(*args)
+        except RuntimeError:  # the controller was deleted (window closed): nobody is listening any more
+            pass
+
+    # --- back on the GUI thread -----------------------------------------------------------------------------------
+
+    def _on_thread_done(self) -> None:
+        self._thread = None
         self.running_changed.emit(False)
