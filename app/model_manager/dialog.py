@@ -38,7 +38,8 @@ log = logging.getLogger(__name__)
 INTRO = (
     "<p><b>GLM-OCR</b> is a compact vision-language model (0.9 billion parameters, by Z.ai) that reads text, "
     "formulas and tables in images and PDFs. GLM-OCR Studio runs it on this computer: after one download of about "
-    "<b>{size}</b> nothing leaves your machine and no internet connection is needed.</p>"
+    "<b>{size}</b> nothing leaves your machine and no internet connection is needed. The files are kept in the "
+    "model folder below.</p>"
     "<p>Licence: <b>{license}</b> · Source: <a href='{url}'>{repo}</a></p>"
 )
 STATE_TEXT = {
@@ -179,7 +180,8 @@ class ModelManagerDialog(QDialog):
         self.state_label.setText(STATE_TEXT[shown] + (f"<ul>{listing}</ul>" if listing and not running else ""))
         self.ready_box.setVisible(shown == "ready")
         self.download_button.setEnabled(not running and state != "ready")
-        self.download_button.setText("Resume download" if _has_partial(folder) else "Download")
+        self.download_button.setText("Resume download" if _has_partial(folder) else
+                                     f"Download (about {human_bytes(model_files.APPROX_DOWNLOAD_BYTES)})")
         self.cancel_button.setVisible(running)
         self.progress_bar.setVisible(running)
         for widget in (self.choose_button, self.default_button, self.repo_edit, self.revision_edit,
