@@ -13,6 +13,7 @@ huggingface_hub's own ``http_get`` (which sends the ``Range`` header and retries
 from __future__ import annotations
 
 import functools
+import glob
 import hashlib
 import json
 import os
@@ -294,6 +295,11 @@ def _span(indices: set[int]) -> str:
     return f"{ordered[0]}..{ordered[-1]}" if contiguous else ", ".join(map(str, ordered))
 
 
+def config_weight_problems(config, shapes: dict[str, list[int]], weights_name: str = WEIGHTS_FILE) -> list[Problem]:
+    """Where tensor shapes and layer/block counts disagree with a parsed config (glmocr_core.config.ModelConfig)."""
+    return _shape_problems(config, shapes, weights_name) + _count_problems(config, shapes, weights_name)
+
+
 def _load_config(folder: Path):
     """The parsed config.json, or a Problem. The lead's config module does the parsing and names bad keys."""
     from .config import ModelConfig  # torch-free; imported here so this module stays importable on its own
@@ -334,7 +340,7 @@ def check_model_dir(path: str | Path) -> list[Problem]:
         problems += weight_problems
         if config is not None and shapes and not weight_problems:
             weights_name = WEIGHTS_FILE if (folder / WEIGHTS_FILE).is_file() else WEIGHTS_INDEX_FILE
-            problems += _shape_problems(config, shapes, weights_name) + _count_problems(config, shapes, weights_name)
+            problems += config_weight_problems(config, shapes, weights_name)
     return problems
 
 
@@ -597,10 +603,24 @@ def _gb(n: int) -> str:
     return f"{n / 1e9:.2f} GB" if n >= 1e8 else f"{n / 1e6:.1f} MB"
 
 
+def partial_path(folder: Path, remote: RemoteFile) -> Path:
+    """Where a file is downloaded to before it verifies. The name carries the expected hash, so a partial file from
+    another revision of the repo is never resumed into this one."""
+    tag = (remote.sha256 or remote.git_oid or "unknown")[:16]
+    return folder / f"{remote.name}.{tag}{INCOMPLETE_SUFFIX}"
+
+
+def _remove_stale_partials(folder: Path, remote: RemoteFile) -> None:
+    keep = partial_path(folder, remote)
+    for stale in folder.glob(f"{glob.escape(remote.name)}.*{INCOMPLETE_SUFFIX}"):
+        if stale != keep:
+            stale.unlink(missing_ok=True)
+
+
 def _bytes_still_needed(folder: Path, files: list[RemoteFile]) -> int:
     needed = 0
     for remote in files:
-        partial = folder / (remote.name + INCOMPLETE_SUFFIX)
+        partial = partial_path(folder, remote)
         needed += remote.size - (partial.stat().st_size if partial.is_file() else 0)
     return max(needed, 0)
 
@@ -610,8 +630,9 @@ def _fetch_file(url: str, folder: Path, remote: RemoteFile, tracker: _Tracker, c
     from huggingface_hub.file_download import http_get
     from huggingface_hub.utils import build_hf_headers
 
-    partial = folder / (remote.name + INCOMPLETE_SUFFIX)
+    partial = partial_path(folder, remote)
     partial.parent.mkdir(parents=True, exist_ok=True)
+    _remove_stale_partials(folder, remote)
     if partial.is_file() and partial.stat().st_size > remote.size:
         partial.unlink()  # longer than the real file: cannot be a prefix of it
     resume = partial.stat().st_size if partial.is_file() else 0

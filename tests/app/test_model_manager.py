@@ -129,7 +129,7 @@ def test_download_runs_in_the_background_with_progress(qtbot, isolated, tmp_path
 def test_cancel_stops_the_download_and_offers_resume(qtbot, isolated, tmp_path):
     def downloader(repo_id, revision, endpoint, target_dir, progress, cancel, status):
         Path(target_dir).mkdir(parents=True, exist_ok=True)
-        (Path(target_dir) / ("model.safetensors" + INCOMPLETE_SUFFIX)).write_bytes(b"x" * 10)
+        (Path(target_dir) / ("model.safetensors.0123456789abcdef" + INCOMPLETE_SUFFIX)).write_bytes(b"x" * 10)
         while not cancel.wait(0.01):
             progress(10, 100, 1.0, 90.0)
         raise DownloadCancelled()

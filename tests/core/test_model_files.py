@@ -216,3 +216,38 @@ def test_a_folder_that_does_not_exist(tmp_path):
     (problem,) = check_model_dir(tmp_path / "nowhere")
     assert "does not exist" in problem.message
     assert folder_state(tmp_path / "nowhere") == ("missing", [])
+
+
+# The published checkpoint: its config.json (text/vision parts that matter) and a sample of the tensor shapes listed
+# in docs (glmocr-architecture.md section 6). The check must accept the real model, MTP layer included.
+REAL_CONFIG = {
+    "model_type": "glm_ocr",
+    "text_config": {"vocab_size": 59392, "hidden_size": 1536, "intermediate_size": 4608, "num_hidden_layers": 16,
+                    "num_attention_heads": 16, "num_key_value_heads": 8, "head_dim": 128,
+                    "num_nextn_predict_layers": 1,
+                    "rope_parameters": {"rope_type": "default", "mrope_section": [16, 24, 24], "rope_theta": 10000}},
+    "vision_config": {"hidden_size": 1024, "depth": 24, "num_heads": 16, "intermediate_size": 4096,
+                      "patch_size": 14, "temporal_patch_size": 2, "spatial_merge_size": 2, "out_hidden_size": 1536},
+}
+REAL_SHAPES = {
+    "model.visual.patch_embed.proj.weight": [1024, 3, 2, 14, 14],
+    "model.visual.merger.proj.weight": [1536, 1536],
+    "model.language_model.embed_tokens.weight": [59392, 1536],
+    "lm_head.weight": [59392, 1536],
+    **{f"model.visual.blocks.{n}.attn.qkv.weight": [3072, 1024] for n in range(24)},
+    **{f"model.language_model.layers.{n}.self_attn.q_proj.weight": [2048, 1536] for n in range(17)},
+    **{f"model.language_model.layers.{n}.self_attn.k_proj.weight": [1024, 1536] for n in range(17)},
+    **{f"model.language_model.layers.{n}.mlp.down_proj.weight": [1536, 4608] for n in range(17)},
+    "model.language_model.layers.16.eh_proj.weight": [1536, 3072],
+}
+
+
+def test_the_published_checkpoint_shapes_match_its_config():
+    from glmocr_core.config import ModelConfig
+    from glmocr_core.model_files import config_weight_problems
+
+    config = ModelConfig.from_dict(REAL_CONFIG)
+    assert config_weight_problems(config, REAL_SHAPES) == []
+    swapped = dict(REAL_SHAPES, **{"model.language_model.layers.0.self_attn.k_proj.weight": [2048, 1536]})
+    (problem,) = config_weight_problems(config, swapped)
+    assert "k_proj" in problem.message and "[1024, 1536]" in problem.message

@@ -234,7 +234,7 @@ def test_cancel_keeps_the_partial_file_and_the_next_call_resumes(hub, tmp_path):
     with pytest.raises(DownloadCancelled):
         download_model(REPO, "main", tmp_path / "model", endpoint=hub.endpoint, progress=on_progress,
                        cancel=cancel, status=on_status)
-    partial = tmp_path / "model" / (WEIGHTS_FILE + INCOMPLETE_SUFFIX)
+    (partial,) = (tmp_path / "model").glob(WEIGHTS_FILE + ".*" + INCOMPLETE_SUFFIX)
     assert 0 < partial.stat().st_size < weights_size
     assert not (tmp_path / "model" / VERIFIED_MARKER).exists() or not read_marker(tmp_path / "model")["complete"]
     kept = partial.stat().st_size
@@ -253,13 +253,23 @@ def test_corrupted_file_is_detected_by_sha256_and_deleted(hub, tmp_path):
         download_model(REPO, "main", tmp_path / "model", endpoint=hub.endpoint)
     assert caught.value.path.endswith(WEIGHTS_FILE)
     assert not (tmp_path / "model" / WEIGHTS_FILE).exists()
-    assert not (tmp_path / "model" / (WEIGHTS_FILE + INCOMPLETE_SUFFIX)).exists()
+    assert not list((tmp_path / "model").glob("*" + INCOMPLETE_SUFFIX))
 
 
 def test_corrupted_plain_git_file_is_detected_by_its_git_hash(hub, tmp_path):
     hub.served["config.json"] = hub.files["config.json"].replace(b"glm_ocr", b"glm_xyz")
     with pytest.raises(ModelError, match="config.json git hash is"):
         download_model(REPO, "main", tmp_path / "model", endpoint=hub.endpoint)
+
+
+def test_a_partial_file_of_another_revision_is_not_resumed(hub, tmp_path):
+    folder = tmp_path / "model"
+    folder.mkdir()
+    stale = folder / (WEIGHTS_FILE + ".0000000000000000" + INCOMPLETE_SUFFIX)
+    stale.write_bytes(b"bytes of an older weights file")
+    target = download_model(REPO, "main", folder, endpoint=hub.endpoint)
+    assert not stale.exists() and not any(hub.ranges_for(WEIGHTS_FILE))
+    assert check_model_dir(target) == []
 
 
 def test_second_download_reuses_verified_files(hub, tmp_path):
