@@ -16,9 +16,9 @@ from __future__ import annotations
 from typing import Callable
 
 from PySide6.QtCore import Qt, Signal
-from PySide6.QtGui import QColor, QFont, QPalette
-from PySide6.QtWidgets import (QFrame, QHBoxLayout, QLabel, QPlainTextEdit, QScrollArea, QSizePolicy, QToolButton,
-                               QVBoxLayout, QWidget)
+from PySide6.QtGui import QPalette
+from PySide6.QtWidgets import (QFrame, QHBoxLayout, QLabel, QScrollArea, QStyle, QTextEdit, QToolButton, QVBoxLayout,
+                               QWidget)
 
 from app.doc_model import Region
 from app.task_style import STATE_LABELS, TASK_COLORS, TASK_LABELS
@@ -30,15 +30,36 @@ CARD_DECORATORS: list[Callable[["ResultCard"], None]] = []
 MAX_BODY_HEIGHT = 320
 
 
-class PlainResultView(QPlainTextEdit):
+class AutoHeightText(QTextEdit):
+    """Read-only plain text that grows with its wrapped content up to a limit (short results, short cards)."""
+
+    def __init__(self, text: str = "", min_lines: int = 2, max_height: int = MAX_BODY_HEIGHT):
+        super().__init__()
+        self.setReadOnly(True)
+        self.setAcceptRichText(False)
+        self.setLineWrapMode(QTextEdit.LineWrapMode.WidgetWidth)
+        self.min_height = self.fontMetrics().lineSpacing() * min_lines + 2 * self.frameWidth() + 8
+        self.max_height = max_height
+        self.document().contentsChanged.connect(self._fit_height)
+        self.setPlainText(text)
+
+    def _fit_height(self) -> None:
+        self.document().setTextWidth(self.viewport().width())
+        wanted = int(self.document().size().height()) + 2 * self.frameWidth() + 4
+        self.setFixedHeight(max(self.min_height, min(wanted, self.max_height)))
+
+    def resizeEvent(self, event) -> None:
+        super().resizeEvent(event)
+        if event.oldSize().width() != event.size().width():
+            self._fit_height()
+
+
+class PlainResultView(AutoHeightText):
     """Default finished view: the text, read-only, selectable."""
 
     def __init__(self, region: Region):
-        super().__init__()
-        self.setReadOnly(True)
-        self.setPlainText(region.display_text)
+        super().__init__(region.display_text)
         self.setAccessibleName("Recognized text")
-        _fit_text_height(self)
 
 
 def plain_result_view(region: Region) -> QWidget:
@@ -60,13 +81,6 @@ def set_default_result_view(factory: ViewFactory) -> None:
 def make_result_view(region: Region) -> QWidget:
     """The finished view for ``region``: the task's registered factory, else the default."""
     return _task_views.get(region.task, _default_view)(region)
-
-
-def _fit_text_height(editor: QPlainTextEdit) -> None:
-    """Size a text box to its content up to a limit, so short results make short cards."""
-    lines = max(2, min(editor.document().blockCount() + editor.toPlainText().count("\n") // 4, 14))
-    height = editor.fontMetrics().lineSpacing() * (lines + 1) + 12
-    editor.setFixedHeight(min(height, MAX_BODY_HEIGHT))
 
 
 class ResultCard(QFrame):
@@ -109,8 +123,10 @@ class ResultCard(QFrame):
         self.title_label = QLabel()
         self.state_label = QLabel()
         self.state_label.setAccessibleName("Region state")
-        self.rerun_button = self._tool_button("↻", "Run this region again", self.rerun_requested)
-        self.cancel_button = self._tool_button("■", "Stop this region", self.cancel_requested)
+        self.rerun_button = self._tool_button(QStyle.StandardPixmap.SP_BrowserReload, "Run this region again",
+                                              self.rerun_requested)
+        self.cancel_button = self._tool_button(QStyle.StandardPixmap.SP_MediaStop, "Stop this region",
+                                               self.cancel_requested)
         for widget in (self.number_label, self.title_label):
             self.header.addWidget(widget)
         self.header.addStretch(1)
@@ -118,9 +134,9 @@ class ResultCard(QFrame):
         for widget in (self.state_label, self.rerun_button, self.cancel_button):
             self.header.addWidget(widget)
 
-    def _tool_button(self, text: str, tip: str, signal) -> QToolButton:
+    def _tool_button(self, icon: QStyle.StandardPixmap, tip: str, signal) -> QToolButton:
         button = QToolButton()
-        button.setText(text)
+        button.setIcon(self.style().standardIcon(icon))
         button.setToolTip(tip)
         button.setAccessibleName(tip)
         button.setAutoRaise(True)
@@ -132,12 +148,10 @@ class ResultCard(QFrame):
         self.header.insertWidget(self._header_insert_at, widget)
         self._header_insert_at += 1
 
-    def _make_stream_view(self) -> QPlainTextEdit:
-        view = QPlainTextEdit()
-        view.setReadOnly(True)
+    def _make_stream_view(self) -> AutoHeightText:
+        view = AutoHeightText(min_lines=1)
         view.setAccessibleName("Streaming text")
         view.setPlaceholderText("Waiting for the model…")
-        view.setFixedHeight(72)
         return view
 
     # --- state ---------------------------------------------------------------------------
@@ -229,6 +243,9 @@ class ResultsPanel(QScrollArea):
     """A scrolling column of result cards in reading order."""
 
     card_clicked = Signal(str)
+    rerun_requested = Signal(str)
+    cancel_requested = Signal(str)
+    edited = Signal(str, str)
 
     def __init__(self, parent=None):
         super().__init__(parent)
@@ -270,6 +287,9 @@ class ResultsPanel(QScrollArea):
     def _new_card(self, region: Region) -> ResultCard:
         card = ResultCard(region, self.container)
         card.clicked.connect(self.card_clicked)
+        card.rerun_requested.connect(self.rerun_requested)
+        card.cancel_requested.connect(self.cancel_requested)
+        card.edited.connect(self.edited)
         card.set_selected(False)
         self.cards[region.id] = card
         return card

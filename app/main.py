@@ -30,7 +30,10 @@ def main(argv: list[str] | None = None) -> int:
     _import_webengine_early()
     from PySide6.QtWidgets import QApplication
 
+    from app.qt_compat import install_bool_refcount_guard
     from app.settings import APP_NAME, ORG_NAME
+
+    install_bool_refcount_guard()  # before any signal traffic: see app/qt_compat.py
 
     argv = sys.argv if argv is None else [sys.argv[0], *argv]
     QApplication.setOrganizationName(ORG_NAME)

@@ -85,7 +85,7 @@ class MainWindow(QMainWindow):
         self._add_dock("pages", "Pages", self.thumbnails, Qt.DockWidgetArea.LeftDockWidgetArea)
         self._add_dock("regions", "Regions", self.region_list, Qt.DockWidgetArea.LeftDockWidgetArea)
         self._add_dock("results", "Results", self.results, Qt.DockWidgetArea.RightDockWidgetArea)
-        self.resizeDocks([self.docks["pages"], self.docks["results"]], [170, 420], Qt.Orientation.Horizontal)
+        self.resizeDocks([self.docks["pages"], self.docks["results"]], [230, 440], Qt.Orientation.Horizontal)
         self._build_status_bar()
         self._connect_widgets()
 
@@ -151,6 +151,9 @@ class MainWindow(QMainWindow):
         view.zoom_changed.connect(lambda zoom: self.zoom_label.setText(f"{zoom * 100:.0f}%"))
         self.region_list.region_activated.connect(self.select_region)
         self.results.card_clicked.connect(self.select_region)
+        self.results.rerun_requested.connect(self.run_region)
+        self.results.cancel_requested.connect(self.host.cancel)
+        self.results.edited.connect(lambda region_id, text: self.session_changed.emit())
         self.first_run.get_model_requested.connect(self.show_model_manager)
         self.first_run.choose_folder_requested.connect(self.choose_model_folder)
 
@@ -371,7 +374,6 @@ class MainWindow(QMainWindow):
             scale = THUMB_WIDTH * self.devicePixelRatioF() / max(width, 1)
             self.thumb_renderer.request(self.document, page, scale, ticket=("thumb", id(self.document)))
         self.thumbnails.blockSignals(False)
-        self.docks["pages"].setVisible(self.document.page_count > 1 or self.docks["pages"].isVisible())
 
     def _on_thumbnail_rendered(self, ticket, page: int, image, scale: float) -> None:
         if ticket != ("thumb", id(self.document)) or page >= self.thumbnails.count():

@@ -24,9 +24,9 @@ class RegionList(QTreeWidget):
         self.setRootIsDecorated(False)
         self.setUniformRowHeights(True)
         self.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
-        self.setColumnWidth(0, 36)
-        self.setColumnWidth(1, 80)
-        self.setColumnWidth(2, 44)
+        self.setColumnWidth(0, 30)
+        self.setColumnWidth(1, 70)
+        self.setColumnWidth(2, 40)
         self.itemSelectionChanged.connect(self._emit_selection)
         self._syncing = False
 

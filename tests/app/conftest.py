@@ -14,6 +14,11 @@ except ImportError:
 import pytest
 from PySide6.QtCore import QSettings
 
+from app.qt_compat import install_bool_refcount_guard
+
+# PySide6 6.12 leaks a reference to True per Python emit(); a whole test session emits enough to abort CPython.
+install_bool_refcount_guard()
+
 
 @pytest.fixture(autouse=True, scope="session")
 def _settings_outside_home(tmp_path_factory):

@@ -15,13 +15,14 @@ PAUSE_LIMIT_S = 20  # a paused fake never blocks a test run forever
 
 
 class FakeEngine:
-    def __init__(self, model_dir="fake-model", tokens=None, pause_after=None, error=None):
+    def __init__(self, model_dir="fake-model", tokens=None, pause_after=None, error=None, token_delay_s=0.0):
         self.info = EngineInfo(model_dir=str(model_dir), device="cpu", dtype="float32", parameters=1234)
         self.tokens = list(tokens) if tokens is not None else [f"tok{i} " for i in range(40)]
         self.pause_after = pause_after  # stop after this many tokens until cancelled or released
         self.release = threading.Event()
         self.paused = threading.Event()  # set while the stream waits at pause_after
         self.error = error  # an exception instance to raise from recognize
+        self.token_delay_s = token_delay_s  # only for demos/screenshots; tests never depend on timing
         self.calls = []  # (image size, task, region) per recognize call
         self.closed = False
 
@@ -46,6 +47,8 @@ class FakeEngine:
             if index == self.pause_after:
                 self.paused.set()
                 self._wait_for(cancel)
+            if self.token_delay_s:
+                cancel.wait(self.token_delay_s)
             if cancel.is_set():
                 return (yield self._result(task, emitted, STOP_CANCELLED))
             emitted.append(token)

@@ -442,3 +442,19 @@ def test_frequent_actions_have_shortcuts_and_controls_have_names(open_window):
         assert not window.actions_by_key[key].shortcut().isEmpty(), key
     for widget in (window.page_view, window.region_list, window.results, window.thumbnails):
         assert widget.accessibleName()
+
+
+def test_card_buttons_stop_and_rerun_their_region(open_window, qtbot, tmp_path):
+    factory = FakeFactory(tokens=["a ", "b ", "c"], pause_after=1)
+    window = open_window(engine=factory)
+    window.open_path(str(make_png(tmp_path / "page.png")))
+    region = window.add_region(0, (10, 10, 200, 100))
+    card = window.results.card(region.id)
+    assert factory.engine.paused.wait(10)
+    card.cancel_button.click()
+    qtbot.waitUntil(lambda: region.state == "cancelled", timeout=WAIT_MS)
+    assert region.text == "a " and card.rerun_button.isVisibleTo(card)
+    factory.engine.pause_after = None
+    card.rerun_button.click()
+    qtbot.waitUntil(lambda: region.state == "done", timeout=WAIT_MS)
+    assert region.text == "a b c"
