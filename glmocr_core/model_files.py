@@ -15,6 +15,7 @@ from __future__ import annotations
 import functools
 import glob
 import hashlib
+import importlib
 import json
 import os
 import re
@@ -477,7 +478,6 @@ def _call_hub(call, repo_id: str, revision: str, endpoint: str | None):
 
 def _hub_failure(exc: BaseException, repo_id: str, revision: str, endpoint: str | None) -> ModelError | None:
     """The readable ModelError for a network or Hub failure, or None when ``exc`` is something else."""
-    import httpx2
     from huggingface_hub import constants, errors
 
     where = endpoint or constants.ENDPOINT
@@ -491,11 +491,22 @@ def _hub_failure(exc: BaseException, repo_id: str, revision: str, endpoint: str 
         reason = f"the repository {repo_id} was not found on {where}."
     elif isinstance(exc, errors.HfHubHTTPError):
         reason = f"the server {where} answered with an error ({exc})."
-    elif isinstance(exc, (httpx2.HTTPError, ConnectionError, TimeoutError)):
+    elif isinstance(exc, _network_errors()):
         reason = f"cannot reach {where} ({exc.__class__.__name__}: {exc}). Are you offline, or is it blocked?"
     else:
         return None
     return ModelError(f"Download failed: {reason}\n{_network_help(repo_id)}")
+
+
+def _network_errors() -> tuple[type, ...]:
+    """Transport errors of whichever HTTP client this huggingface_hub uses (httpx2 in 2.x, httpx in 1.x)."""
+    found: list[type] = [ConnectionError, TimeoutError]
+    for module, name in (("httpx2", "HTTPError"), ("httpx", "HTTPError")):
+        try:
+            found.append(getattr(importlib.import_module(module), name))
+        except (ImportError, AttributeError):
+            continue
+    return tuple(found)
 
 
 class _Tracker:
