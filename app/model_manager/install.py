@@ -28,8 +28,7 @@ def install_model_manager(window, downloader=None) -> ModelManagerDialog:
     dialog = ModelManagerDialog(window.settings, parent=window, downloader=downloader)
     window.model_manager = dialog
     window.model_manager_requested.connect(lambda: show_dialog(dialog))
-    window.first_run.choose_folder_requested.disconnect(window.choose_model_folder)
-    window.first_run.choose_folder_requested.connect(lambda: _choose_folder(dialog))
+    _replace_choose_folder(window, dialog)
     dialog.model_ready.connect(window.load_model)
     dialog.model_dir_changed.connect(lambda folder: _show_folder_state(window, folder))
     dialog.sample_requested.connect(window.open_path)
@@ -38,6 +37,15 @@ def install_model_manager(window, downloader=None) -> ModelManagerDialog:
     window._load_options = lambda: engine_load_options(window.settings)
     QCoreApplication.instance().aboutToQuit.connect(dialog.shutdown)
     return dialog
+
+
+def _replace_choose_folder(window, dialog: ModelManagerDialog) -> None:
+    """The panel's "Choose folder…" goes through the manager's header check instead of the window's file sniff."""
+    try:
+        window.first_run.choose_folder_requested.disconnect(window.choose_model_folder)
+    except (RuntimeError, TypeError):  # the window wired it differently: keep both rather than fail to start
+        log.warning("could not detach the window's own Choose folder handler")
+    window.first_run.choose_folder_requested.connect(lambda: _choose_folder(dialog))
 
 
 def show_dialog(dialog) -> None:
@@ -67,7 +75,11 @@ def _add_settings_action(window, manager: ModelManagerDialog) -> QAction:
     action.triggered.connect(lambda: open_settings(window, manager))
     window.addAction(action)
     window.actions_by_key["settings"] = action
-    window.file_menu.insertAction(window.actions_by_key["model_manager"], action)
+    before = window.actions_by_key.get("model_manager")
+    if before is not None:
+        window.file_menu.insertAction(before, action)
+    else:
+        window.file_menu.addAction(action)
     return action
 
 
