@@ -44,8 +44,12 @@ class AutoHeightText(QTextEdit):
         self.setPlainText(text)
 
     def _fit_height(self) -> None:
-        self.document().setTextWidth(self.viewport().width())
-        wanted = int(self.document().size().height()) + 2 * self.frameWidth() + 4
+        # Lay out at the width without a scrollbar; only a box at its height limit gets one.
+        self.document().setTextWidth(self.width() - 2 * self.frameWidth())
+        wanted = int(self.document().size().height()) + 2 * self.frameWidth() + 2
+        fits = wanted <= self.max_height
+        self.setVerticalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff if fits
+                                        else Qt.ScrollBarPolicy.ScrollBarAsNeeded)
         self.setFixedHeight(max(self.min_height, min(wanted, self.max_height)))
 
     def resizeEvent(self, event) -> None:

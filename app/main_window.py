@@ -380,7 +380,9 @@ class MainWindow(QMainWindow):
             return
         pixmap = QPixmap.fromImage(image)
         pixmap.setDevicePixelRatio(self.devicePixelRatioF())
-        self.thumbnails.item(page).setIcon(QIcon(pixmap))
+        icon = QIcon(pixmap)
+        icon.addPixmap(pixmap, QIcon.Mode.Selected)  # no selection tint over the page picture
+        self.thumbnails.item(page).setIcon(icon)
 
     def _on_thumbnail_row(self, row: int) -> None:
         if row >= 0 and self.document is not None and row != self.page_view.page:
