@@ -200,15 +200,17 @@ class Autosaver(QObject):
     failed = Signal(str)  # readable message
 
     def __init__(self, get_document: Callable[[], DocumentSession | None], folder: Path | None = None,
-                 delay_ms: int = AUTOSAVE_DELAY_MS, ui_state: Callable[[], dict] | None = None, parent=None):
+                 delay_ms: int | Callable[[], int] = AUTOSAVE_DELAY_MS, ui_state: Callable[[], dict] | None = None,
+                 parent=None):
         super().__init__(parent)
+        self.delay_ms = delay_ms if callable(delay_ms) else (lambda: delay_ms)  # read at each change: a setting
         self.get_document = get_document
         self.ui_state = ui_state or dict
         self.folder = Path(folder) if folder else autosave_dir()
         instance = f"{os.getpid()}-{uuid.uuid4().hex[:8]}"
         self.path = self.folder / f"{instance}.json"
         self._lock = QLockFile(str(self.folder / f"{instance}.lock"))
-        self._timer = QTimer(self, singleShot=True, interval=delay_ms)
+        self._timer = QTimer(self, singleShot=True)
         self._timer.timeout.connect(self.save_now)
         self.dirty = False
 
@@ -220,8 +222,9 @@ class Autosaver(QObject):
     def mark_dirty(self) -> None:
         """Schedule a save; further changes before it fires ride along instead of postponing it."""
         self.dirty = True
-        if not self._timer.isActive():
-            self._timer.start()
+        delay = int(self.delay_ms())
+        if delay > 0 and not self._timer.isActive():  # 0 = autosave turned off by the user
+            self._timer.start(delay)
 
     def save_now(self) -> Path | None:
         self._timer.stop()

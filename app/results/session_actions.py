@@ -22,7 +22,8 @@ from PySide6.QtWidgets import QApplication, QFileDialog, QMessageBox
 from app import export
 from app.atomic import WriteError
 from app.doc_model import CANCELLED, RUNNING, DocumentSession
-from app.session import (CHANGED, OK, SESSION_FILTER, SESSION_SUFFIX, Autosaver, LoadedSession, SessionError,
+from app.settings import KEYS
+from app.session import (AUTOSAVE_DELAY_MS, CHANGED, OK, SESSION_FILTER, SESSION_SUFFIX, Autosaver, LoadedSession, SessionError,
                          check_document, find_recoverable, load_session, relink, save_session, user_data_dir)
 
 TEST_DRIVER_ENV = "GLMOCR_TEST_DRIVER"  # a Python file run with ``window`` in scope once the window is up (tests)
@@ -54,7 +55,8 @@ class FileActions(QObject):
         self.session_path: str | None = None  # where Save Session writes without asking again
         self.restore_box: QMessageBox | None = None
         self._restoring: DocumentSession | None = None  # the session being adopted (not a new document)
-        self.autosaver = Autosaver(lambda: window.session, ui_state=self.ui_state, parent=self)
+        self.autosaver = Autosaver(lambda: window.session, delay_ms=self.autosave_delay_ms, ui_state=self.ui_state,
+                                   parent=self)
         self.autosaver.failed.connect(lambda message: window.statusBar().showMessage(message, 10_000))
         window.session_changed.connect(self.autosaver.mark_dirty)
         window.document_opened.connect(self._on_document_opened)
@@ -93,6 +95,12 @@ class FileActions(QObject):
         menu.insertMenu(before, export_menu)
         for key in ("export_markdown", "export_csv", "export_csv_excel", "export_json"):
             export_menu.addAction(self.actions[key])
+
+    def autosave_delay_ms(self) -> int:
+        """The user's autosave interval (settings dialog); the built-in few seconds when the app has no such key."""
+        if "autosave_interval_s" in KEYS:
+            return int(self.window.settings.get("autosave_interval_s")) * 1000
+        return AUTOSAVE_DELAY_MS
 
     def ui_state(self) -> dict:
         return {"page": self.window.page_view.page} if self.window.session is not None else {}
@@ -329,6 +337,7 @@ class FileActions(QObject):
         if session is not None and session.regions:
             self.flush_views()
             try:
+                last_session_path().parent.mkdir(parents=True, exist_ok=True)
                 save_session(session, last_session_path(), overwrite=True, ui_state=self.ui_state())
             except (WriteError, OSError):
                 self.autosaver.save_now()

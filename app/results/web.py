@@ -7,7 +7,9 @@ later content goes in through ``runJavaScript``, which has no size limit like ``
 
 from __future__ import annotations
 
+import atexit
 import json
+import weakref
 from functools import lru_cache
 
 from PySide6.QtCore import QUrl, Signal
@@ -20,6 +22,26 @@ PAGE_NAME = "results.html"
 LOCAL_SCHEMES = {"file", "data", "qrc", "about", "blob"}
 MIN_HEIGHT = 36
 MAX_AUTO_HEIGHT = 520
+
+
+_live_views: "weakref.WeakSet" = weakref.WeakSet()
+
+
+def release_web_views() -> None:
+    """Delete every live view (and its page) now.
+
+    Chromium needs each page gone before its profile, and the default profile dies with the QApplication; a view
+    still alive in an undeleted window at that moment crashes the process on exit. Runs at aboutToQuit and atexit.
+    """
+    import shiboken6
+
+    for view in list(_live_views):
+        if shiboken6.isValid(view):
+            shiboken6.delete(view)
+    _live_views.clear()
+
+
+atexit.register(release_web_views)
 
 
 @lru_cache(maxsize=1)
@@ -101,6 +123,7 @@ def _make_view_class():
             self._pending: str | None = None
             self._auto_height = auto_height
             self.setMinimumHeight(MIN_HEIGHT)
+            _live_views.add(self)
             self.loadFinished.connect(self._on_loaded)
             self.load(page_url())
 

@@ -17,6 +17,12 @@ SPANNED = ("<table><tr><th colspan=2>Head</th><th>n</th></tr>"
            "<tr><td rowspan=2>A</td><td>b</td><td>1</td></tr><tr><td>c</td><td>2</td></tr></table>")
 
 
+@pytest.fixture(autouse=True)
+def _empty_clipboard_after(qapp):
+    yield
+    QGuiApplication.clipboard().clear()  # mime data left on the offscreen clipboard crashes Qt at exit
+
+
 def region(task, text, parsed=None, **extra):
     result = {"task": task, "text": text, "parsed": parsed, "parse_error": None}
     return Region(page=0, box=(0, 0, 10, 10), task=task, state=DONE, text=text, result=result, **extra)

@@ -28,6 +28,7 @@ from pathlib import Path
 from app.doc_model import DONE
 
 OUT = Path(OUT_DIR)
+window.settings.set("autosave_interval_s", 2)  # the user's setting; keeps the proof short
 SPECS = [
     ("formula", (10, 10, 300, 60), "$$x$$", "x"),
     ("text", (10, 80, 300, 140), "Original text", None),
