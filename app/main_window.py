@@ -576,9 +576,10 @@ class MainWindow(QMainWindow):
         self.host.load_model(model_dir, **self._load_options())
 
     def _load_options(self) -> dict:
-        """Device and precision from settings; "auto" is left out so the engine picks its own default."""
-        values = {name: self.settings.get(name) for name in ("device", "precision") if name in KEYS}
-        return {name: value for name, value in values.items() if value and value != "auto"}
+        """Engine.load options (device, precision) from the saved settings."""
+        from app.settings_dialog import engine_load_options
+
+        return engine_load_options(self.settings)
 
     def choose_model_folder(self) -> None:
         folder = QFileDialog.getExistingDirectory(self, "Choose the GLM-OCR model folder", self.settings.model_dir())

@@ -39,11 +39,17 @@ class Timings:
     first_token_s: float = 0.0  # preprocessed inputs -> first generated token
     decode_s: float = 0.0  # first token -> last token
     new_tokens: int = 0
+    mtp_drafts: int = 0  # speculative decoding: drafts checked and drafts accepted
+    mtp_accepted: int = 0
 
     @property
     def tokens_per_s(self) -> float:
         steps = self.new_tokens - 1
         return steps / self.decode_s if steps > 0 and self.decode_s > 0 else 0.0
+
+    @property
+    def mtp_acceptance(self) -> float:
+        return self.mtp_accepted / self.mtp_drafts if self.mtp_drafts else 0.0
 
 
 @dataclass
@@ -67,6 +73,14 @@ class OcrResult:
 
 
 @dataclass
+class RegionItem:
+    """One region's streamed piece or final result in a batched recognition: ``item`` is a TextDelta or OcrResult."""
+
+    index: int
+    item: "TextDelta | OcrResult"
+
+
+@dataclass
 class EngineInfo:
     model_dir: str
     device: str
@@ -75,3 +89,4 @@ class EngineInfo:
     threads: int = 1
     precision: str = "exact"
     parameters: int = 0
+    mtp: bool = False  # speculative decoding with the checkpoint's MTP layer

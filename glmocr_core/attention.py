@@ -72,8 +72,37 @@ def _combined_mask(q_len, k_len, device, causal: bool, mask: torch.Tensor | None
     return tri if mask is None else (mask & tri)
 
 
+def _flash_module():
+    try:
+        import flash_attn  # optional, CUDA only
+
+        return flash_attn
+    except ImportError:
+        return None
+
+
+if _flash_module() is not None:
+
+    @register("flash")
+    def flash_attention(q, k, v, *, scale: float, causal: bool = False, mask: torch.Tensor | None = None):
+        if mask is not None or q.device.type != "cuda" or q.dtype not in (torch.float16, torch.bfloat16):
+            return sdpa_attention(q, k, v, scale=scale, causal=causal, mask=mask)
+        # flash-attn takes [B, L, H, D], handles GQA itself, and aligns its causal mask to the end like ours
+        out = _flash_module().flash_attn_func(q.transpose(1, 2), k.transpose(1, 2), v.transpose(1, 2),
+                                              softmax_scale=scale, causal=causal)
+        return out.transpose(1, 2)
+
+
 def available_backends() -> list[str]:
     return list(_BACKENDS)
+
+
+def resolve_backend(name: str, device: str) -> str:
+    """'auto' -> flash on CUDA when flash-attn is installed, else sdpa; unknown names are an error."""
+    if name == "auto":
+        return "flash" if device.startswith("cuda") and "flash" in _BACKENDS else "sdpa"
+    get_backend(name)
+    return name
 
 
 def get_backend(name: str) -> AttentionFn:

@@ -49,8 +49,11 @@ def _add_ocr_command(commands) -> None:
 def _add_device_options(parser) -> None:
     parser.add_argument("--device", choices=("auto", "cpu", "cuda", "mps"), default="auto")
     parser.add_argument("--dtype", choices=("auto", "float32", "bfloat16", "float16"), default="auto")
-    parser.add_argument("--precision", choices=("exact", "fast"), default="exact",
-                        help="exact: fp32 on CPU, identical to the reference; fast: fewer bytes per token")
+    parser.add_argument("--precision", choices=("auto", "exact", "fast"), default="auto",
+                        help="auto: fp32 on CPUs, bf16/fp16 on GPUs; exact: fp32 everywhere (identical to the "
+                             "reference); fast: int8 decoder weights on CPUs (about 2-3x faster decode)")
+    parser.add_argument("--mtp", action="store_true",
+                        help="speculative decoding with the model's MTP layer (same output, fewer passes)")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -119,7 +122,7 @@ def _load_engine(args):
         print(f"glmocr: {stage} ({fraction:.0%})", file=sys.stderr)
 
     return Engine.load(_model_dir(args.model), device=args.device, dtype=args.dtype, precision=args.precision,
-                       progress=progress)
+                       mtp=args.mtp, progress=progress)
 
 
 def _ocr_document(engine, source: str, region, options: RecognizeOptions, args) -> None:

@@ -14,6 +14,9 @@ from dataclasses import dataclass
 from .errors import UsageError
 
 DEVICES = ("auto", "cpu", "cuda", "mps")
+# auto: the device's best exact-enough setting (fp32 on CPUs, bf16/fp16 on GPUs); exact: fp32 everywhere;
+# fast: fewer bytes per token (int8 decoder weights on CPUs)
+PRECISIONS = ("auto", "exact", "fast")
 DTYPES = ("auto", "float32", "bfloat16", "float16")
 
 
@@ -61,14 +64,17 @@ def resolve_device(requested: str = "auto") -> str:
     return requested
 
 
-def resolve_dtype(requested: str, device: str, precision: str = "exact"):
-    """The compute dtype. On a CPU, "exact" precision always computes in fp32 (the reference's best setting)."""
+def resolve_dtype(requested: str, device: str, precision: str = "auto"):
+    """The compute dtype. An explicit dtype wins; "exact" precision is fp32 on every device (token-for-token
+    the reference's fp32 output); "auto" and "fast" follow the device policy above."""
     import torch
 
     if requested not in DTYPES:
         raise UsageError(f"unknown dtype {requested!r}; choose one of: {', '.join(DTYPES)}")
     if requested != "auto":
         return getattr(torch, requested)
+    if precision == "exact":
+        return torch.float32
     kind = device.split(":")[0]
     if kind == "cuda":
         return torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16

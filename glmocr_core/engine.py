@@ -1,36 +1,65 @@
 """The engine API: the one door into the core for the GUI, the CLI and scripts. No Qt in here.
 
 ``Engine.load`` reads a model folder once; ``Engine.recognize`` streams ``TextDelta`` pieces and ends with one
-``OcrResult``. An engine is meant to be driven from one worker thread at a time.
+``OcrResult``; ``Engine.recognize_batch`` decodes several regions of one image together and streams
+``RegionItem``s. An engine is meant to be driven from one worker thread at a time.
 """
 
 from __future__ import annotations
 
 import threading
 import time
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Iterator
 
+import numpy as np
 import torch
 from PIL import Image
 
-from .api import STOP_REPETITION, EngineInfo, OcrResult, RecognizeOptions, TextDelta, Timings
+from .api import STOP_REPETITION, EngineInfo, OcrResult, RecognizeOptions, RegionItem, TextDelta, Timings
 from .config import GenerationConfig, PreprocessorConfig, load_generation_config, load_preprocessor_config
-from .devices import resolve_device, resolve_dtype
+from .devices import PRECISIONS, resolve_device, resolve_dtype
 from .documents import to_rgb
 from .errors import UsageError
-from .generate import GenerationRequest, Sampling, TokenStream
-from .model import GlmOcrModel, count_parameters
+from .generate import BatchTokenStream, GenerationRequest, Sampling, TokenStream
+from .model import GlmOcrModel, Prompt, count_parameters
 from .model_files import require_model_dir
 from .pages import crop_region
-from .preprocess import preprocess_images
+from .preprocess import preprocess_image
 from .repetition import RepetitionGuard
 from .tasks import default_max_new_tokens, parse_output, repetition_config, task_prompt
 from .tokenizer import GlmTokenizer
-from .weights import load_model
+from .weights import has_mtp_weights, load_model, tensor_locations
 
 Progress = Callable[[str, float], None]
-PRECISIONS = ("exact", "fast")
+
+
+@dataclass
+class _Prepared:
+    """One region ready for the model."""
+
+    prompt: Prompt
+    pixels: np.ndarray
+    preprocess_s: float
+
+
+class _TextTracker:
+    """Per-request text state: incremental decoding and the repetition guard."""
+
+    def __init__(self, tokenizer: GlmTokenizer, task: str, options: RecognizeOptions, eos: set[int]):
+        self.decoder = tokenizer.incremental_decoder()
+        self.guard = RepetitionGuard(repetition_config(task), tokenizer.cut_boundaries()) \
+            if options.repeat_guard else None
+        self.eos = eos
+
+    def push(self, token: int) -> tuple[str, bool]:
+        """(new text, loop detected)"""
+        looping = self.guard is not None and token not in self.eos and self.guard.push(token)
+        return self.decoder.push(token), looping
+
+    def kept(self, tokens: list[int]) -> list[int]:
+        return tokens[: self.guard.trim_point()] if self.guard is not None and self.guard.detected else tokens
 
 
 class Engine:
@@ -42,8 +71,9 @@ class Engine:
         self.load_s = 0.0
 
     @classmethod
-    def load(cls, model_dir: str | Path, *, device: str = "auto", dtype: str = "auto", precision: str = "exact",
-             attention: str = "auto", progress: Progress | None = None) -> "Engine":
+    def load(cls, model_dir: str | Path, *, device: str = "auto", dtype: str = "auto", precision: str = "auto",
+             attention: str = "auto", mtp: bool = False, progress: Progress | None = None) -> "Engine":
+        """``mtp`` turns on speculative decoding with the checkpoint's MTP layer (greedy output is unchanged)."""
         report = progress or (lambda stage, fraction: None)
         start = time.perf_counter()
         if precision not in PRECISIONS:
@@ -53,13 +83,21 @@ class Engine:
         device = resolve_device(device)
         torch_dtype = resolve_dtype(dtype, device, precision)
         report("Loading weights", 0.1)
-        model = load_model(folder, dtype=torch_dtype, device=device)
+        cfg_mtp = mtp and has_mtp_weights(tensor_locations(folder), _config(folder))
+        model = load_model(folder, dtype=torch_dtype, device=device, with_mtp=cfg_mtp)
+        attention = _backend(attention, device)
         model.set_attention_backend(attention)
+        parameters = count_parameters(model)
+        if precision == "fast" and device == "cpu":
+            report("Quantizing the decoder", 0.8)
+            from .quantize import quantize_decoder
+
+            quantize_decoder(model)
         report("Loading the tokenizer", 0.9)
         tokenizer = GlmTokenizer.from_dir(folder)
         info = EngineInfo(model_dir=str(folder), device=device, dtype=str(torch_dtype).replace("torch.", ""),
                           backend=attention, threads=torch.get_num_threads(), precision=precision,
-                          parameters=count_parameters(model))
+                          parameters=parameters, mtp=cfg_mtp)
         engine = cls(model, tokenizer, load_preprocessor_config(folder), load_generation_config(folder), info)
         engine.load_s = time.perf_counter() - start
         report("Ready", 1.0)
@@ -73,46 +111,74 @@ class Engine:
     def recognize(self, image: Image.Image, task: str = "text", region=None, options: RecognizeOptions | None = None,
                   cancel: threading.Event | None = None) -> Iterator[TextDelta | OcrResult]:
         options = options or RecognizeOptions()
-        started = time.perf_counter()
-        prompt_text = task_prompt(task, options.schema)
-        image = to_rgb(image)
-        if region is not None:
-            image = crop_region(image, region)
-        inputs = preprocess_images([image], self.preprocessor)
-        prompt_ids = self.tokenizer.encode_prompt(prompt_text, inputs.token_counts(self.preprocessor.merge_size))
-        request = GenerationRequest(prompt_ids, torch.from_numpy(inputs.pixels), inputs.grid_thw,
-                                    self._max_new_tokens(task, options), self._eos_ids(), _sampling(options))
-        timings = Timings(load_s=self.load_s, preprocess_s=time.perf_counter() - started)
+        prepared = self._prepare(image, [region], task, options)[0]
+        request = GenerationRequest(prepared.prompt.ids, torch.from_numpy(prepared.pixels), prepared.prompt.grids,
+                                    self._max_new_tokens(task, options), self._eos_ids(), _sampling(options),
+                                    use_mtp=self.info.mtp)
         stream = TokenStream(self.model, request, cancel)
-        tokens = yield from self._stream_text(stream, task, options)
-        timings.first_token_s, timings.decode_s, timings.new_tokens = stream.first_token_s, stream.decode_s, len(tokens)
-        yield self._result(task, tokens, stream.stop_reason, len(prompt_ids), inputs.grid_thw[0], timings)
-
-    def _stream_text(self, stream: TokenStream, task: str, options: RecognizeOptions):
-        """Yield text deltas while generating; return the kept token ids (trimmed after a repetition loop)."""
-        decoder = self.tokenizer.incremental_decoder()
-        guard = None
-        if options.repeat_guard:
-            guard = RepetitionGuard(repetition_config(task), boundaries=self.tokenizer.cut_boundaries())
-        eos = set(self._eos_ids())
+        tracker = _TextTracker(self.tokenizer, task, options, set(self._eos_ids()))
         for token in stream:
-            delta = decoder.push(token)
-            if delta:
-                yield TextDelta(delta)
-            if guard is not None and token not in eos and guard.push(token):
+            text, looping = tracker.push(token)
+            if text:
+                yield TextDelta(text)
+            if looping:
                 stream.stop(STOP_REPETITION)
-                return stream.tokens[: guard.trim_point()]
-        tail = decoder.flush()
-        if tail:
-            yield TextDelta(tail)
-        return list(stream.tokens)
+                break
+        else:
+            tail = tracker.decoder.flush()
+            if tail:
+                yield TextDelta(tail)
+        timings = Timings(self.load_s, prepared.preprocess_s, stream.first_token_s, stream.decode_s,
+                          mtp_drafts=stream.draft_tokens, mtp_accepted=stream.accepted_tokens)
+        yield self._result(task, tracker.kept(stream.tokens), stream.stop_reason, prepared, timings)
 
-    def _result(self, task, tokens, stop_reason, prompt_tokens, grid, timings) -> OcrResult:
+    def recognize_batch(self, image: Image.Image, regions: list, task: str = "text",
+                        options: RecognizeOptions | None = None,
+                        cancel: threading.Event | None = None) -> Iterator[RegionItem]:
+        """Recognize several regions of ``image`` (None = the whole image) as one batch. Yields RegionItems with
+        text deltas and, per region, one final OcrResult. Greedy results equal one-by-one ``recognize`` runs."""
+        options = options or RecognizeOptions()
+        prepared = self._prepare(image, regions, task, options)
+        pixels = torch.from_numpy(np.concatenate([p.pixels for p in prepared]))
+        stream = BatchTokenStream(self.model, [p.prompt for p in prepared], pixels,
+                                  self._max_new_tokens(task, options), self._eos_ids(), _sampling(options), cancel)
+        trackers = [_TextTracker(self.tokenizer, task, options, set(self._eos_ids())) for _ in prepared]
+        for row, token in stream:
+            text, looping = trackers[row].push(token)
+            if text:
+                yield RegionItem(row, TextDelta(text))
+            if looping:
+                stream.stop_row(row, STOP_REPETITION)
+        for row, (tracker, item) in enumerate(zip(trackers, prepared)):
+            tail = tracker.decoder.flush()
+            if tail and stream.stop_reasons[row] != STOP_REPETITION:
+                yield RegionItem(row, TextDelta(tail))
+            timings = Timings(self.load_s, item.preprocess_s, stream.first_token_s, stream.decode_s[row])
+            yield RegionItem(row, self._result(task, tracker.kept(stream.tokens[row]),
+                                               stream.stop_reasons[row] or "cancelled", item, timings))
+
+    def _prepare(self, image: Image.Image, regions: list, task: str, options: RecognizeOptions) -> list[_Prepared]:
+        """Validate everything before any model work, so a bad region fails fast and alone."""
+        prompt_text = task_prompt(task, options.schema)
+        self._max_new_tokens(task, options)
+        image = to_rgb(image)
+        crops = [crop_region(image, region) if region is not None else image for region in regions]
+        return [self._prepare_one(crop, prompt_text) for crop in crops]
+
+    def _prepare_one(self, crop: Image.Image, prompt_text: str) -> _Prepared:
+        started = time.perf_counter()
+        rows, grid = preprocess_image(crop, self.preprocessor)
+        merge = self.preprocessor.merge_size
+        ids = self.tokenizer.encode_prompt(prompt_text, [grid[0] * grid[1] * grid[2] // (merge * merge)])
+        return _Prepared(Prompt(ids, [grid]), rows, time.perf_counter() - started)
+
+    def _result(self, task, tokens, stop_reason, prepared: _Prepared, timings: Timings) -> OcrResult:
         text = self.tokenizer.decode(tokens).strip()
         parsed, error = parse_output(task, text)
+        timings.new_tokens = len(tokens)
         return OcrResult(task=task, text=text, parsed=parsed, parse_error=error, token_ids=tokens,
-                         stop_reason=stop_reason, prompt_tokens=prompt_tokens, image_grid_thw=list(grid),
-                         timings=timings)
+                         stop_reason=stop_reason, prompt_tokens=len(prepared.prompt.ids),
+                         image_grid_thw=list(prepared.prompt.grids[0]), timings=timings)
 
     def _max_new_tokens(self, task: str, options: RecognizeOptions) -> int:
         value = options.max_new_tokens if options.max_new_tokens is not None else default_max_new_tokens(task)
@@ -122,6 +188,21 @@ class Engine:
 
     def _eos_ids(self) -> tuple[int, ...]:
         return tuple(self.generation.eos_token_id or self.model.cfg.text.eos_token_id)
+
+
+def _backend(name: str, device: str) -> str:
+    from .attention import resolve_backend
+
+    try:
+        return resolve_backend(name, device)
+    except ValueError as exc:
+        raise UsageError(str(exc)) from None
+
+
+def _config(folder: Path):
+    from .config import load_model_config
+
+    return load_model_config(folder)
 
 
 def _sampling(options: RecognizeOptions) -> Sampling:

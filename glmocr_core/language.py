@@ -37,6 +37,11 @@ class KVCache:
     def advance(self, tokens: int) -> None:
         self.length += tokens
 
+    def select(self, rows: torch.Tensor) -> None:
+        """Keep only the given batch rows (a copy, done only when a row finishes)."""
+        self.keys = [k[rows] for k in self.keys]
+        self.values = [v[rows] for v in self.values]
+
     def truncate(self, length: int) -> None:
         """Forget tokens past ``length`` (speculative decoding rolls back rejected drafts this way)."""
         self.length = min(self.length, length)
@@ -112,6 +117,15 @@ class MtpLayer(DecoderLayer):
         self.hnorm = RMSNorm(cfg.hidden_size, cfg.rms_norm_eps)
         self.eh_proj = nn.Linear(2 * cfg.hidden_size, cfg.hidden_size, bias=False)
         self.shared_head = SharedHead(cfg)
+
+    def draft(self, next_embeds, hidden, cos_sin, cache: KVCache, backend: str) -> torch.Tensor:
+        """next_embeds/hidden [B, n, hidden]: the embedding of each position's next token and the main model's
+        final hidden state there -> normed states [B, n, hidden] whose lm_head logits predict the token after next.
+        ``cache`` is this layer's own one-layer cache over the same positions."""
+        x = self.eh_proj(torch.cat([self.enorm(next_embeds), self.hnorm(hidden)], dim=-1))
+        x = super().forward(x, cos_sin, cache, 0, None, backend)
+        cache.advance(x.shape[1])
+        return self.shared_head.norm(x)
 
 
 class TextModel(nn.Module):

@@ -1,7 +1,9 @@
 """The whole GLM-OCR model: vision tower + decoder + lm_head, with image-feature fusion and M-RoPE positions.
 
 ``GlmOcrModel`` owns ``model.visual``, ``model.language_model`` and ``lm_head`` so that its state-dict keys equal the
-checkpoint's. ``prefill`` runs a prompt (with images) into a fresh KV cache; ``decode`` runs new tokens on top of it.
+checkpoint's. ``prefill_batch`` runs one or more prompts (left-padded to one length) into a fresh KV cache;
+``decode`` runs new tokens on top of it. Positions of cache slot n in row b are ``n + offsets[b]``: the prompt's
+rope delta minus its left padding.
 """
 
 from __future__ import annotations
@@ -25,12 +27,27 @@ class _Inner(nn.Module):
 
 
 @dataclass
-class PrefillState:
-    """What decoding needs after a prefill: the cache and where positions continue."""
+class Prompt:
+    ids: list[int]
+    grids: list[list[int]]  # [t, h, w] of each of its images, in order
+
+
+@dataclass
+class DecodeState:
+    """What decoding needs after a prefill."""
 
     cache: KVCache
-    rope_delta: int
-    last_hidden: torch.Tensor  # [B, hidden] final-normed hidden state of the last prompt token
+    offsets: torch.Tensor  # [B] long: position of cache slot n is n + offsets[b]
+    key_mask: torch.Tensor | None  # [B, capacity] bool, False on left padding; None when nothing is padded
+    last_hidden: torch.Tensor  # [B, hidden] final-normed hidden state of each row's last token
+    prompt: tuple | None = None  # (embeds, positions, hidden) of the whole prompt, kept only when asked for
+
+    def select(self, rows: torch.Tensor) -> None:
+        """Keep only ``rows`` of the batch (finished rows leave, so they cost nothing more)."""
+        self.cache.select(rows)
+        self.offsets = self.offsets[rows]
+        self.key_mask = None if self.key_mask is None else self.key_mask[rows]
+        self.last_hidden = self.last_hidden[rows]
 
 
 class GlmOcrModel(nn.Module):
@@ -52,11 +69,11 @@ class GlmOcrModel(nn.Module):
 
     @property
     def dtype(self) -> torch.dtype:
-        return self.lm_head.weight.dtype
+        return self.language_model.embed_tokens.weight.dtype
 
     @property
     def device(self) -> torch.device:
-        return self.lm_head.weight.device
+        return self.language_model.embed_tokens.weight.device
 
     def set_attention_backend(self, name: str) -> None:
         self.visual.attn_backend = name
@@ -65,7 +82,8 @@ class GlmOcrModel(nn.Module):
     # ------------------------------------------------------------------------------------------------ prompt pass
 
     def embed_prompt(self, input_ids: torch.Tensor, pixels: torch.Tensor | None, grid_thw: list[list[int]]):
-        """Token embeddings [1, L, hidden] with the merged image features written over the image tokens."""
+        """Token embeddings [B, L, hidden] with the merged image features written over the image tokens
+        (images in row-major order of their tokens)."""
         embeds = self.language_model.embed_tokens(input_ids)
         if pixels is None or not grid_thw:
             return embeds
@@ -76,32 +94,69 @@ class GlmOcrModel(nn.Module):
         return embeds.masked_scatter(slots[..., None], features)
 
     def prefill(self, input_ids: list[int], pixels, grid_thw, capacity: int, all_logits: bool = False):
-        """Run the prompt. Returns (logits, PrefillState): logits [1, V] of the last token, or [1, L, V]."""
-        ids = torch.tensor([input_ids], device=self.device)
-        positions, delta = mrope_positions(input_ids, self.cfg.image_token_id, grid_thw,
-                                           self.cfg.vision.spatial_merge_size)
-        embeds = self.embed_prompt(ids, pixels, grid_thw)
-        cache = self.new_cache(1, capacity)
-        hidden = self._run(embeds, positions[:, None].to(self.device), cache)
+        """One prompt. Returns (logits, DecodeState): logits [1, V] of the last token, or [1, L, V]."""
+        return self.prefill_batch([Prompt(input_ids, grid_thw)], pixels, capacity, all_logits)
+
+    def prefill_batch(self, prompts: list[Prompt], pixels, capacity: int, all_logits: bool = False,
+                      keep_prompt: bool = False):
+        """Left-pad the prompts to one length and run them together; pixels hold every image in prompt order.
+        ``keep_prompt`` keeps the prompt's embeddings, positions and hidden states (the MTP drafter needs them)."""
+        length = max(len(p.ids) for p in prompts)
+        pads = [length - len(p.ids) for p in prompts]
+        pad_id = self.cfg.text.pad_token_id
+        ids = torch.tensor([[pad_id] * pad + p.ids for pad, p in zip(pads, prompts)], device=self.device)
+        positions, offsets = self._prompt_positions(prompts, pads, length)
+        key_mask = self._key_mask(pads, capacity)
+        embeds = self.embed_prompt(ids, pixels, [g for p in prompts for g in p.grids])
+        cache = self.new_cache(len(prompts), capacity)
+        hidden = self._run(embeds, positions, cache, self._prefill_mask(key_mask, length))
         logits = self.lm_head(hidden if all_logits else hidden[:, -1])
-        return logits, PrefillState(cache, delta, hidden[:, -1])
+        kept = (embeds, positions, hidden) if keep_prompt else None
+        return logits, DecodeState(cache, offsets, key_mask, hidden[:, -1], kept)
 
-    def decode(self, token_ids: torch.Tensor, state: PrefillState) -> torch.Tensor:
+    def _prompt_positions(self, prompts: list[Prompt], pads: list[int], length: int):
+        positions = torch.zeros(3, len(prompts), length, dtype=torch.long)
+        offsets = []
+        for row, (prompt, pad) in enumerate(zip(prompts, pads)):
+            row_positions, delta = mrope_positions(prompt.ids, self.cfg.image_token_id, prompt.grids,
+                                                   self.cfg.vision.spatial_merge_size)
+            positions[:, row, pad:] = row_positions
+            offsets.append(delta - pad)
+        return positions.to(self.device), torch.tensor(offsets, device=self.device)
+
+    def _key_mask(self, pads: list[int], capacity: int) -> torch.Tensor | None:
+        if not any(pads):
+            return None  # the common single-prompt case keeps the fused causal kernels
+        slots = torch.arange(capacity, device=self.device)
+        return slots[None, :] >= torch.tensor(pads, device=self.device)[:, None]
+
+    def _prefill_mask(self, key_mask: torch.Tensor | None, length: int) -> torch.Tensor | None:
+        if key_mask is None:
+            return None
+        # Padding queries may see only themselves: a row of the softmax with no allowed key would be NaN, and a
+        # NaN value (even at weight 0) would poison every real token that multiplies it.
+        itself = torch.eye(length, dtype=torch.bool, device=self.device)
+        return key_mask[:, None, None, :length] | itself
+
+    # ------------------------------------------------------------------------------------------------ decoding
+
+    def decode(self, token_ids: torch.Tensor, state: DecodeState) -> torch.Tensor:
         """token_ids [B, n] appended after the cache -> logits [B, n, V]; updates state.last_hidden."""
-        hidden = self.decode_hidden(token_ids, state)
-        return self.lm_head(hidden)
+        return self.lm_head(self.decode_hidden(token_ids, state))
 
-    def decode_hidden(self, token_ids: torch.Tensor, state: PrefillState) -> torch.Tensor:
-        n = token_ids.shape[1]
-        start = state.cache.length + state.rope_delta
-        positions = torch.arange(start, start + n, device=self.device).expand(3, token_ids.shape[0], n)
-        hidden = self._run(self.language_model.embed_tokens(token_ids), positions, state.cache)
+    def decode_hidden(self, token_ids: torch.Tensor, state: DecodeState) -> torch.Tensor:
+        batch, n = token_ids.shape
+        start = state.cache.length
+        slots = torch.arange(start, start + n, device=self.device)
+        positions = (slots[None, :] + state.offsets[:, None]).expand(3, batch, n)
+        mask = None if state.key_mask is None else state.key_mask[:, None, None, : start + n]
+        hidden = self._run(self.language_model.embed_tokens(token_ids), positions, state.cache, mask)
         state.last_hidden = hidden[:, -1]
         return hidden
 
-    def _run(self, embeds: torch.Tensor, positions: torch.Tensor, cache: KVCache) -> torch.Tensor:
+    def _run(self, embeds: torch.Tensor, positions: torch.Tensor, cache: KVCache, mask=None) -> torch.Tensor:
         cos_sin = self.rope.cos_sin(positions, embeds.dtype)
-        return self.language_model(embeds, cos_sin, cache)
+        return self.language_model(embeds, cos_sin, cache, mask)
 
     def new_cache(self, batch: int, capacity: int) -> KVCache:
         t = self.cfg.text

@@ -1,0 +1,156 @@
+"""Fast paths must not change exact results: batched regions, MTP speculative decoding; plus the int8 mode."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+from glmocr_core import speculative
+from glmocr_core.api import OcrResult, RecognizeOptions
+from glmocr_core.engine import Engine
+from glmocr_core.generate import GenerationRequest, TokenStream
+from glmocr_core.quantize import DynamicInt8Linear, int8_available
+
+REGIONS = [None, (0, 0, 110, 60), (40, 20, 230, 100), (5, 5, 60, 95)]
+
+
+@pytest.fixture(scope="module")
+def page():
+    return Image.fromarray(np.random.default_rng(11).integers(0, 256, (110, 240, 3), dtype=np.uint8))
+
+
+@pytest.fixture(scope="module")
+def engine(tiny_checkpoint):
+    return Engine.load(tiny_checkpoint)
+
+
+def _final(items):
+    return [item for item in items if isinstance(item, OcrResult)][-1]
+
+
+def test_batched_regions_equal_one_by_one(engine, page):
+    options = RecognizeOptions(max_new_tokens=30)
+    items = list(engine.recognize_batch(page, REGIONS, "text", options))
+    finals = {i.index: i.item for i in items if isinstance(i.item, OcrResult)}
+    deltas = {}
+    for i in items:
+        if not isinstance(i.item, OcrResult):
+            deltas[i.index] = deltas.get(i.index, "") + i.item.text
+    assert sorted(finals) == list(range(len(REGIONS)))
+    for index, region in enumerate(REGIONS):
+        single = _final(engine.recognize(page, "text", region=region, options=options))
+        assert finals[index].token_ids == single.token_ids
+        assert finals[index].text == single.text == deltas.get(index, "").strip()
+        assert finals[index].stop_reason == single.stop_reason
+        assert finals[index].image_grid_thw == single.image_grid_thw
+    assert len({tuple(r.token_ids) for r in finals.values()}) > 1
+
+
+def test_batch_with_a_bad_region_fails_before_any_work(engine, page):
+    from glmocr_core.errors import InputError
+
+    with pytest.raises(InputError):
+        list(engine.recognize_batch(page, [None, (0, 0, 0, 10)]))
+
+
+def test_batch_cancel_marks_every_region(engine, page):
+    import threading
+
+    cancel = threading.Event()
+    results = []
+    for item in engine.recognize_batch(page, REGIONS[:2], options=RecognizeOptions(max_new_tokens=100,
+                                                                                   repeat_guard=False),
+                                       cancel=cancel):
+        cancel.set()
+        if isinstance(item.item, OcrResult):
+            results.append(item.item)
+    assert [r.stop_reason for r in results] == ["cancelled", "cancelled"]
+
+
+def _request(engine, image, use_mtp, max_new=40):
+    from glmocr_core.preprocess import preprocess_images
+
+    inputs = preprocess_images([image], engine.preprocessor)
+    ids = engine.tokenizer.encode_prompt("Text Recognition:", inputs.token_counts(2))
+    return GenerationRequest(ids, torch.from_numpy(inputs.pixels), inputs.grid_thw, max_new, (59246, 59253),
+                             use_mtp=use_mtp)
+
+
+@pytest.fixture(scope="module")
+def mtp_engine(tiny_checkpoint_mtp):
+    return Engine.load(tiny_checkpoint_mtp, mtp=True)
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_mtp_greedy_equals_plain_greedy(mtp_engine, seed):
+    image = Image.fromarray(np.random.default_rng(seed).integers(0, 256, (90, 200, 3), dtype=np.uint8))
+    plain = TokenStream(mtp_engine.model, _request(mtp_engine, image, use_mtp=False))
+    drafted = TokenStream(mtp_engine.model, _request(mtp_engine, image, use_mtp=True))
+    assert list(drafted) == list(plain)
+    assert drafted.stop_reason == plain.stop_reason
+    assert drafted.draft_tokens > 0
+
+
+def test_mtp_with_perfect_drafts_accepts_and_still_equals_greedy(mtp_engine, monkeypatch):
+    image = Image.fromarray(np.random.default_rng(3).integers(0, 256, (90, 200, 3), dtype=np.uint8))
+    plain = list(TokenStream(mtp_engine.model, _request(mtp_engine, image, use_mtp=False, max_new=30)))
+    drafted = TokenStream(mtp_engine.model, _request(mtp_engine, image, use_mtp=True, max_new=30))
+    # an oracle drafter: always proposes the token greedy decoding will produce next
+    monkeypatch.setattr(speculative._Drafter, "prefill", lambda self, *a: plain[1] if len(plain) > 1 else 0)
+    monkeypatch.setattr(speculative._Drafter, "extend",
+                        lambda self, tokens, hidden: plain[min(len(drafted.tokens), len(plain) - 1)])
+    assert list(drafted) == plain
+    assert drafted.accepted_tokens >= len(plain) // 2 - 1
+    assert drafted.draft_tokens < len(plain)  # fewer main-model passes than tokens
+
+
+def test_mtp_acceptance_is_reported(mtp_engine):
+    image = Image.fromarray(np.random.default_rng(4).integers(0, 256, (90, 200, 3), dtype=np.uint8))
+    result = _final(mtp_engine.recognize(image, options=RecognizeOptions(max_new_tokens=20)))
+    assert mtp_engine.info.mtp and result.timings.mtp_drafts > 0
+    assert 0.0 <= result.timings.mtp_acceptance <= 1.0
+
+
+def test_mtp_off_when_checkpoint_has_no_layer(tiny_checkpoint):
+    assert not Engine.load(tiny_checkpoint, mtp=True).info.mtp
+
+
+@pytest.mark.skipif(not int8_available(), reason="this PyTorch build has no fbgemm/x86 quantized engine")
+def test_int8_linear_is_close_to_fp32_and_fast_mode_runs(tiny_checkpoint, page):
+    torch.manual_seed(0)
+    linear = torch.nn.Linear(256, 512)
+    x = torch.randn(3, 7, 256)
+    relative = ((DynamicInt8Linear(linear)(x) - linear(x)).abs().max() / linear(x).abs().max()).item()
+    assert relative < 0.03
+    fast = Engine.load(tiny_checkpoint, precision="fast")
+    assert fast.info.precision == "fast"
+    assert isinstance(fast.model.language_model.layers[0].mlp.down_proj, DynamicInt8Linear)
+    result = _final(fast.recognize(page, options=RecognizeOptions(max_new_tokens=8)))
+    assert len(result.token_ids) > 0
+
+
+def test_a4_page_vision_runs_without_dense_score_matrices(tmp_path, tiny_checkpoint):
+    """An A4 page at 200 dpi (2339x1654 -> 19,824 patches). A dense fp32 score matrix for the tiny model's 4 heads
+    would take 6.3 GB; the whole run must stay far below that."""
+    import subprocess
+    import sys
+
+    script = f"""
+import resource, torch
+from PIL import Image
+from glmocr_core.config import load_preprocessor_config
+from glmocr_core.preprocess import preprocess_images
+from glmocr_core.weights import load_model
+model = load_model({str(tiny_checkpoint)!r})
+inputs = preprocess_images([Image.new("RGB", (1654, 2339), "white")], load_preprocessor_config({str(tiny_checkpoint)!r}))
+with torch.inference_mode():
+    out = model.visual(torch.from_numpy(inputs.pixels), inputs.grid_thw)
+print(inputs.pixels.shape[0], out.shape[0], resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)
+"""
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stderr
+    patches, tokens, peak_kib = map(int, done.stdout.split())
+    assert patches == 19824 and tokens == patches // 4
+    assert peak_kib < 2.5 * 2**20, f"peak RSS {peak_kib / 2**20:.1f} GiB"
