@@ -20,6 +20,8 @@ from app.results.formula_view import notice_label
 TYPE_ROLE = Qt.ItemDataRole.UserRole
 KEY_COLUMN, VALUE_COLUMN = 0, 1
 TREE_TAB, RAW_TAB = 0, 1
+MAX_TREE_HEIGHT = 360
+KEY_GAP = 16
 
 
 def _kind(value) -> str:
@@ -67,7 +69,19 @@ class JsonTree(QTreeWidget):
         self._add_children(root, data)
         self.expandAll()
         self.resizeColumnToContents(KEY_COLUMN)
+        self.setColumnWidth(KEY_COLUMN, self.columnWidth(KEY_COLUMN) + KEY_GAP)  # keys never touch values
         self.blockSignals(False)
+        self._fit_height()
+
+    def _fit_height(self) -> None:
+        """Show every field without an inner scrollbar, up to a limit (cards sit in a scrolling column)."""
+        rows, item = 0, self.topLevelItem(0)
+        while item is not None:
+            rows += 1
+            item = self.itemBelow(item)
+        row_height = self.sizeHintForRow(0) if rows else self.fontMetrics().height()
+        height = self.header().sizeHint().height() + rows * row_height + 2 * self.frameWidth() + 2
+        self.setFixedHeight(min(max(height, 3 * row_height), MAX_TREE_HEIGHT))
 
     def _add_children(self, parent: QTreeWidgetItem, value) -> None:
         parent.setData(KEY_COLUMN, TYPE_ROLE, _kind(value))

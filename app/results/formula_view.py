@@ -46,7 +46,7 @@ class FormulaResultView(QWidget):
             layout.addWidget(self.preview)
         else:
             layout.addWidget(notice_label(NO_WEBENGINE))
-        self.source = monospace_editor(formula_latex(region), "LaTeX source")
+        self.source = monospace_editor(formula_latex(region), "LaTeX source", lines=2)
         self.source.setPlaceholderText("LaTeX, e.g. \\frac{a}{b}")
         layout.addWidget(self.source)
         self._debounce = QTimer(self, singleShot=True, interval=RERENDER_DELAY_MS)

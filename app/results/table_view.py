@@ -199,6 +199,7 @@ class TableResultView(QWidget):
                               | QAbstractItemView.EditTrigger.AnyKeyPressed)
         table.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.Interactive)
         table.horizontalHeader().setMinimumSectionSize(36)
+        table.horizontalHeader().setStretchLastSection(True)  # no dead grey area right of narrow tables
         table.verticalHeader().setDefaultSectionSize(table.fontMetrics().lineSpacing() + 10)
         table.setWordWrap(True)
         table.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)

@@ -12,7 +12,7 @@ import json
 import weakref
 from functools import lru_cache
 
-from PySide6.QtCore import QUrl, Signal
+from PySide6.QtCore import QTimer, QUrl, Signal
 from PySide6.QtGui import QDesktopServices, QPalette
 from PySide6.QtWidgets import QWidget
 
@@ -22,6 +22,8 @@ PAGE_NAME = "results.html"
 LOCAL_SCHEMES = {"file", "data", "qrc", "about", "blob"}
 MIN_HEIGHT = 36
 MAX_AUTO_HEIGHT = 520
+MEASURE_DELAY_MS = 60  # batches the re-measuring while a card is being resized
+FONT_SETTLE_MS = 400
 
 
 _live_views: "weakref.WeakSet" = weakref.WeakSet()
@@ -122,6 +124,8 @@ def _make_view_class():
             self._ready = False
             self._pending: str | None = None
             self._auto_height = auto_height
+            self._measure_timer = QTimer(self, singleShot=True, interval=MEASURE_DELAY_MS)
+            self._measure_timer.timeout.connect(self._measure)
             self.setMinimumHeight(MIN_HEIGHT)
             _live_views.add(self)
             self.loadFinished.connect(self._on_loaded)
@@ -150,9 +154,21 @@ def _make_view_class():
                 self._run_render(script)
 
         def _after_render(self, count) -> None:
-            if self._auto_height:
-                self.page().runJavaScript("glmocr.contentHeight()", 0, self._fit_height)
+            self.measure_soon()
+            QTimer.singleShot(FONT_SETTLE_MS, self, self.measure_soon)  # KaTeX fonts load after the first layout
             self.rendered.emit(int(count) if isinstance(count, (int, float)) else -1)
+
+        def measure_soon(self) -> None:
+            if self._auto_height and self._ready:
+                self._measure_timer.start()
+
+        def _measure(self) -> None:
+            self.page().runJavaScript("glmocr.contentHeight()", 0, self._fit_height)
+
+        def resizeEvent(self, event) -> None:  # noqa: N802 (Qt name)
+            super().resizeEvent(event)
+            if event.size().width() != event.oldSize().width():
+                self.measure_soon()  # text reflows to a new height when the card gets wider or narrower
 
         def _fit_height(self, height) -> None:
             if isinstance(height, (int, float)):

@@ -73,8 +73,10 @@ const glmocr = (() => {
     style.setProperty("--border", border);
   }
 
+  // Height of what is shown, not of the viewport (scrollHeight never drops below the view's own height).
   function contentHeight() {
-    return Math.ceil(document.documentElement.scrollHeight);
+    const root = content();
+    return Math.ceil(root.getBoundingClientRect().bottom + window.scrollY);
   }
 
   return {showFormula, showHtml, setColors, contentHeight, hasKatex};

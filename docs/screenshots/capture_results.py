@@ -1,0 +1,125 @@
+"""Capture screenshots of each result kind in a real window (run under Xvfb; WebEngine needs a real screen).
+
+    QTWEBENGINE_DISABLE_SANDBOX=1 xvfb-run -s "-screen 0 1400x1000x24" python3 docs/screenshots/capture_results.py
+
+Builds the app's main window with the result views installed, adds one finished region of every kind (plus a
+formula with a LaTeX error), and saves the whole window and each card as docs/screenshots/results-*.png.
+"""
+
+import os
+import sys
+import tempfile
+from pathlib import Path
+
+from PIL import Image, ImageDraw, ImageFont
+
+ROOT = Path(__file__).resolve().parents[2]
+sys.path[:0] = [str(ROOT)]
+OUT = Path(__file__).resolve().parent
+
+import PySide6.QtWebEngineWidgets  # noqa: E402,F401  (before the QApplication)
+from PySide6.QtCore import QEventLoop, QTimer  # noqa: E402
+from PySide6.QtWidgets import QApplication  # noqa: E402
+
+from app.doc_model import DONE  # noqa: E402
+from app.main_window import MainWindow  # noqa: E402
+from app.qt_compat import install_bool_refcount_guard  # noqa: E402
+from app.results import install_into_window  # noqa: E402
+from app.settings import MODEL_DIR_ENV, Settings  # noqa: E402
+
+TEXT = """## Results
+
+The energy of a photon is $E = h\\nu$, and with \\(\\lambda\\) the wavelength:
+
+$$E = \\frac{hc}{\\lambda}$$
+
+| Quantity | Symbol |
+|---|---|
+| Planck constant | $h$ |
+| Speed of light | $c$ |
+"""
+TABLE = ("<table><thead><tr><th rowspan=\"2\">Region</th><th colspan=\"2\">Revenue</th></tr>"
+         "<tr><th>2023</th><th>2024</th></tr></thead>"
+         "<tr><td>North</td><td>1,200</td><td>1,350</td></tr><tr><td>South</td><td>980</td><td>1,105</td></tr>"
+         "<tr><td>Total</td><td>2,180</td><td>2,455</td></tr></table>")
+EXTRACT = {"invoice_number": "INV-2024-0117", "date": "2024-03-05", "total": 2455.0, "paid": False,
+           "seller": {"name": "Acme GmbH", "vat_id": "DE123456789"},
+           "items": [{"description": "Widgets", "quantity": 12, "price": 150.0}]}
+REGIONS = [
+    ("formula", (120, 560, 1100, 650), "\\int_0^\\infty e^{-x^2}\\,dx = \\frac{\\sqrt{\\pi}}{2}"),
+    ("text", (120, 100, 1100, 520), TEXT),
+    ("table", (120, 740, 1100, 1080), TABLE),
+    ("extract", (120, 1120, 1100, 1500), EXTRACT),
+    ("formula", (120, 1540, 1100, 1620), "\\frac{1}{2"),
+]
+
+
+def sample_page(path: Path) -> Path:
+    page = Image.new("RGB", (1240, 1754), "white")
+    draw = ImageDraw.Draw(page)
+    try:
+        font = ImageFont.truetype("DejaVuSans.ttf", 30)
+    except OSError:
+        font = ImageFont.load_default()
+    for index, (task, box, _) in enumerate(REGIONS):
+        draw.rectangle(box, outline="#bbbbbb", width=2)
+        draw.text((box[0] + 16, box[1] + 16), f"{task} sample {index + 1}", font=font, fill="black")
+    page.save(path)
+    return path
+
+
+def pump(ms: int) -> None:
+    loop = QEventLoop()
+    QTimer.singleShot(ms, loop.quit)
+    loop.exec()
+
+
+def grab_screen(widget, name: str) -> None:
+    """Grab from the screen, not widget.grab(): WebEngine content is composited outside the widget tree."""
+    top_left = widget.mapToGlobal(widget.rect().topLeft())
+    pixmap = widget.screen().grabWindow(0, top_left.x(), top_left.y(), widget.width(), widget.height())
+    pixmap.save(str(OUT / f"results-{name}.png"))
+    print("saved", OUT / f"results-{name}.png")
+
+
+def add_regions(window) -> list:
+    regions = []
+    for task, box, content in REGIONS:
+        region = window.add_region(0, box, task=task, run=False)
+        parsed = content if task in ("formula", "extract") else None
+        text = content if isinstance(content, str) else __import__("json").dumps(content)
+        region.state, region.text = DONE, text
+        region.result = {"task": task, "text": text, "parsed": parsed, "parse_error": None}
+        regions.append(region)
+    window._sync_region_views()
+    return regions
+
+
+def main() -> None:
+    install_bool_refcount_guard()
+    app = QApplication.instance() or QApplication(sys.argv)
+    tmp = Path(tempfile.mkdtemp())
+    os.environ[MODEL_DIR_ENV] = str(tmp / "no-model")
+    os.environ["GLMOCR_DATA_DIR"] = str(tmp / "data")
+    window = MainWindow(Settings(tmp / "s.ini"), autoload_model=False)
+    install_into_window(window)
+    window.resize(1380, 980)
+    window.show()
+    window.open_path(str(sample_page(tmp / "page.png")))
+    window.first_run.hide()
+    regions = add_regions(window)
+    pump(2500)
+    grab_screen(window, "window")
+    names = ["formula", "text", "table", "extract", "formula-error"]
+    for region, name in zip(regions, names):
+        card = window.results.card(region.id)
+        window.results.ensureWidgetVisible(card, 0, 0)
+        pump(600)
+        grab_screen(card, name)
+    window.file_actions.autosaver.finish()
+    window.close()  # stops the engine thread cleanly
+    app.quit()
+
+
+if __name__ == "__main__":
+    main()
