@@ -78,8 +78,9 @@ def grab_screen(widget, name: str) -> None:
     """Grab from the screen, not widget.grab(): WebEngine content is composited outside the widget tree."""
     top_left = widget.mapToGlobal(widget.rect().topLeft())
     pixmap = widget.screen().grabWindow(0, top_left.x(), top_left.y(), widget.width(), widget.height())
-    pixmap.save(str(OUT / f"results-{name}.png"))
-    print("saved", OUT / f"results-{name}.png")
+    suffix = "" if os.environ.get("CAPTURE_THEME", "light") == "light" else "-" + os.environ["CAPTURE_THEME"]
+    pixmap.save(str(OUT / f"results-{name}{suffix}.png"))
+    print("saved", OUT / f"results-{name}{suffix}.png")
 
 
 def add_regions(window) -> list:
@@ -101,7 +102,10 @@ def main() -> None:
     tmp = Path(tempfile.mkdtemp())
     os.environ[MODEL_DIR_ENV] = str(tmp / "no-model")
     os.environ["GLMOCR_DATA_DIR"] = str(tmp / "data")
-    window = MainWindow(Settings(tmp / "s.ini"), autoload_model=False)
+    settings = Settings(tmp / "s.ini")
+    theme = os.environ.get("CAPTURE_THEME", "light")  # CAPTURE_THEME=dark checks the dark palette
+    settings.set("theme", theme)
+    window = MainWindow(settings, autoload_model=False)
     install_into_window(window)
     window.resize(1380, 980)
     window.show()
