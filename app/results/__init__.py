@@ -42,10 +42,11 @@ def install() -> None:
     """Make ``app.cards`` use these views, give every card a Copy-as button, and route card edits to the autosaver.
     Safe to call more than once."""
     from app import cards
+    from app.results.extract_view import add_template_button
     from app.results.session_actions import connect_card_edits
 
     cards.set_default_result_view(make_result_view)
-    for decorate in (add_copy_button, connect_card_edits):
+    for decorate in (add_copy_button, add_template_button, connect_card_edits):
         if decorate not in cards.CARD_DECORATORS:
             cards.CARD_DECORATORS.append(decorate)
 

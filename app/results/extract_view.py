@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 
 from PySide6.QtCore import Qt, Signal
-from PySide6.QtWidgets import (QComboBox, QHBoxLayout, QInputDialog, QMessageBox, QPlainTextEdit, QPushButton,
+from PySide6.QtWidgets import (QComboBox, QHBoxLayout, QInputDialog, QMenu, QMessageBox, QPlainTextEdit, QPushButton,
                                QStyledItemDelegate, QTabWidget, QToolButton, QTreeWidget, QTreeWidgetItem,
                                QVBoxLayout, QWidget)
 
@@ -234,3 +234,82 @@ class TemplatePicker(QWidget):
         name, ok = QInputDialog.getText(self, "Save template", "Template name:")
         if ok and name.strip() and save_template_with_questions(self, name.strip(), self.current_text()):
             self.reload()
+
+
+class TemplateButton(QToolButton):
+    """Card header button of Extract regions: pick a saved template, edit the region's template, or save it.
+
+    Choosing or editing a template stores it as ``region.schema`` and asks the card to run the region again, so the
+    model answers in the new format.
+    """
+
+    def __init__(self, card, parent=None):
+        super().__init__(parent)
+        self.card = card
+        self.setText("Template")
+        self.setToolTip("The JSON template the model fills in for this region")
+        self.setAccessibleName("Extraction template")
+        self.setAutoRaise(True)
+        self.setPopupMode(QToolButton.ToolButtonPopupMode.InstantPopup)
+        menu = QMenu(self)
+        menu.aboutToShow.connect(self._fill_menu)
+        self.setMenu(menu)
+
+    @property
+    def region(self):
+        return self.card.region
+
+    def _fill_menu(self) -> None:
+        menu = self.menu()
+        menu.clear()
+        menu.addAction("Edit template…").triggered.connect(self.edit_template)
+        saved = templates.list_templates()
+        if saved:
+            menu.addSeparator()
+        for name in saved:
+            menu.addAction(name).triggered.connect(lambda _=False, n=name: self.use_saved(n))
+        menu.addSeparator()
+        save = menu.addAction("Save this template as…")
+        save.setEnabled(bool(self.region.schema))
+        save.triggered.connect(self.save_current)
+
+    def use_saved(self, name: str) -> None:
+        try:
+            self.apply(templates.load_template(name))
+        except (OSError, ValueError) as exc:
+            QMessageBox.warning(self, "Template not loaded", str(exc))
+
+    def edit_template(self) -> None:
+        text, ok = QInputDialog.getMultiLineText(self, "Extraction template", "JSON the model should fill in:",
+                                                 self.region.schema or '{\n  "field": ""\n}')
+        if not ok:
+            return
+        try:
+            json.loads(text)
+        except json.JSONDecodeError as exc:
+            QMessageBox.warning(self, "Not valid JSON", f"The template is not valid JSON: {exc}")
+            return
+        self.apply(text)
+
+    def apply(self, text: str) -> None:
+        self.region.schema = text
+        if self.region.state not in ("queued", "running"):
+            self.card.rerun_requested.emit(self.region.id)
+
+    def save_current(self) -> None:
+        name, ok = QInputDialog.getText(self, "Save template", "Template name:")
+        if ok and name.strip():
+            save_template_with_questions(self, name.strip(), self.region.schema or "{}")
+
+
+def add_template_button(card) -> None:
+    """Card decorator: the Template button, shown only while the region's task is Extract."""
+    card.template_button = TemplateButton(card, card)
+    card.add_header_widget(card.template_button)
+    update_template_button(card)
+
+
+def update_template_button(card) -> None:
+    button = getattr(card, "template_button", None)
+    if button is not None:
+        button.setVisible(card.region.task == "extract")

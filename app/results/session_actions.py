@@ -59,6 +59,7 @@ class FileActions(QObject):
                                    parent=self)
         self.autosaver.failed.connect(lambda message: window.statusBar().showMessage(message, 10_000))
         window.session_changed.connect(self.autosaver.mark_dirty)
+        window.session_changed.connect(self._update_card_buttons)
         window.document_opened.connect(self._on_document_opened)
         edit_hub.edited.connect(self.autosaver.mark_dirty)
         QApplication.instance().aboutToQuit.connect(self.finish)
@@ -95,6 +96,13 @@ class FileActions(QObject):
         menu.insertMenu(before, export_menu)
         for key in ("export_markdown", "export_csv", "export_csv_excel", "export_json"):
             export_menu.addAction(self.actions[key])
+
+    def _update_card_buttons(self) -> None:
+        """A region's task may have changed: the Template button belongs to Extract cards only."""
+        from app.results.extract_view import update_template_button
+
+        for card in self.window.results.cards.values():
+            update_template_button(card)
 
     def autosave_delay_ms(self) -> int:
         """The user's autosave interval (settings dialog); the built-in few seconds when the app has no such key."""

@@ -163,3 +163,21 @@ def test_clean_exit_keeps_the_last_session_and_it_reopens(window, tmp_path):
     before = window.session
     window.file_actions.reopen_last_session()
     assert window.session is not before and [r.edited_text for r in window.session.regions] == [None, "z"]
+
+
+def test_template_button_sets_schema_and_reruns_only_on_extract_cards(window, tmp_path):
+    from app.results import templates
+
+    open_with_regions(window, tmp_path)
+    region = window.add_region(0, (5, 200, 200, 280), task="extract", run=False)
+    region.state, region.text = DONE, "{}"
+    window._sync_region_views()
+    card = window.results.card(region.id)
+    other = window.results.card(window.session.regions[0].id)
+    assert card.template_button.isVisibleTo(card) and not other.template_button.isVisibleTo(other)
+    templates.save_template("invoice", '{"number": ""}')
+    card.template_button.use_saved("invoice")
+    assert json.loads(region.schema) == {"number": ""} and region.state == "queued"
+    region.task = "text"
+    window.session_changed.emit()
+    assert not card.template_button.isVisibleTo(card)
