@@ -1,0 +1,1 @@
+"""Benchmarks of the GLM-OCR core against transformers, run with ``python -m bench.run``."""

@@ -1,0 +1,84 @@
+"""One measurement per process: ``python -m bench.jobs JOB CHECKPOINT TOKENS REPEATS THREADS RESULT.json``.
+
+A fresh process per job keeps load time and peak RSS clean (nothing loaded before, no second model alive);
+peak RSS is the child's own ``ru_maxrss`` at the end.
+"""
+
+from __future__ import annotations
+
+import json
+import resource
+import sys
+import time
+from pathlib import Path
+
+import torch
+
+JOBS = ("ref_single", "ours_exact", "ours_fast", "ours_batch", "ref_page", "ours_page")
+
+
+def run_ref_single(checkpoint: str, tokens: int, repeats: int) -> dict:
+    from . import reference
+
+    model, load_s = reference.load(checkpoint)
+    return {"load_s": load_s, "runs": [reference.single_region(model, tokens) for _ in range(repeats)]}
+
+
+def run_ref_page(checkpoint: str, tokens: int, repeats: int) -> dict:
+    from . import reference
+
+    model, load_s = reference.load(checkpoint)
+    return {"load_s": load_s, **reference.page_one_by_one(model, tokens)}
+
+
+def run_ours_single(checkpoint: str, tokens: int, repeats: int, precision: str) -> dict:
+    from . import ours
+
+    engine, load_s = ours.load(checkpoint, precision)
+    runs = [ours.single_region(engine, tokens) for _ in range(repeats)]
+    return {"load_s": load_s, "runs": runs, "signature": ours.model_signature(engine), "info": vars(engine.info)}
+
+
+def run_ours_batch(checkpoint: str, tokens: int, repeats: int) -> dict:
+    from . import inputs, ours
+
+    engine, load_s = ours.load(checkpoint, "exact")
+    if not ours.has_batch_api(engine):
+        return {"load_s": load_s, "skipped": "Engine.recognize_batch is not implemented"}
+    return {"load_s": load_s, **ours.region_batch(engine, inputs.batch_image(), inputs.batch_regions(), tokens)}
+
+
+def run_ours_page(checkpoint: str, tokens: int, repeats: int) -> dict:
+    from . import inputs, ours
+
+    engine, load_s = ours.load(checkpoint, "exact")
+    return {"load_s": load_s, **ours.region_batch(engine, inputs.page_image(), inputs.page_strips(), tokens)}
+
+
+RUNNERS = {
+    "ref_single": run_ref_single,
+    "ours_exact": lambda c, t, r: run_ours_single(c, t, r, "exact"),
+    "ours_fast": lambda c, t, r: run_ours_single(c, t, r, "fast"),
+    "ours_batch": run_ours_batch,
+    "ref_page": run_ref_page,
+    "ours_page": run_ours_page,
+}
+
+
+def peak_rss_bytes() -> int:
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    return peak if sys.platform == "darwin" else peak * 1024  # Linux reports KiB, macOS bytes
+
+
+def main(argv: list[str]) -> None:
+    job, checkpoint, tokens, repeats, threads, result_path = argv
+    torch.set_num_threads(int(threads))
+    started = time.perf_counter()
+    result = RUNNERS[job](checkpoint, int(tokens), int(repeats))
+    result.update(job=job, threads=torch.get_num_threads(), peak_rss_bytes=peak_rss_bytes(),
+                  job_s=time.perf_counter() - started)
+    Path(result_path).write_text(json.dumps(result))
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])

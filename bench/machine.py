@@ -1,0 +1,64 @@
+"""A plain description of the machine a benchmark ran on (CPU model and the flags that matter for matmuls)."""
+
+from __future__ import annotations
+
+import datetime
+import os
+import platform
+import subprocess
+from importlib import metadata
+from pathlib import Path
+
+# CPU features that decide which kernels win: AVX-512 (fp32), VNNI (int8 dot products), BF16 and AMX (bf16 math).
+RELEVANT_FLAGS = ("avx2", "avx512f", "avx512_vnni", "avx512_bf16", "amx_tile", "amx_bf16", "amx_int8")
+
+
+def cpu_model_and_flags(cpuinfo: str) -> tuple[str, set[str]]:
+    """The first processor's model name and feature flags from /proc/cpuinfo text."""
+    fields: dict[str, str] = {}
+    for line in cpuinfo.splitlines():
+        key, _, value = line.partition(":")
+        fields.setdefault(key.strip(), value.strip())  # the first processor's values
+    model = fields.get("model name") or platform.processor() or "unknown"
+    return model, set((fields.get("flags") or fields.get("Features") or "").split())
+
+
+def memory_gib() -> float:
+    try:
+        for line in Path("/proc/meminfo").read_text().splitlines():
+            if line.startswith("MemTotal:"):
+                return int(line.split()[1]) / 2**20
+    except OSError:
+        pass
+    return 0.0
+
+
+def git_revision(repo: Path) -> str:
+    try:
+        head = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=repo, capture_output=True, text=True,
+                              check=True).stdout.strip()
+        dirty = subprocess.run(["git", "status", "--porcelain", "--", "glmocr_core"], cwd=repo,
+                               capture_output=True, text=True, check=True).stdout.strip()
+    except (OSError, subprocess.CalledProcessError):
+        return "unknown"
+    return head + (" + uncommitted changes in glmocr_core/" if dirty else "")
+
+
+def package_version(name: str) -> str:
+    try:
+        return metadata.version(name)
+    except metadata.PackageNotFoundError:
+        return "not installed"
+
+
+def describe(repo: Path) -> dict:
+    try:
+        cpuinfo = Path("/proc/cpuinfo").read_text()
+    except OSError:
+        cpuinfo = ""
+    model, flags = cpu_model_and_flags(cpuinfo)
+    return {"cpu": model, "flags": {flag: flag in flags for flag in RELEVANT_FLAGS},
+            "logical_cores": os.cpu_count(), "memory_gib": round(memory_gib(), 1),
+            "os": platform.platform(), "python": platform.python_version(), "torch": package_version("torch"),
+            "transformers": package_version("transformers"), "git": git_revision(repo),
+            "date": datetime.datetime.now().astimezone().strftime("%Y-%m-%d %H:%M %Z")}

@@ -1,0 +1,160 @@
+"""Turn the job results into table rows: ours, the reference, and a ratio where > 1 means "we are better",
+except peak RSS, where the ratio is ours/reference and lower is better (the target is a ceiling)."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+
+GIB = 2**30
+NOT_IMPLEMENTED = "n/a (not implemented)"
+NOT_RUN = "n/a (not run)"
+
+# metric name -> the jobs it needs (--only picks metrics; the union of their jobs runs)
+METRIC_JOBS = {
+    "load": ("ref_single", "ours_exact"),
+    "ttft": ("ref_single", "ours_exact"),
+    "decode": ("ref_single", "ours_exact"),
+    "fast": ("ref_single", "ours_exact", "ours_fast"),
+    "batch": ("ours_exact", "ours_batch"),
+    "page": ("ref_page", "ours_page"),
+    "rss": ("ref_single", "ours_exact"),
+}
+JOB_ORDER = ("ref_single", "ours_exact", "ours_fast", "ours_batch", "ref_page", "ours_page")
+
+
+def jobs_for(metrics: list[str]) -> list[str]:
+    wanted = {job for metric in metrics for job in METRIC_JOBS[metric]}
+    return [job for job in JOB_ORDER if job in wanted]
+
+
+@dataclass
+class Row:
+    metric: str
+    label: str
+    ours: str
+    reference: str
+    ratio: float | None  # None when not measured; `status` then says why
+    ratio_kind: str  # "reference/ours", "ours/reference", ...
+    target: str
+    met: str  # "yes", "no" or "—"
+    check: str = ""  # correctness note, e.g. "match: yes"
+    status: str = "ok"
+
+    def as_dict(self) -> dict:
+        return asdict(self)
+
+
+def build_rows(results: dict, metrics: list[str], tokens: int) -> list[Row]:
+    makers = {"load": _load_row, "ttft": _ttft_row, "decode": _decode_row, "fast": _fast_row,
+              "batch": _batch_row, "page": _page_row, "rss": _rss_rows}
+    rows: list[Row] = []
+    for metric in metrics:
+        made = makers[metric](results, tokens)
+        rows.extend(made if isinstance(made, list) else [made])
+    return rows
+
+
+# ------------------------------------------------------------------------------------------------- rows
+
+
+def _load_row(results: dict, tokens: int) -> Row:
+    # Every job loads a model, so the best over all exact-precision processes of each side is free to take.
+    ours = min(r["load_s"] for name, r in results.items() if name in ("ours_exact", "ours_batch", "ours_page"))
+    ref = min(r["load_s"] for name, r in results.items() if name.startswith("ref_"))
+    return _timed("load", "Model load (s)", ours, ref, "≥ 3×", 3.0)
+
+
+def _ttft_row(results: dict, tokens: int) -> Row:
+    ours = min(run["ttft_s"] for run in results["ours_exact"]["runs"])
+    ref = min(run["ttft_s"] for run in results["ref_single"]["runs"])
+    return _timed("ttft", "Time to first token, 448×448 region, exact (s)", ours, ref, "≥ 1.3×", 1.3)
+
+
+def _decode_row(results: dict, tokens: int) -> Row:
+    ours, ref = results["ours_exact"], results["ref_single"]
+    row = _rate("decode", f"Decode tok/s, 1 region, exact fp32 ({_tokens(ours)} tokens)", best_rate(ours),
+                best_rate(ref), "≥ 1.0×", 1.0)
+    row.check = "match: " + ("yes" if _first_ids(ours) == _first_ids(ref) else "no")
+    return row
+
+
+def _fast_row(results: dict, tokens: int) -> Row:
+    fast, exact, ref = results["ours_fast"], results["ours_exact"], results["ref_single"]
+    label = f"Decode tok/s, 1 region, fast vs reference fp32 ({_tokens(fast)} tokens)"
+    if fast["signature"] == exact["signature"]:
+        return _missing("fast", label, f"{best_rate(ref):.2f}", "≥ 2.0×", NOT_IMPLEMENTED)
+    row = _rate("fast", label, best_rate(fast), best_rate(ref), "≥ 2.0×", 2.0)
+    same, total = agreement(_first_ids(fast), _first_ids(ref))
+    row.check = f"same tokens as reference: {same}/{total}"
+    return row
+
+
+def _batch_row(results: dict, tokens: int) -> Row:
+    batch, single = results["ours_batch"], results["ours_exact"]
+    label = "Aggregate decode tok/s, batch of 8 regions vs our 1 region, exact"
+    if "skipped" in batch:
+        return _missing("batch", label, f"{best_rate(single):.2f} (ours, 1 region)", "≥ 3×", NOT_IMPLEMENTED)
+    row = _rate("batch", label, batch["decode_tok_s"], best_rate(single), "≥ 3×", 3.0)
+    row.reference = f"{best_rate(single):.2f} (ours, 1 region)"
+    row.ratio_kind = "batch/single"
+    return row
+
+
+def _page_row(results: dict, tokens: int) -> Row:
+    ours, ref = results["ours_page"], results["ref_page"]
+    label = f"Full page 1240×1754 as 8 strips × {tokens} tokens, end to end (s); ours: {ours['mode']}"
+    row = _timed("page", label, ours["wall_s"], ref["wall_s"], "> 1×", 1.0)
+    matching = sum(a == b for a, b in zip(ours["token_ids"], ref["token_ids"]))
+    row.check = f"strips matching reference: {matching}/{len(ref['token_ids'])}"
+    return row
+
+
+def _rss_rows(results: dict, tokens: int) -> list[Row]:
+    pairs = [("1 region", "ours_exact", "ref_single"), ("full page", "ours_page", "ref_page")]
+    rows = []
+    for what, ours, ref in pairs:
+        if ours in results and ref in results:
+            ours_gib, ref_gib = results[ours]["peak_rss_bytes"] / GIB, results[ref]["peak_rss_bytes"] / GIB
+            rows.append(Row("rss", f"Peak RSS, {what} (GiB)", f"{ours_gib:.2f}", f"{ref_gib:.2f}",
+                            ours_gib / ref_gib, "ours/reference", "≤ 0.7×", _yes(ours_gib / ref_gib <= 0.7)))
+    return rows
+
+
+# ------------------------------------------------------------------------------------------------- helpers
+
+
+def best_rate(result: dict) -> float:
+    return max(run["decode_tok_s"] for run in result["runs"])
+
+
+def agreement(ours: list[int], ref: list[int]) -> tuple[int, int]:
+    """Positions where the two greedy sequences agree, over the reference's length."""
+    return sum(a == b for a, b in zip(ours, ref)), len(ref)
+
+
+def _first_ids(result: dict) -> list[int]:
+    return result["runs"][0]["token_ids"]
+
+
+def _tokens(result: dict) -> int:
+    return result["runs"][0]["new_tokens"]
+
+
+def _timed(metric, label, ours_s, ref_s, target, needed) -> Row:
+    ratio = ref_s / ours_s if ours_s > 0 else None
+    return Row(metric, label, f"{ours_s:.2f}", f"{ref_s:.2f}", ratio, "reference/ours", target,
+               _yes(ratio is not None and ratio >= needed))
+
+
+def _rate(metric, label, ours, ref, target, needed) -> Row:
+    ratio = ours / ref if ref > 0 else None
+    return Row(metric, label, f"{ours:.2f}", f"{ref:.2f}", ratio, "ours/reference", target,
+               _yes(ratio is not None and ratio >= needed))
+
+
+def _missing(metric, label, reference, target, status) -> Row:
+    return Row(metric, label, status, reference, None, "", target, "—", status=status)
+
+
+def _yes(flag: bool) -> str:
+    return "yes" if flag else "no"

@@ -1,0 +1,101 @@
+"""The benchmark harness (bench/) on a tiny checkpoint, so it cannot rot. Never asserts on time values."""
+
+from __future__ import annotations
+
+import json
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from bench import metrics, report
+from bench.machine import cpu_model_and_flags
+
+REPO = Path(__file__).resolve().parents[2]
+RATIO = re.compile(r"\d+\.\d\d× \(")
+
+
+@pytest.fixture(scope="module")
+def tiny_run(tmp_path_factory):
+    out = tmp_path_factory.mktemp("bench")
+    doc = out / "performance.md"
+    command = [sys.executable, "-m", "bench.run", "--size", "tiny", "--out", str(out), "--doc", str(doc),
+               "--tokens", "4", "--repeats", "1", "--only", "load", "decode", "batch", "rss"]
+    finished = subprocess.run(command, cwd=REPO, capture_output=True, text=True, timeout=300)
+    assert finished.returncode == 0, finished.stderr[-3000:]
+    return finished.stdout, json.loads((out / "results-tiny.json").read_text()), doc.read_text(encoding="utf-8")
+
+
+def test_cli_prints_a_table_with_numeric_ratios(tiny_run):
+    stdout, summary, _ = tiny_run
+    assert [row["metric"] for row in summary["rows"]] == ["load", "decode", "batch", "rss"]
+    for row in summary["rows"]:
+        if row["metric"] == "batch" and row["status"] == metrics.NOT_IMPLEMENTED:
+            continue
+        assert row["ratio"] > 0, row
+        assert report.ratio_text(metrics.Row(**row)) in stdout
+
+
+def test_greedy_tokens_match_the_reference_and_fill_the_budget(tiny_run):
+    _, summary, _ = tiny_run
+    decode = next(row for row in summary["rows"] if row["metric"] == "decode")
+    assert decode["check"] == "match: yes"
+    jobs = summary["jobs"]
+    assert jobs["ours_exact"]["runs"][0]["new_tokens"] == jobs["ref_single"]["runs"][0]["new_tokens"] == 4
+
+
+def test_each_job_ran_in_its_own_process_with_its_own_peak_rss(tiny_run):
+    _, summary, _ = tiny_run
+    assert set(summary["jobs"]) == {"ref_single", "ours_exact", "ours_batch"}
+    assert all(job["peak_rss_bytes"] > 10 * 2**20 for job in summary["jobs"].values())
+    assert summary["checkpoint"]["parameters"] > 1_000_000
+
+
+def test_markdown_has_machine_table_and_command(tiny_run):
+    _, summary, doc = tiny_run
+    assert "## Machine" in doc and "avx512_bf16" in doc and summary["machine"]["torch"] in doc
+    assert "| Metric | Ours | transformers fp32 | Ratio |" in doc
+    assert "python -m bench.run --size tiny --tokens 4 --repeats 1 --only load decode batch rss" in doc
+    assert len([line for line in doc.splitlines() if line.startswith("| ")]) == 1 + len(summary["rows"])
+
+
+def _fake_results(fast_signature: list[str], batch: dict) -> dict:
+    single = {"load_s": 2.0, "peak_rss_bytes": 4 * 2**30,
+              "runs": [{"ttft_s": 4.0, "decode_tok_s": 10.0, "new_tokens": 8, "token_ids": [1, 2, 3]}]}
+    ours = {**single, "load_s": 0.5, "peak_rss_bytes": 2 * 2**30, "signature": ["Linear", "torch.float32"]}
+    fast = {**ours, "signature": fast_signature,
+            "runs": [{"ttft_s": 3.0, "decode_tok_s": 25.0, "new_tokens": 8, "token_ids": [1, 2, 9]}]}
+    page = {"load_s": 2.5, "wall_s": 80.0, "peak_rss_bytes": 5 * 2**30, "token_ids": [[1], [2]], "mode": "one-by-one"}
+    return {"ref_single": single, "ours_exact": ours, "ours_fast": fast, "ours_batch": {"load_s": 0.6, **batch},
+            "ref_page": page, "ours_page": {**page, "load_s": 0.7, "wall_s": 40.0, "token_ids": [[1], [5]],
+                                            "mode": "batch", "peak_rss_bytes": 3 * 2**30}}
+
+
+def test_rows_for_every_metric_with_direction_of_each_ratio():
+    results = _fake_results(["QuantizedLinear", "torch.int8"], {"decode_tok_s": 35.0})
+    rows = {row.label: row for row in metrics.build_rows(results, list(metrics.METRIC_JOBS), tokens=8)}
+    by_metric = {row.metric: row for row in rows.values()}
+    assert by_metric["load"].ratio == pytest.approx(2.0 / 0.5)  # best load over ours' exact processes
+    assert by_metric["ttft"].ratio == pytest.approx(1.0) and by_metric["ttft"].met == "no"
+    assert by_metric["fast"].ratio == pytest.approx(2.5) and by_metric["fast"].check.endswith("2/3")
+    assert by_metric["batch"].ratio == pytest.approx(3.5) and by_metric["batch"].met == "yes"
+    assert by_metric["page"].ratio == pytest.approx(2.0) and by_metric["page"].check.endswith("1/2")
+    rss = [row for row in rows.values() if row.metric == "rss"]
+    assert [row.ratio for row in rss] == pytest.approx([0.5, 0.6])
+
+
+def test_missing_fast_mode_and_batch_api_are_reported_not_measured():
+    results = _fake_results(["Linear", "torch.float32"], {"skipped": "Engine.recognize_batch is not implemented"})
+    rows = metrics.build_rows(results, ["fast", "batch"], tokens=8)
+    assert [row.ratio for row in rows] == [None, None]
+    table = report.markdown_table(rows)
+    assert table.count(metrics.NOT_IMPLEMENTED) >= 2 and not RATIO.search(table)
+
+
+def test_cpu_flags_come_from_the_first_processor():
+    text = "processor\t: 0\nmodel name\t: Test CPU 9000\nflags\t\t: fpu avx2 avx512f avx512_vnni\n\n" \
+           "processor\t: 1\nmodel name\t: Other\nflags\t\t: fpu\n"
+    model, flags = cpu_model_and_flags(text)
+    assert model == "Test CPU 9000" and {"avx512f", "avx512_vnni"} <= flags and "amx_tile" not in flags
