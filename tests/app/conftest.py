@@ -35,3 +35,13 @@ def settings(tmp_path):
     from app.settings import Settings
 
     return Settings(tmp_path / "settings.ini")
+
+
+@pytest.fixture(autouse=True)
+def _clear_clipboard():
+    """Data left on the offscreen clipboard makes Qt crash while the interpreter exits (exit code 139)."""
+    yield
+    from PySide6.QtGui import QGuiApplication
+
+    if QGuiApplication.instance() is not None:
+        QGuiApplication.clipboard().clear()

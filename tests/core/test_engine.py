@@ -39,7 +39,7 @@ def _collect(items):
 def test_load_reports_progress_and_info(engine, tiny_checkpoint):
     fractions = [fraction for _, fraction in engine.stages]
     assert fractions == sorted(fractions) and fractions[-1] == 1.0
-    assert engine.info.device == "cpu" and engine.info.dtype == "float32" and engine.info.precision == "exact"
+    assert engine.info.device == "cpu" and engine.info.dtype == "float32" and engine.info.precision == "auto"
     assert engine.info.model_dir == str(tiny_checkpoint) and engine.info.parameters > 0
 
 
