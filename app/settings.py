@@ -62,7 +62,7 @@ register(
       for name, spec in TASK_SPECS.items()),
     Key("repeat_guard", bool, True, "stop a generation that loops on the same text"),
     Key("pdf_dpi", int, 200, "resolution PDF pages are rendered at for OCR"),
-    Key("autosave_interval_s", int, 60, "seconds between autosaves of the open project; 0 = off"),
+    Key("autosave_interval_s", int, 5, "seconds between a change and its autosave; 0 = off"),
     Key("hub/repo_id", str, "zai-org/GLM-OCR", "Hugging Face Hub repository the model is downloaded from"),
     Key("hub/revision", str, "main", "branch, tag or commit of that repository"),
     Key("hub/endpoint", str, "", "Hub mirror URL; empty = huggingface.co (or $HF_ENDPOINT)"),
