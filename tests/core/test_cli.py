@@ -109,6 +109,18 @@ def test_pdf_pages_and_region(capsys, tiny_checkpoint, tmp_path):
     assert records[0]["image_grid_thw"] == [1, 10, 14]
 
 
+def test_repeated_regions_decode_as_a_batch_equal_to_single_runs(capsys, tiny_checkpoint, image_files):
+    boxes = ["0,0,150,60", "100,30,300,120", "10,10,290,110"]
+    code, batch, err = _run(capsys, "ocr", image_files[0], "--model", tiny_checkpoint, "--json",
+                            "--max-new-tokens", 12, *[arg for box in boxes for arg in ("--region", box)])
+    assert code == 0, err
+    assert [r["region"] for r in batch] == [[float(v) for v in box.split(",")] for box in boxes]
+    for record, box in zip(batch, boxes):
+        _, single, _ = _run(capsys, "ocr", image_files[0], "--model", tiny_checkpoint, "--json",
+                            "--max-new-tokens", 12, "--region", box)
+        assert record["token_ids"] == single[0]["token_ids"] and record["text"] == single[0]["text"]
+
+
 def test_extract_task_with_schema(capsys, tiny_checkpoint, image_files, tmp_path):
     schema = tmp_path / "schema.json"
     schema.write_text('{"name": "", "total": ""}', encoding="utf-8")
