@@ -47,15 +47,40 @@ def int8_available() -> bool:
     return "fbgemm" in torch.backends.quantized.supported_engines or "x86" in torch.backends.quantized.supported_engines
 
 
-def quantize_decoder(model: GlmOcrModel, include_lm_head: bool = True) -> int:
+def quantize_decoder(model: GlmOcrModel, include_lm_head: bool = True, mlp_only: bool = False) -> int:
     """Swap the decoder's (and optionally lm_head's) linears for int8 ones in place; returns how many."""
     if not int8_available():
         return 0
-    targets = [(layer.self_attn, name) for layer in model.language_model.layers
-               for name in ("q_proj", "k_proj", "v_proj", "o_proj")]
-    targets += [(layer.mlp, name) for layer in model.language_model.layers for name in ("gate_up_proj", "down_proj")]
+    layers = model.language_model.layers[: model.cfg.text.num_hidden_layers]
+    targets = [] if mlp_only else [(layer.self_attn, name) for layer in layers
+                                   for name in ("q_proj", "k_proj", "v_proj", "o_proj")]
+    targets += [(layer.mlp, name) for layer in layers for name in ("gate_up_proj", "down_proj")]
     if include_lm_head:
         targets.append((model, "lm_head"))
     for owner, name in targets:
         setattr(owner, name, DynamicInt8Linear(getattr(owner, name)))
     return len(targets)
+
+
+@torch.no_grad()
+def smooth_decoder(model: GlmOcrModel, alpha: float = 0.5) -> None:
+    """Data-free SmoothQuant: move per-channel scale from the activations into the weights, exactly in fp32.
+
+    A channel that a norm's weight makes large is large in every token, which coarsens the per-call activation
+    scale for all the others. Dividing the norm weight by s and multiplying the following linears' input columns by
+    s leaves the product unchanged but flattens the activations. s_j = |gamma_j|^alpha / max|W[:, j]|^(1-alpha),
+    with the norm weight standing in for the activation range (no calibration data is needed at load time).
+    """
+    for layer in model.language_model.layers[: model.cfg.text.num_hidden_layers]:
+        attn = layer.self_attn
+        _smooth(layer.input_layernorm.weight, [attn.q_proj.weight, attn.k_proj.weight, attn.v_proj.weight], alpha)
+        _smooth(layer.post_attention_layernorm.weight, [layer.mlp.gate_up_proj.weight], alpha)
+
+
+def _smooth(norm_weight: torch.Tensor, weights: list[torch.Tensor], alpha: float) -> None:
+    activation_range = norm_weight.abs().float().clamp(min=1e-5)
+    weight_range = torch.stack([w.abs().amax(dim=0) for w in weights]).amax(dim=0).float().clamp(min=1e-5)
+    scale = (activation_range.pow(alpha) / weight_range.pow(1 - alpha)).clamp(1e-3, 1e3)
+    norm_weight.div_(scale.to(norm_weight.dtype))
+    for weight in weights:
+        weight.mul_(scale.to(weight.dtype))

@@ -154,3 +154,18 @@ print(inputs.pixels.shape[0], out.shape[0], resource.getrusage(resource.RUSAGE_S
     patches, tokens, peak_kib = map(int, done.stdout.split())
     assert patches == 19824 and tokens == patches // 4
     assert peak_kib < 2.5 * 2**20, f"peak RSS {peak_kib / 2**20:.1f} GiB"
+
+
+@torch.no_grad()
+def test_smoothing_keeps_fp32_logits(tiny_checkpoint):
+    from glmocr_core.quantize import smooth_decoder
+    from glmocr_core.weights import load_model
+
+    model = load_model(tiny_checkpoint)
+    ids = [59248, 59250, 59253, 198, 40, 41, 42, 59254, 198]
+    before, _ = model.prefill(ids, None, [], capacity=16, all_logits=True)
+    smooth_decoder(model, alpha=0.5)
+    after, _ = model.prefill(ids, None, [], capacity=16, all_logits=True)
+    assert (after - before).abs().max().item() <= 1e-4 * before.abs().max().item()
+    norm = model.language_model.layers[0].input_layernorm.weight
+    assert not torch.allclose(norm, torch.ones_like(norm))
