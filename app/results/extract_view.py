@@ -10,12 +10,12 @@ import json
 
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import (QComboBox, QHBoxLayout, QInputDialog, QMenu, QMessageBox, QPlainTextEdit, QPushButton,
-                               QStyledItemDelegate, QTabWidget, QToolButton, QTreeWidget, QTreeWidgetItem,
-                               QVBoxLayout, QWidget)
+                               QStyledItemDelegate, QTabWidget, QToolButton, QTreeWidget, QTreeWidgetItem, QWidget)
 
 from app.results import templates
 from app.results.content import extract_data, pretty_json
 from app.results.formula_view import notice_label
+from app.results.base import ResultView
 
 TYPE_ROLE = Qt.ItemDataRole.UserRole
 KEY_COLUMN, VALUE_COLUMN = 0, 1
@@ -120,16 +120,12 @@ class _ValueDelegate(QStyledItemDelegate):
         return super().createEditor(parent, option, index)
 
 
-class ExtractResultView(QWidget):
+class ExtractResultView(ResultView):
     """``edited(str)`` carries the edited JSON text after every change in the tree."""
 
-    edited = Signal(str)
-
     def __init__(self, region, parent=None):
-        super().__init__(parent)
-        self.region = region
-        layout = QVBoxLayout(self)
-        layout.setContentsMargins(0, 0, 0, 0)
+        super().__init__(region, parent)
+        layout = self.body
         data, error = extract_data(region)
         self.error_label = notice_label(f"{error}. The raw text is kept below." if error else "")
         self.error_label.setVisible(bool(error))

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from PySide6.QtCore import QTimer, Signal
+from PySide6.QtCore import QTimer
 from PySide6.QtGui import QFontDatabase
-from PySide6.QtWidgets import QLabel, QPlainTextEdit, QVBoxLayout, QWidget
+from PySide6.QtWidgets import QLabel, QPlainTextEdit
 
 from app.results.content import formula_latex
 from app.results.web import make_katex_view
+from app.results.base import ResultView
 
 RERENDER_DELAY_MS = 250  # typing pauses shorter than this do not re-render
 NO_WEBENGINE = "Formula preview is unavailable (QtWebEngine is not installed). The LaTeX source is still editable."
@@ -30,16 +31,12 @@ def notice_label(text: str) -> QLabel:
     return label
 
 
-class FormulaResultView(QWidget):
+class FormulaResultView(ResultView):
     """``edited(str)`` carries the new LaTeX source after each (debounced) change."""
 
-    edited = Signal(str)
-
     def __init__(self, region, parent=None):
-        super().__init__(parent)
-        self.region = region
-        layout = QVBoxLayout(self)
-        layout.setContentsMargins(0, 0, 0, 0)
+        super().__init__(region, parent)
+        layout = self.body
         self.preview = make_katex_view(self)
         if self.preview is not None:
             self.preview.setAccessibleName("Rendered formula")

@@ -11,12 +11,13 @@ import html
 from PySide6.QtCore import QAbstractTableModel, QModelIndex, QObject, Qt, Signal
 from PySide6.QtGui import QAction, QFont, QGuiApplication, QKeySequence, QUndoCommand, QUndoStack
 from PySide6.QtWidgets import (QAbstractItemView, QHBoxLayout, QHeaderView, QMenu, QPlainTextEdit, QTableView,
-                               QToolButton, QVBoxLayout, QWidget)
+                               QToolButton, QVBoxLayout)
 
 from app.results import table_edit
 from app.results.content import CopyChoice, table_grid
 from app.results.copy_menu import copy_to_clipboard
 from app.results.formula_view import notice_label
+from app.results.base import ResultView
 
 MAX_VISIBLE_ROWS = 12
 
@@ -157,16 +158,12 @@ def parse_tsv(text: str) -> list[list[str]]:
     return [line.split("\t") for line in lines] if text.strip("\n") else []
 
 
-class TableResultView(QWidget):
+class TableResultView(ResultView):
     """``edited(str)`` carries the table as HTML (spans kept) after every edit, undo and redo."""
 
-    edited = Signal(str)
-
     def __init__(self, region, parent=None):
-        super().__init__(parent)
-        self.region = region
-        layout = QVBoxLayout(self)
-        layout.setContentsMargins(0, 0, 0, 0)
+        super().__init__(region, parent)
+        layout = self.body
         try:
             grid = table_grid(region)
         except ValueError as exc:

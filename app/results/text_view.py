@@ -2,27 +2,24 @@
 
 from __future__ import annotations
 
-from PySide6.QtCore import QTimer, Signal
-from PySide6.QtWidgets import QTabWidget, QTextBrowser, QVBoxLayout, QWidget
+from PySide6.QtCore import QTimer
+from PySide6.QtWidgets import QTabWidget, QTextBrowser
 
 from app.results.formula_view import RERENDER_DELAY_MS, monospace_editor, notice_label
 from app.results.markdown_render import markdown_to_html
 from app.results.web import make_katex_view
+from app.results.base import ResultView
 
 NO_WEBENGINE = "Math is shown as LaTeX source (QtWebEngine is not installed)."
 RENDERED_TAB, SOURCE_TAB = 0, 1
 
 
-class TextResultView(QWidget):
+class TextResultView(ResultView):
     """``edited(str)`` carries the new Markdown after each (debounced) change of the source."""
 
-    edited = Signal(str)
-
     def __init__(self, region, parent=None):
-        super().__init__(parent)
-        self.region = region
-        layout = QVBoxLayout(self)
-        layout.setContentsMargins(0, 0, 0, 0)
+        super().__init__(region, parent)
+        layout = self.body
         self.tabs = QTabWidget(self)
         self.tabs.setDocumentMode(True)
         self.preview = make_katex_view(self)
