@@ -18,17 +18,27 @@ STOP_CANCELLED = "cancelled"
 
 
 @dataclass
-class RecognizeOptions:
-    """Per-request options. ``None`` means the task's default."""
+class SamplingOptions:
+    """How the next token is chosen. The defaults are the official greedy decoding."""
 
-    max_new_tokens: int | None = None
-    repeat_guard: bool = True
     do_sample: bool = False
     temperature: float = 1.0
     top_p: float = 1.0
     top_k: int = 0
     repetition_penalty: float = 1.0
     seed: int | None = None
+
+    @property
+    def plain_greedy(self) -> bool:
+        return not self.do_sample and self.repetition_penalty == 1.0
+
+
+@dataclass
+class RecognizeOptions(SamplingOptions):
+    """Per-request options. ``None`` means the task's default."""
+
+    max_new_tokens: int | None = None
+    repeat_guard: bool = True
     schema: str | None = None  # JSON template text for the "extract" task
 
 

@@ -22,7 +22,7 @@ from .config import GenerationConfig, PreprocessorConfig, load_generation_config
 from .devices import PRECISIONS, resolve_device, resolve_dtype
 from .documents import to_rgb
 from .errors import UsageError
-from .generate import BatchTokenStream, GenerationRequest, Sampling, TokenStream
+from .generate import BatchTokenStream, GenerationRequest, TokenStream
 from .model import GlmOcrModel, Prompt, count_parameters
 from .model_files import require_model_dir
 from .pages import crop_region
@@ -113,7 +113,7 @@ class Engine:
         options = options or RecognizeOptions()
         prepared = self._prepare(image, [region], task, options)[0]
         request = GenerationRequest(prepared.prompt.ids, torch.from_numpy(prepared.pixels), prepared.prompt.grids,
-                                    self._max_new_tokens(task, options), self._eos_ids(), _sampling(options),
+                                    self._max_new_tokens(task, options), self._eos_ids(), options,
                                     use_mtp=self.info.mtp)
         stream = TokenStream(self.model, request, cancel)
         tracker = _TextTracker(self.tokenizer, task, options, set(self._eos_ids()))
@@ -141,7 +141,7 @@ class Engine:
         prepared = self._prepare(image, regions, task, options)
         pixels = torch.from_numpy(np.concatenate([p.pixels for p in prepared]))
         stream = BatchTokenStream(self.model, [p.prompt for p in prepared], pixels,
-                                  self._max_new_tokens(task, options), self._eos_ids(), _sampling(options), cancel)
+                                  self._max_new_tokens(task, options), self._eos_ids(), options, cancel)
         trackers = [_TextTracker(self.tokenizer, task, options, set(self._eos_ids())) for _ in prepared]
         for row, token in stream:
             text, looping = trackers[row].push(token)
@@ -203,8 +203,3 @@ def _config(folder: Path):
     from .config import load_model_config
 
     return load_model_config(folder)
-
-
-def _sampling(options: RecognizeOptions) -> Sampling:
-    return Sampling(do_sample=options.do_sample, temperature=options.temperature, top_p=options.top_p,
-                    top_k=options.top_k, repetition_penalty=options.repetition_penalty, seed=options.seed)

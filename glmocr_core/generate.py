@@ -16,21 +16,8 @@ from typing import Iterator
 import torch
 
 from .api import STOP_CANCELLED, STOP_EOS, STOP_MAX_TOKENS
+from .api import SamplingOptions as Sampling
 from .model import GlmOcrModel, Prompt
-
-
-@dataclass
-class Sampling:
-    do_sample: bool = False
-    temperature: float = 1.0
-    top_p: float = 1.0
-    top_k: int = 0
-    repetition_penalty: float = 1.0
-    seed: int | None = None
-
-    @property
-    def plain_greedy(self) -> bool:
-        return not self.do_sample and self.repetition_penalty == 1.0
 
 
 @dataclass
