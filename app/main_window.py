@@ -185,6 +185,8 @@ class MainWindow(QMainWindow):
         a("next_page", "&Next page", lambda: self.go_to_page(self.page_view.page + 1), "PgDown")
         a("whole_page", "&Whole page", self.run_whole_page, "Ctrl+Return", "Recognize the whole current page")
         a("rerun", "&Run again", self.rerun_selected, "Ctrl+R", "Run the selected region again")
+        a("run_page", "Run all regions of this &page", self.run_page_regions, "Ctrl+Shift+R",
+          "Recognize every region of the current page together (decoded as one batch)")
         a("delete", "&Delete region", self.delete_selected, keys.Delete, "Delete the selected region")
         a("cancel", "&Stop", self.cancel_current, "Esc", "Stop the region being recognized")
         a("cancel_all", "Stop &all", self.cancel_all, "Ctrl+Shift+.", "Stop every queued and running region")
@@ -219,8 +221,8 @@ class MainWindow(QMainWindow):
         self.view_menu = menu.actions()[-1].menu()
         for dock in self.docks.values():
             self.view_menu.addAction(dock.toggleViewAction())
-        self._add_menu("&Regions", [f"task_{t}" for t in TASKS] + [None, "whole_page", "rerun", "delete", None,
-                                                                    "cancel", "cancel_all"])
+        self._add_menu("&Regions", [f"task_{t}" for t in TASKS] + [None, "whole_page", "rerun", "run_page", "delete",
+                                                                    None, "cancel", "cancel_all"])
         self._add_menu("&Help", ["about"])
         self._build_toolbar()
 
@@ -480,17 +482,38 @@ class MainWindow(QMainWindow):
             self.run_region(region.id)
 
     def run_region(self, region_id: str) -> None:
-        region = self.session.region(region_id) if self.session else None
-        if region is None:
+        self.run_regions([region_id])
+
+    def run_regions(self, region_ids: list[str]) -> None:
+        """Queue regions in one go, so the worker can decode those of one page (and task) as a batch."""
+        regions = [r for r in (self.session.region(i) for i in region_ids) if r is not None] if self.session else []
+        if not regions:
             return
-        region.reset_for_run()
+        for region in regions:
+            region.reset_for_run()
         if self.host.has_model or self.host.loading:
-            self.host.submit(self._job_for(region))
+            self.host.submit_many([self._job_for(region) for region in regions])
         else:
             self.statusBar().showMessage("No model is loaded: the region will run once the model is ready.",
                                          STATUS_HINT_MS)
         self._sync_region_views()
-        self._show_waiting_text(region)
+        for region in regions:
+            self._show_waiting_text(region)
+
+    def run_page_regions(self) -> None:
+        """Every region of the current page, again; asks first when that would replace the user's edits."""
+        regions = self.session.regions_on_page(self.page_view.page) if self.session else []
+        if not regions:
+            self.statusBar().showMessage("This page has no regions to run. Draw some first.", STATUS_HINT_MS)
+            return
+        edited = sum(r.edited_text is not None for r in regions)
+        if edited and QMessageBox.question(
+                self, "Run all regions again?", f"{edited} region(s) on this page have your edits. Running them "
+                "again replaces the edits with new results.") != QMessageBox.StandardButton.Yes:
+            return
+        on_page = {r.id for r in regions}
+        self.run_regions([r.id for r in self.session.reading_order() if r.id in on_page])
+        self.session_changed.emit()
 
     def _show_waiting_text(self, region: Region) -> None:
         card = self.results.card(region.id)
@@ -608,9 +631,9 @@ class MainWindow(QMainWindow):
         self.model_label.setText(f"{Path(info.model_dir).name} · {info.device} · {info.dtype}")
         self.model_label.setToolTip(info.model_dir)
         self.statusBar().showMessage("Model ready.", STATUS_HINT_MS)
-        for region in self.session.reading_order() if self.session else []:
-            if region.state == QUEUED and not self.host.is_pending(region.id):
-                self.host.submit(self._job_for(region))
+        waiting = [r for r in self.session.reading_order() if r.state == QUEUED and not self.host.is_pending(r.id)] \
+            if self.session else []
+        self.host.submit_many([self._job_for(region) for region in waiting])  # together: they may share a batch
 
     def _on_model_failed(self, message: str) -> None:
         self.first_run.show_missing(self.settings.model_dir(), message)

@@ -1,21 +1,25 @@
 """A stand-in for glmocr_core.engine.Engine with exactly the contract's shape, for GUI tests.
 
-It "recognizes" by streaming a scripted list of tokens. Knobs let a test pause mid-stream (until cancelled or
-released), raise, or fail to load, so every worker path can be driven deterministically without torch.
+It "recognizes" by streaming a scripted list of tokens (the same for every region, or per region through
+``tokens_for``). ``recognize_batch`` follows the batch contract: every region is checked before anything is
+yielded, deltas of all rows are interleaved step by step, and each row ends with exactly one OcrResult, equal to
+what ``recognize`` gives for that region alone. Knobs let a test pause mid-stream (until cancelled or released),
+raise, refuse chosen regions, or fail to load, so every worker path can be driven deterministically without torch.
 """
 
 from __future__ import annotations
 
 import threading
 
-from glmocr_core.api import STOP_CANCELLED, STOP_EOS, EngineInfo, OcrResult, TextDelta, Timings
+from glmocr_core.api import STOP_CANCELLED, STOP_EOS, EngineInfo, OcrResult, RegionItem, TextDelta, Timings
 from glmocr_core.errors import InputError, ModelError
 
 PAUSE_LIMIT_S = 20  # a paused fake never blocks a test run forever
 
 
 class FakeEngine:
-    def __init__(self, model_dir="fake-model", tokens=None, pause_after=None, error=None, token_delay_s=0.0):
+    def __init__(self, model_dir="fake-model", tokens=None, pause_after=None, error=None, token_delay_s=0.0,
+                 tokens_for=None, refuse=None):
         self.info = EngineInfo(model_dir=str(model_dir), device="cpu", dtype="float32", parameters=1234)
         self.tokens = list(tokens) if tokens is not None else [f"tok{i} " for i in range(40)]
         self.pause_after = pause_after  # stop after this many tokens until cancelled or released
@@ -23,7 +27,11 @@ class FakeEngine:
         self.paused = threading.Event()  # set while the stream waits at pause_after
         self.error = error  # an exception instance to raise from recognize
         self.token_delay_s = token_delay_s  # only for demos/screenshots; tests never depend on timing
+        self.tokens_for = tokens_for  # region -> its token list (default: ``tokens`` for every region)
+        self.refuse = refuse  # region -> True to raise InputError for it (a check only the engine knows)
         self.calls = []  # (image size, task, region) per recognize call
+        self.batch_calls = []  # (image size, task, [regions]) per recognize_batch call
+        self.ended = []  # how each stream that ran ended: "eos" or "cancelled"
         self.closed = False
 
     @classmethod
@@ -37,23 +45,67 @@ class FakeEngine:
         self.calls.append((image.size, task, region))
         if self.error is not None:
             raise self.error
+        self._check(region)
+        return self._stream(task, self._script(region), cancel or threading.Event())
+
+    def recognize_batch(self, image, regions, task="text", options=None, cancel=None):
+        """A generator like the real one: the checks run on the first ``next()``, before any item."""
+        regions = list(regions)
+        self.batch_calls.append((image.size, task, regions))
+        if self.error is not None:
+            raise self.error
+        for region in regions:
+            self._check(region)
+        yield from self._batch_stream(task, [self._script(r) for r in regions], cancel or threading.Event())
+
+    def _check(self, region):
         if region is not None and (region[2] <= region[0] or region[3] <= region[1]):
             raise InputError(f"region {region} has no area")
-        return self._stream(task, cancel or threading.Event())
+        if self.refuse is not None and self.refuse(region):
+            raise InputError(f"region {region} is refused by the fake engine")
 
-    def _stream(self, task, cancel):
+    def _script(self, region):
+        return list(self.tokens_for(region)) if self.tokens_for is not None else self.tokens
+
+    def _stream(self, task, script, cancel):
         emitted = []
-        for index, token in enumerate(self.tokens):
-            if index == self.pause_after:
-                self.paused.set()
-                self._wait_for(cancel)
-            if self.token_delay_s:
-                cancel.wait(self.token_delay_s)
-            if cancel.is_set():
+        for index, token in enumerate(script):
+            if not self._step(index, cancel):
+                self.ended.append(STOP_CANCELLED)
                 return (yield self._result(task, emitted, STOP_CANCELLED))
             emitted.append(token)
             yield TextDelta(token)
+        self.ended.append(STOP_EOS)
         yield self._result(task, emitted, STOP_EOS)
+
+    def _batch_stream(self, task, scripts, cancel):
+        emitted = [[] for _ in scripts]
+        ended = set()
+        for index in range(max(map(len, scripts), default=0)):
+            if not self._step(index, cancel):
+                break
+            for row, script in enumerate(scripts):
+                if index < len(script):
+                    emitted[row].append(script[index])
+                    yield RegionItem(row, TextDelta(script[index]))
+            for row, script in enumerate(scripts):
+                if row not in ended and len(emitted[row]) == len(script):  # this row is done; the others go on
+                    ended.add(row)
+                    yield RegionItem(row, self._result(task, emitted[row], STOP_EOS))
+        stop_reason = STOP_CANCELLED if cancel.is_set() else STOP_EOS
+        self.ended.append(stop_reason)
+        for row in range(len(scripts)):
+            if row not in ended:  # cancelled (or an empty script): every row still open ends now
+                yield RegionItem(row, self._result(task, emitted[row], stop_reason))
+
+    def _step(self, index, cancel) -> bool:
+        """Pause or wait where the knobs say; False when the run is cancelled."""
+        if index == self.pause_after:
+            self.paused.set()
+            self._wait_for(cancel)
+        if self.token_delay_s:
+            cancel.wait(self.token_delay_s)
+        return not cancel.is_set()
 
     def _wait_for(self, cancel):
         for _ in range(PAUSE_LIMIT_S * 100):

@@ -96,7 +96,7 @@ def test_cancel_all_drops_queued_jobs(qtbot, page, stop_host):
     cancelled = []
     host.job_cancelled.connect(lambda rid, text: cancelled.append((rid, text)))
     host.submit(OcrJob("first", page, 0, None))
-    host.submit(OcrJob("second", page, 0, None))
+    host.submit(OcrJob("second", page, 0, None, task="formula"))  # another task: never in the first one's batch
     assert factory.engine.paused.wait(10)
     host.cancel_all()
     qtbot.waitUntil(lambda: len(cancelled) == 2, timeout=WAIT_MS)
