@@ -1,22 +1,25 @@
 """Loading a checkpoint's safetensors into a GlmOcrModel built on the meta device.
 
-Tensors are read one at a time from memory-mapped files and cast to the target dtype, so at most one tensor exists
-in two copies at any moment. Names match the checkpoint 1:1: there is no renaming table. Every problem (missing file,
-corrupt or truncated file, missing/unexpected tensors, wrong shapes) is a ModelError naming the file or tensors.
+Each tensor is converted straight from the memory-mapped file into its final dtype and device (one copy, no
+intermediate tensor), and the file pages it came from are dropped from memory right after, so peak memory is the
+model itself plus one tensor. Names match the checkpoint 1:1: there is no renaming table. Every problem (missing
+file, corrupt or truncated file, missing/unexpected tensors, wrong shapes) is a ModelError naming the file or tensors.
 """
 
 from __future__ import annotations
 
 import json
+import mmap
+import struct
 from contextlib import ExitStack
 from pathlib import Path
 
 import torch
-from safetensors import SafetensorError, safe_open
 
 from .config import ModelConfig, load_model_config
 from .errors import ModelError
 from .model import GlmOcrModel
+from .model_files import HeaderError, read_safetensors_header
 
 SINGLE_FILE = "model.safetensors"
 INDEX_FILE = "model.safetensors.index.json"
@@ -36,17 +39,64 @@ def tensor_locations(model_dir: Path) -> dict[str, Path]:
     single = model_dir / SINGLE_FILE
     if not single.exists():
         raise ModelError(f"no {SINGLE_FILE} or {INDEX_FILE} in the model folder", model_dir)
-    with _open_safetensors(single) as handle:
-        return {name: single for name in handle.keys()}
+    return {name: single for name in _header(single)}
 
 
-def _open_safetensors(path: Path):
+def _header(path: Path) -> dict[str, dict]:
     if not path.exists():
         raise ModelError("weights file is missing", path)
     try:
-        return safe_open(str(path), framework="pt", device="cpu")
-    except (SafetensorError, OSError, ValueError, RuntimeError) as exc:
+        return read_safetensors_header(path)
+    except (HeaderError, OSError) as exc:
         raise ModelError(f"not a readable safetensors file (corrupt or truncated?): {exc}", path) from None
+
+
+_TORCH_DTYPES = {"F64": torch.float64, "F32": torch.float32, "F16": torch.float16, "BF16": torch.bfloat16,
+                 "I64": torch.int64, "I32": torch.int32, "I16": torch.int16, "I8": torch.int8, "U8": torch.uint8,
+                 "BOOL": torch.bool}
+
+
+class MappedSafetensors:
+    """A safetensors file mapped copy-on-write (never written back), read tensor by tensor."""
+
+    def __init__(self, path: Path):
+        self.path, self.entries = path, _header(path)
+        with open(path, "rb") as handle:
+            self.data_start = 8 + struct.unpack("<Q", handle.read(8))[0]
+            self.map = mmap.mmap(handle.fileno(), 0, access=mmap.ACCESS_COPY)
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc_info) -> None:
+        self.map.close()
+
+    def shape(self, name: str) -> tuple[int, ...]:
+        return tuple(self.entries[name]["shape"])
+
+    def read(self, name: str, dtype: torch.dtype, device) -> torch.Tensor:
+        entry = self.entries[name]
+        source_dtype = _TORCH_DTYPES.get(entry["dtype"])
+        if source_dtype is None:
+            raise ModelError(f"tensor {name} has unsupported dtype {entry['dtype']}", self.path)
+        begin, end = entry["data_offsets"]
+        shape = self.shape(name)
+        if begin == end:
+            return torch.empty(shape, dtype=dtype, device=device)
+        source = torch.frombuffer(self.map, dtype=source_dtype, count=(end - begin) // source_dtype.itemsize,
+                                  offset=self.data_start + begin).view(shape)
+        tensor = source.to(device=device, dtype=dtype, copy=True)
+        del source
+        self._forget(self.data_start + begin, self.data_start + end)
+        return tensor
+
+    def _forget(self, start: int, end: int) -> None:
+        # The pages just read would otherwise stay resident (and count in RSS) until the whole file is unmapped.
+        if hasattr(self.map, "madvise") and hasattr(mmap, "MADV_DONTNEED"):
+            page = mmap.PAGESIZE
+            first, last = (start + page - 1) // page * page, end // page * page
+            if last > first:
+                self.map.madvise(mmap.MADV_DONTNEED, first, last - first)
 
 
 def mtp_prefix(cfg: ModelConfig) -> str:
@@ -94,23 +144,14 @@ def load_model(model_dir: str | Path, dtype: torch.dtype = torch.float32, device
 
 
 def _read_tensors(expected: dict[str, torch.Size], locations: dict[str, Path], dtype, device) -> dict:
-    state, mismatched = {}, []
+    state = {}
     with ExitStack() as stack:
-        handles = {path: stack.enter_context(_open_safetensors(path)) for path in set(locations.values())}
-        for name, shape in expected.items():
-            handle = handles[locations[name]]
-            found = tuple(handle.get_slice(name).get_shape())
-            if found != tuple(shape):
-                mismatched.append(f"{name} has shape {list(found)}, config needs {list(shape)}")
-                continue
-            state[name] = _read_one(handle, name, locations[name]).to(device=device, dtype=dtype)
-    if mismatched:
-        raise ModelError("weights do not match config.json: " + "; ".join(mismatched[:6]), locations[name].parent)
+        files = {path: stack.enter_context(MappedSafetensors(path)) for path in set(locations.values())}
+        mismatched = [f"{name} has shape {list(files[locations[name]].shape(name))}, config needs {list(shape)}"
+                      for name, shape in expected.items() if files[locations[name]].shape(name) != tuple(shape)]
+        if mismatched:
+            raise ModelError("weights do not match config.json: " + "; ".join(mismatched[:6]),
+                             next(iter(files)).parent)
+        for name in expected:
+            state[name] = files[locations[name]].read(name, dtype, device)
     return state
-
-
-def _read_one(handle, name: str, path: Path) -> torch.Tensor:
-    try:
-        return handle.get_tensor(name)
-    except (SafetensorError, OSError, RuntimeError) as exc:
-        raise ModelError(f"cannot read tensor {name}: {exc}", path) from None
