@@ -53,6 +53,7 @@ def result_to_dict(result) -> dict[str, Any]:
         "parse_error": result.parse_error,
         "stop_reason": result.stop_reason,
         "new_tokens": len(result.token_ids),
+        "token_ids": list(result.token_ids),  # the exact output: lets a re-run (or a batch) be compared token by token
         "prompt_tokens": result.prompt_tokens,
         "timings": {
             "load_s": timings.load_s,
@@ -144,6 +145,9 @@ class DocumentSession:
     regions: list[Region] = field(default_factory=list)
     default_task: str = "text"
     name: str = ""  # what the window title shows
+    pasted_copy: str | None = None  # for pasted/dropped data: the app's own copy of it, written on save
+    # The pasted/dropped bytes while they are only in memory (never written into the session JSON itself).
+    pasted_data: bytes | None = field(default=None, repr=False, compare=False)
 
     def region(self, region_id: str) -> Region | None:
         return next((r for r in self.regions if r.id == region_id), None)
@@ -185,6 +189,7 @@ class DocumentSession:
             "page_count": self.page_count,
             "default_task": self.default_task,
             "name": self.name,
+            "pasted_copy": self.pasted_copy,
             "regions": [r.to_dict() for r in self.regions],
         }
 
@@ -197,5 +202,6 @@ class DocumentSession:
             page_count=int(data.get("page_count", 1)),
             default_task=data.get("default_task", "text"),
             name=data.get("name", ""),
+            pasted_copy=data.get("pasted_copy"),
             regions=[Region.from_dict(r) for r in data.get("regions", [])],
         )

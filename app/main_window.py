@@ -283,7 +283,8 @@ class MainWindow(QMainWindow):
         except GlmOcrError as exc:
             self.show_error("Cannot open the image", str(exc))
             return False
-        self._set_document(document, DocumentSession(path=None, name=name))
+        # The bytes ride along so a session save can keep a copy: the session then restores without the clipboard.
+        self._set_document(document, DocumentSession(path=None, name=name, pasted_data=bytes(data)))
         return True
 
     def _set_document(self, document, session: DocumentSession) -> None:

@@ -5,11 +5,18 @@ the user's edits (``DocumentSession.to_dict``). The autosaver writes one to the 
 a change. Each running app holds a lock file (``QLockFile``, which notices when its owner died) next to its autosave;
 on the next start an autosave whose owner is gone (a crash, ``kill -9``) is offered for restore. A clean exit deletes
 both, so only lost work is ever offered.
+
+A pasted or dropped picture has no file of its own, so saving such a session (by hand or by autosave) first keeps a
+copy of its bytes in the data folder, ``pasted/<content hash>.<format>``, and records that path; restoring opens the
+copy. The copy is the original bytes, not a re-encoding: its SHA-256 is the document's content hash (so it can be
+checked like any file), and a JPEG, multi-page TIFF or PDF stays exactly what was pasted.
 """
 
 from __future__ import annotations
 
+import errno
 import hashlib
+import io
 import json
 import os
 import uuid
@@ -19,9 +26,10 @@ from pathlib import Path
 from typing import Callable
 
 import platformdirs
+from PIL import Image, UnidentifiedImageError
 from PySide6.QtCore import QLockFile, QObject, QTimer, Signal
 
-from app.atomic import WriteError, atomic_write_text
+from app.atomic import WriteError, atomic_write_bytes, atomic_write_text
 from app.doc_model import DocumentSession
 
 SESSION_FORMAT = "glmocr-studio-session"
@@ -50,6 +58,50 @@ def autosave_dir() -> Path:
     return user_data_dir() / "autosave"
 
 
+def pasted_dir() -> Path:
+    return user_data_dir() / "pasted"
+
+
+# --- pasted pictures ----------------------------------------------------------------------------------------------
+
+_SUFFIXES = {"JPEG": "jpg", "TIFF": "tif", "MPO": "jpg"}  # file name suffix per Pillow format where it differs
+
+
+def _suffix_for(data: bytes) -> str:
+    """A file name suffix that says what the bytes are (only for people looking into the folder)."""
+    if b"%PDF-" in data[:1024]:
+        return "pdf"
+    try:
+        with Image.open(io.BytesIO(data)) as image:  # reads the header only
+            fmt = image.format or ""
+    except (UnidentifiedImageError, OSError, ValueError):
+        return "bin"
+    return _SUFFIXES.get(fmt, fmt.lower() or "bin")
+
+
+def keep_pasted_copy(doc: DocumentSession, folder: Path | None = None) -> Path | None:
+    """Write the bytes of a pasted/dropped document into the data folder (once per content; atomically) and
+    record the copy in ``doc.pasted_copy``. Nothing to do for file documents. Raises WriteError."""
+    if doc.path or not doc.pasted_data:
+        return None
+    data = doc.pasted_data
+    digest = hashlib.sha256(data).hexdigest()
+    target = (folder or pasted_dir()) / f"{digest}.{_suffix_for(data)}"
+    if not (target.is_file() and target.stat().st_size == len(data)):  # content-addressed: same name, same bytes
+        try:
+            target.parent.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise WriteError(target, exc) from exc
+        atomic_write_bytes(target, data, overwrite=True)
+    doc.pasted_copy = str(target)
+    return target
+
+
+def document_location(doc: DocumentSession) -> str | None:
+    """The file to open for a session's document: its own file, or the kept copy of pasted data."""
+    return doc.path or doc.pasted_copy
+
+
 # --- session files ----------------------------------------------------------------------------------------------
 
 def session_dict(doc: DocumentSession, ui_state: dict | None = None) -> dict:
@@ -67,7 +119,11 @@ def session_text(doc: DocumentSession, ui_state: dict | None = None) -> str:
 
 
 def save_session(doc: DocumentSession, path, *, overwrite: bool = False, ui_state: dict | None = None) -> Path:
-    """Write atomically; FileExistsError when ``path`` exists and ``overwrite`` is False, WriteError on failure."""
+    """Write atomically (with the copy of a pasted picture first); FileExistsError when ``path`` exists and
+    ``overwrite`` is False, WriteError on failure."""
+    if Path(path).exists() and not overwrite:  # refuse before writing anything, the copy included
+        raise FileExistsError(errno.EEXIST, f"{path} already exists", str(path))
+    keep_pasted_copy(doc)
     return atomic_write_text(path, session_text(doc, ui_state), overwrite=overwrite)
 
 
@@ -121,13 +177,24 @@ def file_sha256(path) -> str:
 def check_document(doc: DocumentSession, hash_file: Callable[[str], str] = file_sha256) -> DocumentCheck:
     """Whether the session's document is where it was and unchanged, in words the restore dialog can show."""
     if not doc.path:
-        return DocumentCheck(NO_FILE, "The session's image was pasted or dropped; its regions and results are "
-                                      "restored without the page image.")
+        return _check_pasted_copy(doc, hash_file)
     if not Path(doc.path).is_file():
         return DocumentCheck(MISSING, f"The document {doc.path} was moved or deleted. Choose where it is now.")
     if doc.content_hash and hash_file(doc.path) != doc.content_hash:
         return DocumentCheck(CHANGED, f"The document {doc.path} has changed since the session was saved; "
                                       "regions may no longer match the page. Choose another file or keep this one.")
+    return DocumentCheck(OK, "")
+
+
+def _check_pasted_copy(doc: DocumentSession, hash_file: Callable[[str], str]) -> DocumentCheck:
+    copy = doc.pasted_copy
+    if not copy or not Path(copy).is_file():
+        where = f" (its saved copy {copy} is gone)" if copy else ""
+        return DocumentCheck(NO_FILE, f"The session's image was pasted or dropped{where}. If you have the picture "
+                                      "as a file, choose it to see the page again.")
+    if doc.content_hash and hash_file(copy) != doc.content_hash:
+        return DocumentCheck(CHANGED, f"The saved copy of the pasted image, {copy}, is damaged; regions may no "
+                                      "longer match it. Choose the picture as a file, or use the copy anyway.")
     return DocumentCheck(OK, "")
 
 
@@ -232,6 +299,7 @@ class Autosaver(QObject):
         if doc is None:
             self.discard()
             return None
+        self._keep_pasted_copy(doc)
         try:
             self._ensure_lock()
             atomic_write_text(self.path, session_text(doc, self.ui_state()), overwrite=True)
@@ -242,6 +310,13 @@ class Autosaver(QObject):
         self.dirty = False
         self.saved.emit(str(self.path))
         return self.path
+
+    def _keep_pasted_copy(self, doc: DocumentSession) -> None:
+        """A failed copy must not cost the regions and results: say so, and save the session anyway."""
+        try:
+            keep_pasted_copy(doc)
+        except (WriteError, OSError) as exc:
+            self.failed.emit(f"Autosave could not keep a copy of the pasted image: {exc}")
 
     def discard(self) -> None:
         """Forget this instance's autosave (the document was closed on purpose)."""

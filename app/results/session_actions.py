@@ -24,7 +24,8 @@ from app.atomic import WriteError
 from app.doc_model import CANCELLED, RUNNING, DocumentSession
 from app.settings import KEYS
 from app.session import (AUTOSAVE_DELAY_MS, CHANGED, OK, SESSION_FILTER, SESSION_SUFFIX, Autosaver, LoadedSession, SessionError,
-                         check_document, find_recoverable, load_session, relink, save_session, user_data_dir)
+                         check_document, document_location, find_recoverable, load_session, relink, save_session,
+                         user_data_dir)
 
 TEST_DRIVER_ENV = "GLMOCR_TEST_DRIVER"  # a Python file run with ``window`` in scope once the window is up (tests)
 LAST_SESSION_NAME = "last-session" + SESSION_SUFFIX
@@ -234,7 +235,7 @@ class FileActions(QObject):
                 return None
             check = relink(session, path)
         try:
-            return open_document(session.path)
+            return open_document(document_location(session))  # a pasted picture opens from its kept copy
         except (GlmOcrError, OSError) as exc:
             self.window.show_error("Cannot open the document", str(exc))
             return None
