@@ -1,0 +1,50 @@
+"""Names, version and document types shared by every installer build, in one place.
+
+The PyInstaller spec, ``build.py`` and the packaging tests all read this module, so a renamed executable or a new
+document type cannot drift between the Linux, macOS and Windows installers. The version is never written here:
+it is read from ``pyproject.toml`` each time.
+"""
+
+from __future__ import annotations
+
+import tomllib
+from pathlib import Path
+
+PACKAGING_DIR = Path(__file__).resolve().parent
+REPO_ROOT = PACKAGING_DIR.parent
+
+DISPLAY_NAME = "GLM-OCR Studio"
+GUI_NAME = "glmocr-studio"  # the GUI executable, the bundle folder, the .desktop file and the icon name
+CLI_NAME = "glmocr"  # the command-line executable shipped next to the GUI one
+BUNDLE_ID = "org.glmocr.studio"  # macOS CFBundleIdentifier and the Linux desktop-entry id prefix
+PUBLISHER = "GLM-OCR Studio contributors"
+SUMMARY = "Local OCR for text, formulas and tables with the GLM-OCR model"
+
+# What the app opens (app/intake.py OPENABLE_SUFFIXES): extension -> MIME type. Installers register these as
+# "open with" document types; the packaging test checks the list against the app's own.
+DOCUMENT_TYPES = {
+    ".png": "image/png",
+    ".jpg": "image/jpeg",
+    ".jpeg": "image/jpeg",
+    ".tif": "image/tiff",
+    ".tiff": "image/tiff",
+    ".webp": "image/webp",
+    ".bmp": "image/bmp",
+    ".gif": "image/gif",
+    ".pdf": "application/pdf",
+}
+
+# Build products; git ignores packaging/build/ and packaging/dist/.
+BUILD_DIR = PACKAGING_DIR / "build"
+DIST_DIR = PACKAGING_DIR / "dist"
+ICON_PNG = BUILD_DIR / "icon" / f"{GUI_NAME}.png"  # made by make_icon.py, with .ico and .icns beside it
+
+
+def project_version(pyproject: Path = REPO_ROOT / "pyproject.toml") -> str:
+    with open(pyproject, "rb") as handle:
+        return tomllib.load(handle)["project"]["version"]
+
+
+def mime_types() -> list[str]:
+    """Distinct MIME types in a stable order (for the .desktop file and the .deb)."""
+    return sorted(set(DOCUMENT_TYPES.values()))

@@ -1,0 +1,85 @@
+; Inno Setup 6 script for GLM-OCR Studio (Windows x64).
+;
+; packaging/build.py runs it as
+;   iscc /DAppVersion=X.Y.Z /DSourceDir=...\dist\glmocr-studio /DIconFile=...\glmocr-studio.ico /DOutputDir=... glmocr-studio.iss
+; The defaults below let it build by hand from packaging\windows after `python packaging\build.py --skip-installer`.
+; AppVersion must match pyproject.toml (tests/core/test_packaging.py checks it).
+;
+; Installs per user (no administrator rights) into %LOCALAPPDATA%\Programs by default; the first page offers an
+; install for all users instead. The model (about 2.2 GB) is not part of the installer: the app downloads it on
+; first start, into the user's data folder, which the uninstaller leaves alone.
+
+#ifndef AppVersion
+  #define AppVersion "0.1.0"
+#endif
+#ifndef SourceDir
+  #define SourceDir "..\dist\glmocr-studio"
+#endif
+#ifndef IconFile
+  #define IconFile "..\build\icon\glmocr-studio.ico"
+#endif
+#ifndef OutputDir
+  #define OutputDir "..\dist"
+#endif
+#define AppName "GLM-OCR Studio"
+#define ExeName "glmocr-studio.exe"
+#define ProgId "GLMOCRStudio.Document"
+
+[Setup]
+; AppId identifies the product for upgrades and the uninstaller: never change it.
+AppId={{4D574F29-811E-4D6D-BA86-B029809C1BBC}
+AppName={#AppName}
+AppVersion={#AppVersion}
+AppVerName={#AppName} {#AppVersion}
+AppPublisher=GLM-OCR Studio contributors
+DefaultDirName={autopf}\{#AppName}
+DefaultGroupName={#AppName}
+DisableProgramGroupPage=yes
+PrivilegesRequired=lowest
+PrivilegesRequiredOverridesAllowed=dialog commandline
+ArchitecturesAllowed=x64compatible
+ArchitecturesInstallIn64BitMode=x64compatible
+MinVersion=10.0
+OutputDir={#OutputDir}
+OutputBaseFilename=GLM-OCR_Studio-{#AppVersion}-windows-x64-setup
+SetupIconFile={#IconFile}
+UninstallDisplayIcon={app}\{#ExeName}
+UninstallDisplayName={#AppName}
+Compression=lzma2/max
+SolidCompression=yes
+WizardStyle=modern
+ChangesAssociations=yes
+CloseApplications=yes
+
+[Languages]
+Name: "english"; MessagesFile: "compiler:Default.isl"
+
+[Tasks]
+Name: "desktopicon"; Description: "{cm:CreateDesktopIcon}"; GroupDescription: "{cm:AdditionalIcons}"; Flags: unchecked
+Name: "associate"; Description: "Offer {#AppName} in ""Open with"" for images and PDFs"; GroupDescription: "File types:"; Flags: unchecked
+
+[Files]
+Source: "{#SourceDir}\*"; DestDir: "{app}"; Flags: ignoreversion recursesubdirs createallsubdirs
+
+[Icons]
+Name: "{autoprograms}\{#AppName}"; Filename: "{app}\{#ExeName}"
+Name: "{autodesktop}\{#AppName}"; Filename: "{app}\{#ExeName}"; Tasks: desktopicon
+
+[Registry]
+; "Open with" registration under HKA (HKCU for a per-user install, HKLM for all users). The app is only added to
+; each type's OpenWithProgids, so the user's default viewer stays the default.
+Root: HKA; Subkey: "Software\Classes\{#ProgId}"; ValueType: string; ValueName: ""; ValueData: "Image or PDF for {#AppName}"; Flags: uninsdeletekey; Tasks: associate
+Root: HKA; Subkey: "Software\Classes\{#ProgId}\DefaultIcon"; ValueType: string; ValueName: ""; ValueData: "{app}\{#ExeName},0"; Tasks: associate
+Root: HKA; Subkey: "Software\Classes\{#ProgId}\shell\open\command"; ValueType: string; ValueName: ""; ValueData: """{app}\{#ExeName}"" ""%1"""; Tasks: associate
+Root: HKA; Subkey: "Software\Classes\.png\OpenWithProgids"; ValueType: string; ValueName: "{#ProgId}"; ValueData: ""; Flags: uninsdeletevalue; Tasks: associate
+Root: HKA; Subkey: "Software\Classes\.jpg\OpenWithProgids"; ValueType: string; ValueName: "{#ProgId}"; ValueData: ""; Flags: uninsdeletevalue; Tasks: associate
+Root: HKA; Subkey: "Software\Classes\.jpeg\OpenWithProgids"; ValueType: string; ValueName: "{#ProgId}"; ValueData: ""; Flags: uninsdeletevalue; Tasks: associate
+Root: HKA; Subkey: "Software\Classes\.tif\OpenWithProgids"; ValueType: string; ValueName: "{#ProgId}"; ValueData: ""; Flags: uninsdeletevalue; Tasks: associate
+Root: HKA; Subkey: "Software\Classes\.tiff\OpenWithProgids"; ValueType: string; ValueName: "{#ProgId}"; ValueData: ""; Flags: uninsdeletevalue; Tasks: associate
+Root: HKA; Subkey: "Software\Classes\.webp\OpenWithProgids"; ValueType: string; ValueName: "{#ProgId}"; ValueData: ""; Flags: uninsdeletevalue; Tasks: associate
+Root: HKA; Subkey: "Software\Classes\.bmp\OpenWithProgids"; ValueType: string; ValueName: "{#ProgId}"; ValueData: ""; Flags: uninsdeletevalue; Tasks: associate
+Root: HKA; Subkey: "Software\Classes\.gif\OpenWithProgids"; ValueType: string; ValueName: "{#ProgId}"; ValueData: ""; Flags: uninsdeletevalue; Tasks: associate
+Root: HKA; Subkey: "Software\Classes\.pdf\OpenWithProgids"; ValueType: string; ValueName: "{#ProgId}"; ValueData: ""; Flags: uninsdeletevalue; Tasks: associate
+
+[Run]
+Filename: "{app}\{#ExeName}"; Description: "{cm:LaunchProgram,{#AppName}}"; Flags: nowait postinstall skipifsilent
