@@ -2,7 +2,8 @@
 
 The .deb installs the bundle into /opt/glmocr-studio, links both executables into /usr/bin and registers the
 desktop entry (with the image/PDF MIME types it opens) and hicolor icons; Debian's triggers refresh the menu and
-icon caches, so no maintainer scripts are needed. The AppImage holds the same bundle under usr/lib/glmocr-studio.
+icon caches. Its only maintainer scripts add an AppArmor profile on Ubuntu 24.04+, where QtWebEngine's sandbox
+needs one. The AppImage holds the same bundle under usr/lib/glmocr-studio.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ LINUX_DIR = metadata.PACKAGING_DIR / "linux"
 DESKTOP_FILE = LINUX_DIR / f"{metadata.GUI_NAME}.desktop"
 ICON_SIZES = (48, 64, 128, 256, 512)
 INSTALL_PREFIX = Path("opt") / metadata.GUI_NAME
+MAINTAINER_SCRIPTS = ("postinst", "postrm")  # install/remove the AppArmor profile (see linux/apparmor-profile)
 # Shared libraries that Qt's xcb platform and QtWebEngine load from the system (PyInstaller does not bundle the
 # graphics stack or X/Wayland client libraries); the same list scripts/dev installs for development.
 DEB_DEPENDS = ["libegl1", "libgl1", "libxkbcommon0", "libxkbcommon-x11-0", "libfontconfig1", "libdbus-1-3",
@@ -63,9 +65,20 @@ def stage_deb_tree(bundle: Path, root: Path, version: str, icon_png: Path = meta
     applications.mkdir(parents=True)
     shutil.copy2(DESKTOP_FILE, applications / DESKTOP_FILE.name)
     write_icons(root, icon_png)
-    (root / "DEBIAN").mkdir()
+    stage_apparmor(root)
     kib = sum(p.stat().st_size for p in root.rglob("*") if p.is_file() and not p.is_symlink()) // 1024
     (root / "DEBIAN" / "control").write_text(deb_control(version, deb_arch(), kib), encoding="utf-8")
+
+
+def stage_apparmor(root: Path) -> None:
+    """The profile travels inside the bundle; postinst copies it to /etc/apparmor.d only on AppArmor 4 systems."""
+    profile = root / INSTALL_PREFIX / "apparmor" / metadata.GUI_NAME
+    profile.parent.mkdir(parents=True)
+    shutil.copy2(LINUX_DIR / "apparmor-profile", profile)
+    (root / "DEBIAN").mkdir()
+    for script in MAINTAINER_SCRIPTS:
+        shutil.copy2(LINUX_DIR / script, root / "DEBIAN" / script)
+        (root / "DEBIAN" / script).chmod(0o755)
 
 
 def build_deb(bundle: Path, out_dir: Path, version: str, compression: str = "xz") -> Path:

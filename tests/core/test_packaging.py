@@ -117,6 +117,14 @@ def test_desktop_entry_starts_and_shows_the_bundled_executable():
     assert DESKTOP.stem == metadata.GUI_NAME
 
 
+@pytest.mark.skipif(shutil.which("desktop-file-validate") is None, reason="needs desktop-file-utils")
+def test_desktop_entry_passes_the_freedesktop_validator():
+    import subprocess
+
+    done = subprocess.run(["desktop-file-validate", str(DESKTOP)], capture_output=True, text=True)
+    assert done.returncode == 0 and not done.stdout.strip(), done.stdout + done.stderr
+
+
 def test_apprun_starts_the_executables_where_the_appimage_puts_the_bundle():
     import linux_installers
 
@@ -239,6 +247,23 @@ def test_deb_tree_links_both_executables_and_registers_the_desktop_entry(tmp_pat
                    if ": " in line and not line.startswith(" "))
     assert control["Package"] == metadata.GUI_NAME and control["Version"] == "9.8.7"
     assert "libnss3" in control["Depends"] and int(control["Installed-Size"]) >= 0
+    for script in linux_installers.MAINTAINER_SCRIPTS:
+        assert (root / "DEBIAN" / script).stat().st_mode & 0o111, f"{script} must be executable"
+    postinst = (root / "DEBIAN/postinst").read_text()
+    source = re.search(r"^PROFILE_SRC=(\S+)$", postinst, re.M).group(1)
+    assert (root / source.lstrip("/")).is_file()  # postinst copies a file the package really ships
+
+
+def test_apparmor_profile_covers_the_installed_gui_and_the_webengine_helper():
+    import linux_installers
+
+    profile = (PACKAGING / "linux" / "apparmor-profile").read_text(encoding="utf-8")
+    attach = re.search(r"^profile (\S+) (\S+) flags=\(unconfined\) \{$", profile, re.M)
+    assert attach and attach.group(1) == metadata.GUI_NAME
+    prefix, alternatives = re.fullmatch(r"(\S+)/\{([^}]*)\}", attach.group(2)).groups()
+    assert prefix == "/" + linux_installers.INSTALL_PREFIX.as_posix()
+    assert alternatives.split(",") == [metadata.GUI_NAME, "_internal/PySide6/Qt/libexec/QtWebEngineProcess"]
+    assert re.search(r"^\s*userns,$", profile, re.M)
 
 
 # ------------------------------------------------------------------------------------------ driver and launcher
