@@ -85,6 +85,14 @@ def region_problem(region, image_size: tuple[int, int]) -> str | None:
     return None
 
 
+def _close(stream) -> None:
+    """End a generator we stopped reading, so the engine's decode loop stops now rather than at garbage
+    collection."""
+    close = getattr(stream, "close", None)
+    if callable(close):
+        close()
+
+
 def readable_error(exc: BaseException) -> str:
     """A message for the user: our own errors are already readable; others get their type name."""
     if isinstance(exc, GlmOcrError):
@@ -325,6 +333,9 @@ class EngineWorker(QObject):
                 run.streamed = True
                 self._route(run, entry)
                 self._answer_stopped(run)
+                if len(run.answered) == len(run.jobs):
+                    break  # every region has its answer: whatever the model still decodes, nobody waits for it
+            _close(stream)
         except Exception as exc:  # noqa: BLE001 - routed to the regions it concerns
             self._batch_failed(run, image, regions, exc)
             return

@@ -19,7 +19,7 @@ PAUSE_LIMIT_S = 20  # a paused fake never blocks a test run forever
 
 class FakeEngine:
     def __init__(self, model_dir="fake-model", tokens=None, pause_after=None, error=None, token_delay_s=0.0,
-                 tokens_for=None, refuse=None):
+                 tokens_for=None, refuse=None, results_at_end=True):
         self.info = EngineInfo(model_dir=str(model_dir), device="cpu", dtype="float32", parameters=1234)
         self.tokens = list(tokens) if tokens is not None else [f"tok{i} " for i in range(40)]
         self.pause_after = pause_after  # stop after this many tokens until cancelled or released
@@ -29,6 +29,8 @@ class FakeEngine:
         self.token_delay_s = token_delay_s  # only for demos/screenshots; tests never depend on timing
         self.tokens_for = tokens_for  # region -> its token list (default: ``tokens`` for every region)
         self.refuse = refuse  # region -> True to raise InputError for it (a check only the engine knows)
+        # Batch results: all after the last token (as glmocr_core's engine does today), or each as its row ends.
+        self.results_at_end = results_at_end
         self.calls = []  # (image size, task, region) per recognize call
         self.batch_calls = []  # (image size, task, [regions]) per recognize_batch call
         self.ended = []  # how each stream that ran ended: "eos" or "cancelled"
@@ -88,15 +90,21 @@ class FakeEngine:
                 if index < len(script):
                     emitted[row].append(script[index])
                     yield RegionItem(row, TextDelta(script[index]))
-            for row, script in enumerate(scripts):
-                if row not in ended and len(emitted[row]) == len(script):  # this row is done; the others go on
-                    ended.add(row)
+            if not self.results_at_end:
+                done_now = [row for row, script in enumerate(scripts)
+                            if row not in ended and len(emitted[row]) == len(script)]
+                ended.update(done_now)
+                if len(ended) == len(scripts):
+                    self.ended.append(STOP_EOS)
+                for row in done_now:  # these rows are done; the others go on
                     yield RegionItem(row, self._result(task, emitted[row], STOP_EOS))
-        stop_reason = STOP_CANCELLED if cancel.is_set() else STOP_EOS
-        self.ended.append(stop_reason)
-        for row in range(len(scripts)):
-            if row not in ended:  # cancelled (or an empty script): every row still open ends now
-                yield RegionItem(row, self._result(task, emitted[row], stop_reason))
+        if len(ended) == len(scripts):
+            return
+        self.ended.append(STOP_CANCELLED if cancel.is_set() else STOP_EOS)
+        for row, script in enumerate(scripts):
+            if row not in ended:
+                finished = len(emitted[row]) == len(script)
+                yield RegionItem(row, self._result(task, emitted[row], STOP_EOS if finished else STOP_CANCELLED))
 
     def _step(self, index, cancel) -> bool:
         """Pause or wait where the knobs say; False when the run is cancelled."""

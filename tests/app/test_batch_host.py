@@ -61,8 +61,10 @@ def jobs_at(page, xs, **kwargs):
     return [OcrJob(f"r{x}", page, 0, (x, 10, x + 40, 60), **kwargs) for x in xs]
 
 
-def test_queued_regions_of_a_page_share_one_batch_and_land_in_their_own_cards(qtbot, page, start_host):
-    host, factory = start_host()
+@pytest.mark.parametrize("results_at_end", [True, False], ids=["results-at-end", "results-as-rows-end"])
+def test_queued_regions_of_a_page_share_one_batch_and_land_in_their_own_cards(qtbot, page, start_host,
+                                                                              results_at_end):
+    host, factory = start_host(results_at_end=results_at_end)
     events = Events(host)
     host.submit_many(jobs_at(page, [10, 60, 110]) + [OcrJob("whole", page, 0, None)])
     qtbot.waitUntil(lambda: events.answered() == 4, timeout=WAIT_MS)
@@ -88,8 +90,9 @@ def test_batches_hold_at_most_the_limit_and_only_matching_jobs(qtbot, page, star
     assert len(events.finished) == len(xs) + 1
 
 
-def test_stopping_one_region_mid_batch_keeps_the_others_running(qtbot, page, start_host):
-    host, factory = start_host(pause_after=2)
+@pytest.mark.parametrize("results_at_end", [True, False], ids=["results-at-end", "results-as-rows-end"])
+def test_stopping_one_region_mid_batch_keeps_the_others_running(qtbot, page, start_host, results_at_end):
+    host, factory = start_host(pause_after=2, results_at_end=results_at_end)
     events = Events(host)
     host.submit_many(jobs_at(page, [10, 60, 110]))
     assert factory.engine.paused.wait(10)
@@ -101,6 +104,25 @@ def test_stopping_one_region_mid_batch_keeps_the_others_running(qtbot, page, sta
     assert events.finished["r10"].text == "".join(script((10,)))
     assert events.finished["r110"].text == "".join(script((110,)))
     assert factory.engine.ended == ["eos"]  # the model itself was not stopped
+
+
+def test_once_every_region_is_answered_the_batch_is_left_even_if_a_stopped_row_still_decodes(qtbot, page,
+                                                                                              start_host):
+    def long_middle_row(region):
+        return script(region, 100_000 if region and region[0] == 60 else 3)
+
+    host, factory = start_host(pause_after=1, results_at_end=False)
+    factory.engine.tokens_for = long_middle_row
+    events = Events(host)
+    host.submit_many(jobs_at(page, [10, 60]))
+    assert factory.engine.paused.wait(10)
+    host.cancel("r60")
+    factory.engine.release.set()
+    host.submit(OcrJob("next", page, 0, None, task="table"))
+    qtbot.waitUntil(lambda: events.answered() == 3, timeout=WAIT_MS)
+    assert events.cancelled == {"r60": "x60.0 "} and events.finished["r10"].text == "x10.0 x10.1 x10.2 "
+    assert events.finished["next"].task == "table"
+    assert factory.engine.ended == ["eos"]  # only "next" ran to its end: the batch generator was closed early
 
 
 def test_stopping_every_row_stops_the_model(qtbot, page, start_host):
