@@ -34,8 +34,8 @@ from glmocr_core.pages import validate_region
 
 DELTA_INTERVAL_S = 0.05  # at most ~20 text updates a second reach the GUI, however fast tokens come
 # Regions decoded together at most. Decode is memory-bound, so rows share each weight read: on CPU a batch of 8 gives
-# about 4x the single-region rate (docs/performance.md); more rows mostly add padding, memory and time to first
-# result for each region. Not a setting on purpose: it is a property of the decoder, not a user preference.
+# about 4x the single-region rate (measured for the performance issue, fp32); more rows mostly add padding, memory
+# and time to each region's first result. Not a setting on purpose: it is a property of the decoder, not a taste.
 MAX_BATCH = 8
 NO_MODEL_MESSAGE = "No model is loaded. Get the model or choose its folder first."
 NO_RESULT_MESSAGE = "The engine ended without a result for this region."
@@ -258,9 +258,8 @@ class EngineWorker(QObject):
     def _answer(self, signal, job: OcrJob, payload) -> None:
         """Send a job's final signal and forget it (a later stop request for it is then a no-op)."""
         with self.lock:
-            for jobs in (self.batch, self.decoding):
-                if job in jobs:
-                    jobs.remove(job)
+            self.batch = [j for j in self.batch if j is not job]
+            self.decoding = [j for j in self.decoding if j is not job]
         signal.emit(job.seq, job.region_id, payload)
 
     # --- running ------------------------------------------------------------------------------
