@@ -9,11 +9,11 @@ mistaken for the region's newer run; the public signals carry region ids.
 
 Batching: queued jobs on the same page image with the same task and options are taken together (up to
 ``MAX_BATCH``) and decoded by one ``Engine.recognize_batch`` call; each region still gets its own started, delta and
-finished/failed/cancelled signals. Stopping one region of a running batch: the engine API has a single cancel event
-per call and no per-row stop, so the host marks that job stopped, the worker answers it "cancelled" with its partial
-text at the next streamed piece and drops the rest of its row, while the other rows keep decoding (the stopped row
-still costs compute until it ends). When every row still decoding is stopped, the shared cancel event stops the
-model at once. A region the model would refuse is checked first and fails alone; if the engine still refuses the
+finished/failed/cancelled signals, and each region's result arrives as soon as that region ends. Stopping one
+region of a running batch: the host marks that job stopped, the engine's ``stop_region`` check takes its row out of
+the batch at the next token (so it costs no more compute), and the worker answers it "cancelled" with its partial
+text while the other rows keep decoding. When every row still decoding is stopped, the shared cancel event stops
+the model at once. A region the model would refuse is checked first and fails alone; if the engine still refuses the
 batch before streaming anything, its jobs run one by one so only the bad one fails.
 """
 
@@ -327,7 +327,8 @@ class EngineWorker(QObject):
         self._begin_decoding(jobs)
         try:
             stream = self.engine.recognize_batch(image, [regions[job.seq] for job in jobs], task=jobs[0].task,
-                                                 options=jobs[0].options, cancel=self.cancel_event)
+                                                 options=jobs[0].options, cancel=self.cancel_event,
+                                                 stop_region=lambda index: self._is_stopped(jobs[index]))
             for entry in stream:
                 run.streamed = True
                 self._route(run, entry)

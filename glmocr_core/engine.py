@@ -17,7 +17,7 @@ import numpy as np
 import torch
 from PIL import Image
 
-from .api import STOP_REPETITION, EngineInfo, OcrResult, RecognizeOptions, RegionItem, TextDelta, Timings
+from .api import STOP_CANCELLED, STOP_REPETITION, EngineInfo, OcrResult, RecognizeOptions, RegionItem, TextDelta, Timings
 from .config import GenerationConfig, PreprocessorConfig, load_generation_config, load_preprocessor_config
 from .devices import PRECISIONS, resolve_device, resolve_dtype
 from .documents import to_rgb
@@ -133,29 +133,42 @@ class Engine:
         yield self._result(task, tracker.kept(stream.tokens), stream.stop_reason, prepared, timings)
 
     def recognize_batch(self, image: Image.Image, regions: list, task: str = "text",
-                        options: RecognizeOptions | None = None,
-                        cancel: threading.Event | None = None) -> Iterator[RegionItem]:
+                        options: RecognizeOptions | None = None, cancel: threading.Event | None = None,
+                        stop_region: Callable[[int], bool] | None = None) -> Iterator[RegionItem]:
         """Recognize several regions of ``image`` (None = the whole image) as one batch. Yields RegionItems with
-        text deltas and, per region, one final OcrResult. Greedy results equal one-by-one ``recognize`` runs."""
+        text deltas and, per region as soon as that region ends, one final OcrResult. Greedy results equal
+        one-by-one ``recognize`` runs. ``cancel`` stops every region; ``stop_region(index)`` returning True stops
+        just that one (it leaves the batch; the others go on)."""
         options = options or RecognizeOptions()
         prepared = self._prepare(image, regions, task, options)
         pixels = torch.from_numpy(np.concatenate([p.pixels for p in prepared]))
         stream = BatchTokenStream(self.model, [p.prompt for p in prepared], pixels,
                                   self._max_new_tokens(task, options), self._eos_ids(), options, cancel)
         trackers = [_TextTracker(self.tokenizer, task, options, set(self._eos_ids())) for _ in prepared]
+        finished: set[int] = set()
         for row, token in stream:
             text, looping = trackers[row].push(token)
             if text:
                 yield RegionItem(row, TextDelta(text))
             if looping:
                 stream.stop_row(row, STOP_REPETITION)
-        for row, (tracker, item) in enumerate(zip(trackers, prepared)):
-            tail = tracker.decoder.flush()
-            if tail and stream.stop_reasons[row] != STOP_REPETITION:
-                yield RegionItem(row, TextDelta(tail))
-            timings = Timings(self.load_s, item.preprocess_s, stream.first_token_s, stream.decode_s[row])
-            yield RegionItem(row, self._result(task, tracker.kept(stream.tokens[row]),
-                                               stream.stop_reasons[row] or "cancelled", item, timings))
+            elif stream.stop_reasons[row] is None and stop_region is not None and stop_region(row):
+                stream.stop_row(row, STOP_CANCELLED)
+            if stream.stop_reasons[row] is not None and row not in finished:
+                finished.add(row)
+                yield from self._finish_row(row, stream, trackers[row], prepared[row], task)
+        for row in range(len(prepared)):
+            if row not in finished:  # cancelled before its next token
+                yield from self._finish_row(row, stream, trackers[row], prepared[row], task)
+
+    def _finish_row(self, row: int, stream: BatchTokenStream, tracker: "_TextTracker", item: "_Prepared",
+                    task: str) -> Iterator[RegionItem]:
+        reason = stream.stop_reasons[row] or STOP_CANCELLED
+        tail = tracker.decoder.flush()
+        if tail and reason != STOP_REPETITION:
+            yield RegionItem(row, TextDelta(tail))
+        timings = Timings(self.load_s, item.preprocess_s, stream.first_token_s, stream.decode_s[row])
+        yield RegionItem(row, self._result(task, tracker.kept(stream.tokens[row]), reason, item, timings))
 
     def _prepare(self, image: Image.Image, regions: list, task: str, options: RecognizeOptions) -> list[_Prepared]:
         """Validate everything before any model work, so a bad region fails fast and alone."""

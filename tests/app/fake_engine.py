@@ -34,6 +34,7 @@ class FakeEngine:
         self.calls = []  # (image size, task, region) per recognize call
         self.batch_calls = []  # (image size, task, [regions]) per recognize_batch call
         self.ended = []  # how each stream that ran ended: "eos" or "cancelled"
+        self.rows_stopped = []  # batch rows ended early through stop_region
         self.closed = False
 
     @classmethod
@@ -50,7 +51,7 @@ class FakeEngine:
         self._check(region)
         return self._stream(task, self._script(region), cancel or threading.Event())
 
-    def recognize_batch(self, image, regions, task="text", options=None, cancel=None):
+    def recognize_batch(self, image, regions, task="text", options=None, cancel=None, stop_region=None):
         """A generator like the real one: the checks run on the first ``next()``, before any item."""
         regions = list(regions)
         self.batch_calls.append((image.size, task, regions))
@@ -58,7 +59,8 @@ class FakeEngine:
             raise self.error
         for region in regions:
             self._check(region)
-        yield from self._batch_stream(task, [self._script(r) for r in regions], cancel or threading.Event())
+        yield from self._batch_stream(task, [self._script(r) for r in regions], cancel or threading.Event(),
+                                      stop_region or (lambda index: False))
 
     def _check(self, region):
         if region is not None and (region[2] <= region[0] or region[3] <= region[1]):
@@ -80,16 +82,20 @@ class FakeEngine:
         self.ended.append(STOP_EOS)
         yield self._result(task, emitted, STOP_EOS)
 
-    def _batch_stream(self, task, scripts, cancel):
+    def _batch_stream(self, task, scripts, cancel, stop_region):
         emitted = [[] for _ in scripts]
         ended = set()
         for index in range(max(map(len, scripts), default=0)):
             if not self._step(index, cancel):
                 break
             for row, script in enumerate(scripts):
-                if index < len(script):
+                if index < len(script) and row not in ended:
                     emitted[row].append(script[index])
                     yield RegionItem(row, TextDelta(script[index]))
+                    if stop_region(row):  # like the real engine: the row leaves the batch with a cancelled result
+                        ended.add(row)
+                        self.rows_stopped.append(row)
+                        yield RegionItem(row, self._result(task, emitted[row], STOP_CANCELLED))
             if not self.results_at_end:
                 done_now = [row for row, script in enumerate(scripts)
                             if row not in ended and len(emitted[row]) == len(script)]

@@ -104,10 +104,10 @@ def test_stopping_one_region_mid_batch_keeps_the_others_running(qtbot, page, sta
     assert events.finished["r10"].text == "".join(script((10,)))
     assert events.finished["r110"].text == "".join(script((110,)))
     assert factory.engine.ended == ["eos"]  # the model itself was not stopped
+    assert factory.engine.rows_stopped == [1]  # the engine took just that row out of the batch
 
 
-def test_once_every_region_is_answered_the_batch_is_left_even_if_a_stopped_row_still_decodes(qtbot, page,
-                                                                                              start_host):
+def test_a_stopped_long_row_leaves_the_batch_instead_of_decoding_to_its_end(qtbot, page, start_host):
     def long_middle_row(region):
         return script(region, 100_000 if region and region[0] == 60 else 3)
 
@@ -122,7 +122,8 @@ def test_once_every_region_is_answered_the_batch_is_left_even_if_a_stopped_row_s
     qtbot.waitUntil(lambda: events.answered() == 3, timeout=WAIT_MS)
     assert events.cancelled == {"r60": "x60.0 "} and events.finished["r10"].text == "x10.0 x10.1 x10.2 "
     assert events.finished["next"].task == "table"
-    assert factory.engine.ended == ["eos"]  # only "next" ran to its end: the batch generator was closed early
+    assert factory.engine.rows_stopped == [1]  # the 100,000-token row stopped at once, not at its end
+    assert factory.engine.ended == ["eos", "eos"]  # the batch (its other row done) and then "next"
 
 
 def test_stopping_every_row_stops_the_model(qtbot, page, start_host):

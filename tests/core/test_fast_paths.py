@@ -169,3 +169,31 @@ def test_smoothing_keeps_fp32_logits(tiny_checkpoint):
     assert (after - before).abs().max().item() <= 1e-4 * before.abs().max().item()
     norm = model.language_model.layers[0].input_layernorm.weight
     assert not torch.allclose(norm, torch.ones_like(norm))
+
+
+def test_batch_results_arrive_as_each_region_ends(engine, page):
+    order = []
+    for entry in engine.recognize_batch(page, REGIONS, "text", RecognizeOptions(max_new_tokens=30)):
+        order.append((entry.index, isinstance(entry.item, OcrResult)))
+    finals = [index for index, is_final in order if is_final]
+    assert sorted(finals) == list(range(len(REGIONS)))
+    lengths = {}
+    for index, region in enumerate(REGIONS):
+        lengths[index] = len(_final(engine.recognize(page, "text", region=region,
+                                                     options=RecognizeOptions(max_new_tokens=30))).token_ids)
+    # a region that ends earlier delivers its result before the longer ones'
+    first_done = order.index((finals[0], True))
+    assert lengths[finals[0]] == min(lengths.values())
+    assert any(not is_final for _, is_final in order[first_done + 1:]) or len(set(lengths.values())) == 1
+
+
+def test_stopping_one_region_leaves_the_others_running(engine, page):
+    options = RecognizeOptions(max_new_tokens=25, repeat_guard=False)
+    results = {}
+    for entry in engine.recognize_batch(page, REGIONS[:3], "text", options, stop_region=lambda index: index == 1):
+        if isinstance(entry.item, OcrResult):
+            results[entry.index] = entry.item
+    assert results[1].stop_reason == "cancelled" and len(results[1].token_ids) == 1
+    for index in (0, 2):
+        single = _final(engine.recognize(page, "text", region=REGIONS[index], options=options))
+        assert results[index].token_ids == single.token_ids
