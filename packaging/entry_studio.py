@@ -14,6 +14,8 @@ from __future__ import annotations
 
 import os
 import sys
+import tempfile
+from pathlib import Path
 
 SELF_TEST_FLAG = "--self-test"
 SELF_TEST_ENV = "GLMOCR_STUDIO_SELF_TEST"
@@ -74,35 +76,92 @@ def say(line: str) -> None:
             handle.write(f"self-test: {line}\n")
 
 
-def install_self_test(application, timeout_s: float) -> None:
-    """Poll until the main window is visible, then quit with the result of the bundle checks."""
+# A page that loads the bundled KaTeX from a file URL, as the result views do; the probe renders a fraction.
+PROBE_HTML = '<!doctype html><html><head><script src="{katex}"></script></head><body></body></html>'
+PROBE_JS = "typeof katex === 'undefined' ? '' : katex.renderToString('\\\\frac{a}{b}')"
+
+
+class SelfTest:
+    """Driven by a timer: wait for the main window, then for KaTeX to render inside QtWebEngine, then quit."""
+
+    def __init__(self, application, timeout_s: float):
+        self.application, self.timeout_s = application, timeout_s
+        self.waited_ms = 0
+        self.code: int | None = None
+        self.window_seen = False
+        self.web_result: tuple[bool, str] | None = None
+        self.web_view = None  # kept alive until the app exits
+        self.scratch = tempfile.TemporaryDirectory(prefix="glmocr-self-test-")
+
+    def tick(self) -> None:
+        self.waited_ms += POLL_MS
+        if self.code is None:
+            self.code = self._step()
+        if self.code is not None:
+            _close_modal_dialogs(self.application)
+            self.application.exit(self.code)  # repeated each tick: a nested dialog loop may swallow the first one
+
+    def _step(self) -> int | None:
+        if not self.window_seen:
+            self.window_seen = self._main_window_shown()
+            if self.window_seen:
+                self.web_view = start_katex_probe(Path(self.scratch.name), self._on_web_result)
+        elif self.web_result is not None:
+            return _report(bundle_checks() + [("KaTeX in QtWebEngine", *self.web_result)])
+        if self.waited_ms / 1000 >= self.timeout_s:
+            say(f"FAILED: {'no KaTeX render' if self.window_seen else 'no main window'} after {self.timeout_s:.0f} s")
+            return 1
+        return None
+
+    def _main_window_shown(self) -> bool:
+        from PySide6.QtWidgets import QMainWindow
+
+        windows = [w for w in self.application.topLevelWidgets() if isinstance(w, QMainWindow) and w.isVisible()]
+        if windows:
+            say(f"main window shown: {windows[0].windowTitle()!r}")
+        return bool(windows)
+
+    def _on_web_result(self, passed: bool, detail: str) -> None:
+        self.web_result = (passed, detail)
+
+
+def start_katex_probe(folder: Path, on_result):
+    """Load a page with the bundle's KaTeX in a QWebEngineView and report whether a formula renders."""
+    from PySide6.QtCore import QUrl
+    from PySide6.QtWebEngineWidgets import QWebEngineView
+
+    from app.resources_setup import katex_dir
+
+    page = folder / "probe.html"
+    page.write_text(PROBE_HTML.format(katex=QUrl.fromLocalFile(str(katex_dir() / "katex.min.js")).toString()),
+                    encoding="utf-8")
+    view = QWebEngineView()
+    view.resize(320, 160)
+
+    def rendered(html) -> None:
+        markup = html if isinstance(html, str) else ""
+        on_result("katex" in markup and "mfrac" in markup, f"{len(markup)} characters of MathML/HTML")
+
+    def loaded(ok: bool) -> None:
+        if ok:
+            view.page().runJavaScript(PROBE_JS, 0, rendered)
+        else:
+            on_result(False, f"{page} did not load")
+
+    view.loadFinished.connect(loaded)
+    view.load(QUrl.fromLocalFile(str(page)))
+    view.show()
+    return view
+
+
+def install_self_test(application, timeout_s: float) -> SelfTest:
     from PySide6.QtCore import QTimer
-    from PySide6.QtWidgets import QMainWindow
 
-    state = {"waited_ms": 0, "code": None}
-
-    def tick() -> None:
-        state["waited_ms"] += POLL_MS
-        if state["code"] is None:
-            state["code"] = _decide(application, QMainWindow, state["waited_ms"] / 1000, timeout_s)
-        if state["code"] is not None:
-            _close_modal_dialogs(application)
-            application.exit(state["code"])  # repeated each tick: a nested dialog loop may swallow the first one
-
+    test = SelfTest(application, timeout_s)
     timer = QTimer(application)
-    timer.timeout.connect(tick)
+    timer.timeout.connect(test.tick)
     timer.start(POLL_MS)
-
-
-def _decide(application, main_window_class, waited_s: float, timeout_s: float) -> int | None:
-    windows = [w for w in application.topLevelWidgets() if isinstance(w, main_window_class) and w.isVisible()]
-    if windows:
-        say(f"main window shown: {windows[0].windowTitle()!r}")
-        return _report(bundle_checks())
-    if waited_s >= timeout_s:
-        say(f"FAILED: no main window after {timeout_s:.0f} s")
-        return 1
-    return None
+    return test
 
 
 def _report(checks: list[tuple[str, bool, str]]) -> int:
@@ -126,8 +185,10 @@ def run_self_test(argv: list[str]) -> int:
     from app.main import main as app_main
 
     application = QApplication.instance() or QApplication([sys.argv[0]])
-    install_self_test(application, float(os.environ.get(SELF_TEST_TIMEOUT_ENV, "120")))
-    return app_main([a for a in argv if a != SELF_TEST_FLAG])
+    test = install_self_test(application, float(os.environ.get(SELF_TEST_TIMEOUT_ENV, "120")))
+    code = app_main([a for a in argv if a != SELF_TEST_FLAG])
+    test.scratch.cleanup()
+    return code
 
 
 def main() -> int:

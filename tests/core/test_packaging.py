@@ -217,6 +217,40 @@ def test_app_finds_resources_where_the_spec_puts_them(tmp_path, monkeypatch):
     assert resources_setup.katex_dir() == tmp_path / target / "katex"
 
 
+def spec_filter():
+    """The spec's ``used_by_app`` with the regexes it needs, run outside PyInstaller."""
+    names = {"UNUSED_QT_PATHS", "UNUSED_QT_MODULES", "used_by_app"}
+    nodes = [n for n in spec_tree().body
+             if (isinstance(n, ast.Assign) and getattr(n.targets[0], "id", None) in names)
+             or getattr(n, "name", None) in names]
+    namespace = {"re": re}
+    exec(compile(ast.Module(body=nodes, type_ignores=[]), str(SPEC), "exec"), namespace)
+    return namespace["used_by_app"]
+
+
+# Where PySide6 wheels put the same Qt pieces on Linux, Windows and macOS.
+QT_LAYOUTS = {
+    "linux": ("PySide6/Qt/lib/libQt6{}.so.6", "PySide6/Qt/qml/QtQuick/Controls/libqtquickcontrols2plugin.so"),
+    "windows": ("PySide6\\Qt6{}.dll", "PySide6\\qml\\QtQuick\\Controls\\qtquickcontrols2plugin.dll"),
+    "macos": ("PySide6/Qt/lib/Qt{0}.framework/Versions/A/Qt{0}", "PySide6/Qt/qml/QtQuick/Controls/libplugin.dylib"),
+}
+
+
+@pytest.mark.parametrize("system", sorted(QT_LAYOUTS))
+def test_qt_trimming_keeps_what_webengine_widgets_link_and_drops_qml(system):
+    used_by_app = spec_filter()
+    library, qml_plugin = QT_LAYOUTS[system]
+    webengine_closure = ("Core", "Gui", "Widgets", "Network", "OpenGL", "Qml", "QmlModels", "QmlMeta", "Quick",
+                         "QuickWidgets", "WebChannel", "Positioning", "PrintSupport", "WebEngineCore",
+                         "WebEngineWidgets", "DBus", "XcbQpa", "WaylandClient")
+    for module in webengine_closure:
+        assert used_by_app((library.format(module), "", "BINARY")), module
+    for module in ("Quick3D", "Quick3DPhysics", "Charts", "Multimedia", "Pdf", "QuickControls2Material", "Test"):
+        assert not used_by_app((library.format(module), "", "BINARY")), module
+    assert not used_by_app((qml_plugin, "", "BINARY"))
+    assert used_by_app(("torch/lib/libtorch_cpu.so", "", "BINARY"))
+
+
 def test_test_only_and_unused_packages_are_excluded():
     excludes = set(spec_constant("EXCLUDES"))
     assert {"transformers", "pytest", "tkinter", "tests"} <= excludes
