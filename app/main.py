@@ -5,6 +5,8 @@ from __future__ import annotations
 import os
 import sys
 
+from PySide6.QtCore import QEvent, QObject  # QtCore only: QtWebEngine must still come before the QApplication
+
 
 def _import_webengine_early() -> None:
     """QtWebEngine (used by result views) must be imported before the QApplication exists."""
@@ -26,6 +28,33 @@ def build_window(paths: list[str], settings=None, engine_factory=None):
     return window
 
 
+def _set_identity(application) -> None:
+    """Window icon, and the desktop file name Wayland uses to match windows to the menu entry and icon."""
+    from PySide6.QtGui import QIcon
+
+    from app.resources_setup import icon_path
+
+    application.setDesktopFileName("glmocr-studio")
+    if icon_path().is_file():
+        application.setWindowIcon(QIcon(str(icon_path())))
+
+
+class FileOpenFilter(QObject):
+    """macOS delivers "Open with" and Dock drops as QEvent.FileOpen instead of command-line arguments."""
+
+    def __init__(self, window, parent=None):
+        super().__init__(parent)
+        self.window = window
+
+    def eventFilter(self, watched, event):  # noqa: N802 (Qt name)
+        if event.type() == QEvent.Type.FileOpen and event.file():
+            from app.intake import Incoming
+
+            self.window.open_incoming(Incoming(paths=[event.file()]), "Image")
+            return True
+        return False
+
+
 def main(argv: list[str] | None = None) -> int:
     _import_webengine_early()
     from PySide6.QtWidgets import QApplication
@@ -42,7 +71,10 @@ def main(argv: list[str] | None = None) -> int:
     from app.logging_setup import setup_logging  # [issue 6 hook] rotating log file in the platform log folder
 
     setup_logging()
+    _set_identity(application)
     window = build_window([a for a in application.arguments()[1:] if not a.startswith("-")])
+    window.file_open_filter = FileOpenFilter(window, application)
+    application.installEventFilter(window.file_open_filter)
     from app.model_manager import install_model_manager  # [issue 6 hook] model manager, validated folder, settings
 
     install_model_manager(window)

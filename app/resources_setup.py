@@ -108,11 +108,39 @@ def ensure_katex(quiet: bool = False, root: Path = REPO_ROOT) -> bool:
     return True
 
 
+ICON_NAME = "glmocr-studio.png"
+
+
+def icon_path() -> Path:
+    return resources_dir() / "icons" / ICON_NAME
+
+
+def ensure_icon(root: Path = REPO_ROOT) -> bool:
+    """Draw the app icon into ``root/resources/icons`` from the packaging script (source checkouts only; installers
+    ship the drawn icon)."""
+    target = root / "resources" / "icons" / ICON_NAME
+    if target.is_file():
+        return True
+    drawer = root / "packaging" / "make_icon.py"
+    if not drawer.is_file():
+        return False
+    import runpy
+
+    runpy.run_path(str(drawer))["render"](256).save(_parent_made(target))
+    return True
+
+
+def _parent_made(path: Path) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    return path
+
+
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description="Put the app's web assets (KaTeX) in place.")
+    parser = argparse.ArgumentParser(description="Put the app's web assets (KaTeX) and icon in place.")
     parser.add_argument("--quiet", action="store_true", help="print only warnings")
     args = parser.parse_args(argv)
     ensure_katex(quiet=args.quiet)
+    ensure_icon()
     return 0
 
 
