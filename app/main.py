@@ -5,7 +5,8 @@ from __future__ import annotations
 import os
 import sys
 
-from PySide6.QtCore import QEvent, QObject  # QtCore only: QtWebEngine must still come before the QApplication
+from PySide6.QtCore import QEvent
+from PySide6.QtWidgets import QApplication  # importing is fine; QtWebEngine must only precede *creating* one
 
 
 def _import_webengine_early() -> None:
@@ -39,26 +40,30 @@ def _set_identity(application) -> None:
         application.setWindowIcon(QIcon(str(icon_path())))
 
 
-class FileOpenFilter(QObject):
-    """macOS delivers "Open with" and Dock drops as QEvent.FileOpen instead of command-line arguments."""
-
-    def __init__(self, window, parent=None):
-        super().__init__(parent)
-        self.window = window
-
-    def eventFilter(self, watched, event):  # noqa: N802 (Qt name)
-        if event.type() == QEvent.Type.FileOpen and event.file():
-            from app.intake import Incoming
-
-            self.window.open_incoming(Incoming(paths=[event.file()]), "Image")
-            return True
+def open_file_event(window, event) -> bool:
+    """macOS delivers "Open with" and Dock drops as QEvent.FileOpen to the application instead of arguments."""
+    if event.type() != QEvent.Type.FileOpen or not event.file():
         return False
+    from app.intake import Incoming
+
+    window.open_incoming(Incoming(paths=[event.file()]), "Image")
+    return True
+
+
+class StudioApplication(QApplication):
+    """Only to receive FileOpen: an application-wide Python event filter would see every event of every object
+    (QtWebEngine's too) and was seen to crash the interpreter."""
+
+    window = None
+
+    def event(self, event):  # noqa: N802 (Qt name)
+        if self.window is not None and open_file_event(self.window, event):
+            return True
+        return super().event(event)
 
 
 def main(argv: list[str] | None = None) -> int:
     _import_webengine_early()
-    from PySide6.QtWidgets import QApplication
-
     from app.qt_compat import install_bool_refcount_guard
     from app.settings import APP_NAME, ORG_NAME
 
@@ -67,14 +72,14 @@ def main(argv: list[str] | None = None) -> int:
     argv = sys.argv if argv is None else [sys.argv[0], *argv]
     QApplication.setOrganizationName(ORG_NAME)
     QApplication.setApplicationName(APP_NAME)
-    application = QApplication.instance() or QApplication(argv)
+    application = QApplication.instance() or StudioApplication(argv)
     from app.logging_setup import setup_logging  # [issue 6 hook] rotating log file in the platform log folder
 
     setup_logging()
     _set_identity(application)
     window = build_window([a for a in application.arguments()[1:] if not a.startswith("-")])
-    window.file_open_filter = FileOpenFilter(window, application)
-    application.installEventFilter(window.file_open_filter)
+    if isinstance(application, StudioApplication):
+        application.window = window
     from app.model_manager import install_model_manager  # [issue 6 hook] model manager, validated folder, settings
 
     install_model_manager(window)

@@ -4,7 +4,7 @@ from PySide6.QtCore import QEvent, QUrl
 from PySide6.QtGui import QFileOpenEvent, QGuiApplication
 from PIL import Image
 
-from app.main import FileOpenFilter, _set_identity
+from app.main import _set_identity, open_file_event
 
 
 def test_identity_sets_desktop_file_name_and_icon(qapp, tmp_path, monkeypatch):
@@ -25,7 +25,6 @@ def test_file_open_event_opens_the_file(qapp, tmp_path):
 
     image = tmp_path / "page.png"
     Image.new("RGB", (40, 30), "white").save(image)
-    event_filter = FileOpenFilter(Window())
-    assert event_filter.eventFilter(qapp, QFileOpenEvent(QUrl.fromLocalFile(str(image))))
+    assert open_file_event(Window(), QFileOpenEvent(QUrl.fromLocalFile(str(image))))
     assert opened == [[str(image)]]
-    assert not event_filter.eventFilter(qapp, QEvent(QEvent.Type.User))
+    assert not open_file_event(Window(), QEvent(QEvent.Type.User))
