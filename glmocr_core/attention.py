@@ -55,14 +55,14 @@ def eager_attention(q, k, v, *, scale: float, causal: bool = False, mask: torch.
 
 @register("sdpa")
 def sdpa_attention(q, k, v, *, scale: float, causal: bool = False, mask: torch.Tensor | None = None):
-    groups = q.shape[1] // k.shape[1]
-    k, v = _repeat_kv(k, groups), _repeat_kv(v, groups)
+    # enable_gqa lets the kernel read each kv head for its q heads; repeating k/v would copy the whole cache per step
+    gqa = {"enable_gqa": True} if q.shape[1] != k.shape[1] else {}
     q_len, k_len = q.shape[2], k.shape[2]
     if mask is None and (not causal or q_len == 1 or q_len == k_len):
         # The fused kernels' own causal flag is aligned to the start; it only equals ours when Lq == Lk.
-        return F.scaled_dot_product_attention(q, k, v, scale=scale, is_causal=causal and q_len > 1)
+        return F.scaled_dot_product_attention(q, k, v, scale=scale, is_causal=causal and q_len > 1, **gqa)
     allowed = _combined_mask(q_len, k_len, q.device, causal, mask)
-    return F.scaled_dot_product_attention(q, k, v, attn_mask=allowed, scale=scale)
+    return F.scaled_dot_product_attention(q, k, v, attn_mask=allowed, scale=scale, **gqa)
 
 
 def _combined_mask(q_len, k_len, device, causal: bool, mask: torch.Tensor | None):

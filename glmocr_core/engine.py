@@ -30,6 +30,7 @@ from .preprocess import preprocess_image
 from .repetition import RepetitionGuard
 from .tasks import default_max_new_tokens, parse_output, repetition_config, task_prompt
 from .tokenizer import GlmTokenizer
+from .weight_cache import default_cache_dir
 from .weights import has_mtp_weights, load_model, tensor_locations
 
 Progress = Callable[[str, float], None]
@@ -72,8 +73,10 @@ class Engine:
 
     @classmethod
     def load(cls, model_dir: str | Path, *, device: str = "auto", dtype: str = "auto", precision: str = "auto",
-             attention: str = "auto", mtp: bool = False, progress: Progress | None = None) -> "Engine":
-        """``mtp`` turns on speculative decoding with the checkpoint's MTP layer (greedy output is unchanged)."""
+             attention: str = "auto", mtp: bool = False, weight_cache: bool = True,
+             progress: Progress | None = None) -> "Engine":
+        """``mtp`` turns on speculative decoding with the checkpoint's MTP layer (greedy output is unchanged);
+        ``weight_cache`` keeps CPU weights converted to the compute dtype on disk for fast later starts."""
         report = progress or (lambda stage, fraction: None)
         start = time.perf_counter()
         if precision not in PRECISIONS:
@@ -84,7 +87,9 @@ class Engine:
         torch_dtype = resolve_dtype(dtype, device, precision)
         report("Loading weights", 0.1)
         cfg_mtp = mtp and has_mtp_weights(tensor_locations(folder), _config(folder))
-        model = load_model(folder, dtype=torch_dtype, device=device, with_mtp=cfg_mtp)
+        # fast precision replaces the decoder's fp32 weights, so a cache of them would only hold memory
+        cache = default_cache_dir() if weight_cache and precision != "fast" else None
+        model = load_model(folder, dtype=torch_dtype, device=device, with_mtp=cfg_mtp, cache_dir=cache)
         attention = _backend(attention, device)
         model.set_attention_backend(attention)
         parameters = count_parameters(model)

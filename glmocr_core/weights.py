@@ -54,6 +54,7 @@ def _header(path: Path) -> dict[str, dict]:
 _TORCH_DTYPES = {"F64": torch.float64, "F32": torch.float32, "F16": torch.float16, "BF16": torch.bfloat16,
                  "I64": torch.int64, "I32": torch.int32, "I16": torch.int16, "I8": torch.int8, "U8": torch.uint8,
                  "BOOL": torch.bool}
+_DTYPE_NAMES = {dtype: name for name, dtype in _TORCH_DTYPES.items()}
 
 
 class MappedSafetensors:
@@ -74,19 +75,22 @@ class MappedSafetensors:
     def shape(self, name: str) -> tuple[int, ...]:
         return tuple(self.entries[name]["shape"])
 
-    def read(self, name: str, dtype: torch.dtype, device) -> torch.Tensor:
+    def view(self, name: str) -> torch.Tensor:
+        """The tensor as it is stored, sharing the mapping's memory (valid while the mapping is open)."""
         entry = self.entries[name]
         source_dtype = _TORCH_DTYPES.get(entry["dtype"])
         if source_dtype is None:
             raise ModelError(f"tensor {name} has unsupported dtype {entry['dtype']}", self.path)
         begin, end = entry["data_offsets"]
-        shape = self.shape(name)
         if begin == end:
-            return torch.empty(shape, dtype=dtype, device=device)
-        source = torch.frombuffer(self.map, dtype=source_dtype, count=(end - begin) // source_dtype.itemsize,
-                                  offset=self.data_start + begin).view(shape)
-        tensor = source.to(device=device, dtype=dtype, copy=True)
-        del source
+            return torch.empty(self.shape(name), dtype=source_dtype)
+        return torch.frombuffer(self.map, dtype=source_dtype, count=(end - begin) // source_dtype.itemsize,
+                                offset=self.data_start + begin).view(self.shape(name))
+
+    def read(self, name: str, dtype: torch.dtype, device) -> torch.Tensor:
+        """A converted copy of the tensor; the file pages it came from are dropped afterwards."""
+        tensor = self.view(name).to(device=device, dtype=dtype, copy=True)
+        begin, end = self.entries[name]["data_offsets"]
         self._forget(self.data_start + begin, self.data_start + end)
         return tensor
 
@@ -127,8 +131,9 @@ def _names(names: list[str], limit: int = 6) -> str:
 
 
 def load_model(model_dir: str | Path, dtype: torch.dtype = torch.float32, device: str | torch.device = "cpu",
-               with_mtp: bool | None = None) -> GlmOcrModel:
-    """Build the model from ``model_dir``. ``with_mtp=None`` loads the MTP layer when the checkpoint has it."""
+               with_mtp: bool | None = None, cache_dir: Path | None = None) -> GlmOcrModel:
+    """Build the model from ``model_dir``. ``with_mtp=None`` loads the MTP layer when the checkpoint has it.
+    ``cache_dir`` keeps CPU weights converted to ``dtype`` there for near-instant later loads (weight_cache.py)."""
     model_dir = Path(model_dir)
     cfg = load_model_config(model_dir)
     locations = tensor_locations(model_dir)
@@ -138,9 +143,43 @@ def load_model(model_dir: str | Path, dtype: torch.dtype = torch.float32, device
         model = GlmOcrModel(cfg, with_mtp=with_mtp)
     expected = {name: tensor.shape for name, tensor in model.state_dict().items()}
     _check_names(expected, set(locations), cfg, with_mtp, model_dir)
-    state = _read_tensors(expected, locations, dtype, device)
+    if cache_dir is not None and torch.device(device).type == "cpu" and _converts(locations, expected, dtype):
+        state = _through_cache(model, expected, locations, dtype, Path(cache_dir))
+    else:
+        state = _read_tensors(expected, locations, dtype, device)
     model.load_state_dict(state, strict=True, assign=True)
     return model.eval()
+
+
+def _converts(locations: dict[str, Path], expected, dtype: torch.dtype) -> bool:
+    headers = {path: _header(path) for path in set(locations.values())}
+    return any(_TORCH_DTYPES.get(headers[locations[name]][name]["dtype"]) != dtype for name in expected)
+
+
+def _through_cache(model: GlmOcrModel, expected, locations, dtype, cache_dir: Path) -> dict:
+    from .weight_cache import cache_file, cache_key, store
+
+    path = cache_file(cache_dir, cache_key(list(locations.values()), dtype, list(expected)))
+    state = _map_cache(model, path, expected, dtype) if path.exists() else None
+    if state is None:
+        state = _read_tensors(expected, locations, dtype, "cpu")
+        store(state, path)
+    return state
+
+
+def _map_cache(model: GlmOcrModel, path: Path, expected, dtype) -> dict | None:
+    """The cached tensors as views of the mapped file (kept open by the model), or None if it is unusable."""
+    try:
+        mapped = MappedSafetensors(path)
+        if any(mapped.shape(n) != tuple(s) or mapped.entries[n]["dtype"] != _DTYPE_NAMES[dtype]
+               for n, s in expected.items()):
+            raise ModelError("cache does not match the checkpoint", path)
+    except (ModelError, KeyError, OSError):
+        path.unlink(missing_ok=True)  # rebuilt below
+        return None
+    model.weight_source = mapped  # the parameters live in this mapping
+    path.touch()  # most recently used: pruning keeps it
+    return {name: mapped.view(name) for name in expected}
 
 
 def _read_tensors(expected: dict[str, torch.Size], locations: dict[str, Path], dtype, device) -> dict:

@@ -2,9 +2,15 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
+
+# ---- session-wide environment (lead) -------------------------------------------------------------------------
+# Engines loaded by tests must not write converted-weight caches into the real user cache folder; the cache has its
+# own tests with explicit temporary folders.
+os.environ.setdefault("GLMOCR_NO_WEIGHT_CACHE", "1")
 
 # ---- tokenizer fixtures (tokenizer / tasks / tables / repetition tests) -------------------------------------
 

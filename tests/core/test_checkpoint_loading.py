@@ -192,3 +192,61 @@ def test_fewer_layers_in_config_than_weights(tiny_checkpoint, tmp_path):
     (ckpt / "config.json").write_text(json.dumps(data))
     with pytest.raises(ModelError, match="unexpected tensors: model.visual.blocks.1"):
         load_model(ckpt)
+
+
+# ------------------------------------------------------------------------------------------ converted-weight cache
+
+
+def _state(model):
+    return {name: tensor.clone() for name, tensor in model.state_dict().items()}
+
+
+def test_weight_cache_maps_identical_weights_on_the_second_load(tiny_checkpoint, tmp_path):
+    reference = _state(load_model(tiny_checkpoint))
+    first = load_model(tiny_checkpoint, cache_dir=tmp_path / "cache")
+    assert not hasattr(first, "weight_source")  # converted from the checkpoint, then cached
+    assert len(list((tmp_path / "cache").glob("*.safetensors"))) == 1
+    second = load_model(tiny_checkpoint, cache_dir=tmp_path / "cache")
+    assert hasattr(second, "weight_source")  # parameters are views of the mapped cache file
+    for name, tensor in second.state_dict().items():
+        assert tensor.dtype == torch.float32 and torch.equal(tensor, reference[name]), name
+
+
+def test_weight_cache_is_not_used_without_conversion(tiny_checkpoint, tmp_path):
+    load_model(tiny_checkpoint, dtype=torch.bfloat16, cache_dir=tmp_path / "cache")
+    assert not (tmp_path / "cache").exists()
+
+
+def test_changed_checkpoint_gets_a_new_cache(tiny_checkpoint, tmp_path):
+    import os
+
+    ckpt = _copy(tiny_checkpoint, tmp_path)
+    load_model(ckpt, cache_dir=tmp_path / "cache")
+    weights = ckpt / "model.safetensors"
+    os.utime(weights, ns=(weights.stat().st_atime_ns, weights.stat().st_mtime_ns + 10**9))
+    again = load_model(ckpt, cache_dir=tmp_path / "cache")
+    assert not hasattr(again, "weight_source")  # the old cache did not match: converted afresh
+    assert len(list((tmp_path / "cache").glob("*.safetensors"))) == 2
+
+
+def test_broken_cache_is_rebuilt(tiny_checkpoint, tmp_path):
+    load_model(tiny_checkpoint, cache_dir=tmp_path / "cache")
+    cached = next((tmp_path / "cache").glob("*.safetensors"))
+    cached.write_bytes(cached.read_bytes()[:1000])
+    model = load_model(tiny_checkpoint, cache_dir=tmp_path / "cache")
+    assert not hasattr(model, "weight_source") and cached.stat().st_size > 1000
+
+
+def test_full_disk_means_no_cache_and_no_leftovers(tiny_checkpoint, tmp_path, monkeypatch):
+    import errno
+
+    from glmocr_core import weight_cache
+
+    def full_disk(state, path, metadata=None):
+        open(path, "wb").write(b"partial")
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(weight_cache, "save_file", full_disk)
+    model = load_model(tiny_checkpoint, cache_dir=tmp_path / "cache")
+    assert model.lm_head.weight.dtype == torch.float32
+    assert list((tmp_path / "cache").iterdir()) == []
