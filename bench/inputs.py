@@ -8,7 +8,9 @@ from PIL import Image
 REGION_SIZE = (448, 448)  # one region: 32×32 patches, 256 image tokens after the 2×2 merge
 PAGE_SIZE = (1240, 1754)  # an A4 page at 150 DPI
 PAGE_STRIPS = 8
+BATCH_REGION_SIZE = (224, 224)  # small regions keep the batch's prefill short; decode cost is the weights, not KV
 BATCH_GRID = (2, 4)  # the batch-decode image holds 2 columns × 4 rows of regions
+WARMUP_SIZE = (112, 112)  # the smallest picture the preprocessing keeps as is
 
 
 def text_like_image(width: int, height: int, seed: int = 0) -> Image.Image:
@@ -40,14 +42,18 @@ def page_strips(size: tuple[int, int] = PAGE_SIZE, count: int = PAGE_STRIPS) -> 
     return [(0, top, width, bottom) for top, bottom in zip(edges, edges[1:])]
 
 
+def warmup_image() -> Image.Image:
+    return text_like_image(*WARMUP_SIZE, seed=4)
+
+
 def batch_image() -> Image.Image:
     columns, rows = BATCH_GRID
-    return text_like_image(REGION_SIZE[0] * columns, REGION_SIZE[1] * rows, seed=3)
+    return text_like_image(BATCH_REGION_SIZE[0] * columns, BATCH_REGION_SIZE[1] * rows, seed=3)
 
 
 def batch_regions() -> list[tuple[int, int, int, int]]:
-    """Eight 448×448 regions tiling ``batch_image``."""
-    (columns, rows), (w, h) = BATCH_GRID, REGION_SIZE
+    """Eight regions tiling ``batch_image``."""
+    (columns, rows), (w, h) = BATCH_GRID, BATCH_REGION_SIZE
     return [(c * w, r * h, (c + 1) * w, (r + 1) * h) for r in range(rows) for c in range(columns)]
 
 

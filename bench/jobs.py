@@ -21,6 +21,7 @@ def run_ref_single(checkpoint: str, tokens: int, repeats: int) -> dict:
     from . import reference
 
     model, load_s = reference.load(checkpoint)
+    reference.warm_up(model)
     return {"load_s": load_s, "runs": [reference.single_region(model, tokens) for _ in range(repeats)]}
 
 
@@ -28,6 +29,7 @@ def run_ref_page(checkpoint: str, tokens: int, repeats: int) -> dict:
     from . import reference
 
     model, load_s = reference.load(checkpoint)
+    reference.warm_up(model)
     return {"load_s": load_s, **reference.page_one_by_one(model, tokens)}
 
 
@@ -35,6 +37,7 @@ def run_ours_single(checkpoint: str, tokens: int, repeats: int, precision: str) 
     from . import ours
 
     engine, load_s = ours.load(checkpoint, precision)
+    ours.warm_up(engine)
     runs = [ours.single_region(engine, tokens) for _ in range(repeats)]
     return {"load_s": load_s, "runs": runs, "signature": ours.model_signature(engine), "info": vars(engine.info)}
 
@@ -45,6 +48,7 @@ def run_ours_batch(checkpoint: str, tokens: int, repeats: int) -> dict:
     engine, load_s = ours.load(checkpoint, "exact")
     if not ours.has_batch_api(engine):
         return {"load_s": load_s, "skipped": "Engine.recognize_batch is not implemented"}
+    ours.warm_up(engine, batch=True)
     return {"load_s": load_s, **ours.region_batch(engine, inputs.batch_image(), inputs.batch_regions(), tokens)}
 
 
@@ -52,6 +56,7 @@ def run_ours_page(checkpoint: str, tokens: int, repeats: int) -> dict:
     from . import inputs, ours
 
     engine, load_s = ours.load(checkpoint, "exact")
+    ours.warm_up(engine, batch=True)
     return {"load_s": load_s, **ours.region_batch(engine, inputs.page_image(), inputs.page_strips(), tokens)}
 
 

@@ -34,14 +34,17 @@ def memory_gib() -> float:
 
 
 def git_revision(repo: Path) -> str:
+    """The last commit that touched glmocr_core/ (other people's commits elsewhere do not change what is
+    measured), flagged when glmocr_core/ has uncommitted edits."""
+    def git(*args: str) -> str:
+        return subprocess.run(["git", *args], cwd=repo, capture_output=True, text=True, check=True).stdout.strip()
+
     try:
-        head = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=repo, capture_output=True, text=True,
-                              check=True).stdout.strip()
-        dirty = subprocess.run(["git", "status", "--porcelain", "--", "glmocr_core"], cwd=repo,
-                               capture_output=True, text=True, check=True).stdout.strip()
+        commit = git("log", "-1", "--format=%h", "--", "glmocr_core")
+        dirty = git("status", "--porcelain", "--", "glmocr_core")
     except (OSError, subprocess.CalledProcessError):
         return "unknown"
-    return head + (" + uncommitted changes in glmocr_core/" if dirty else "")
+    return f"glmocr_core at {commit}" + (" + uncommitted changes" if dirty else "")
 
 
 def package_version(name: str) -> str:

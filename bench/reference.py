@@ -85,6 +85,10 @@ def load(checkpoint: str) -> tuple[Reference, float]:
     return reference, time.perf_counter() - start
 
 
+def warm_up(reference: Reference) -> None:
+    reference.recognize(inputs.warmup_image(), 2)
+
+
 def single_region(reference: Reference, tokens: int) -> dict:
     return reference.recognize(inputs.region_image(), tokens)
 

@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from .metrics import Row
+
+FINDINGS = Path(__file__).with_name("findings.md")  # hand-written reading of the latest real-size run
 
 HEADER = ("Metric", "Ours", "transformers fp32", "Ratio", "Target", "Met", "Check")
 
@@ -37,7 +41,7 @@ def machine_lines(machine: dict, threads: int) -> list[str]:
         f"- Memory: {machine['memory_gib']} GiB",
         f"- OS: {machine['os']}; Python {machine['python']}; torch {machine['torch']}; "
         f"transformers {machine['transformers']}",
-        f"- Code measured: git {machine['git']}",
+        f"- Code measured: {machine['git']} (git)",
         f"- Date: {machine['date']}",
     ]
 
@@ -48,8 +52,28 @@ def checkpoint_line(checkpoint: dict) -> str:
             f"({checkpoint['bytes'] / 1e9:.2f} GB), seed {checkpoint['seed']}, built by the benchmark itself.")
 
 
-def document(rows: list[Row], machine: dict, checkpoint: dict, command: str, threads: int, tokens: int,
-             repeats: int, total_s: float) -> str:
+def contention_lines(jobs: dict) -> list[str]:
+    """Share of its cores each job process got (CPU seconds / (wall seconds × threads)) and the 1-minute load
+    average when it ended: unequal shares mean other work on the machine skewed that comparison."""
+    shares = []
+    for name, job in jobs.items():
+        for entry in job.get("contention", []):
+            shares.append(f"{name} {entry['cpu_share']:.0%} (load {entry['loadavg_1m']:.1f})")
+    if not shares:
+        return []
+    lead = "CPU share of its cores each measuring process got, by job (1-min load average at its end): "
+    lines = [lead + "; ".join(shares) + ".", ""]
+    revisions = {entry.get("code") for job in jobs.values() for entry in job.get("contention", [])}
+    if len(revisions) > 1:
+        lines += ["**The code changed during this run** (revisions seen: " + ", ".join(sorted(map(str, revisions)))
+                  + "); rerun for a clean comparison.", ""]
+    return lines
+
+
+def document(rows: list[Row], machine: dict, checkpoint: dict, command: str, settings, total_s: float,
+             jobs: dict | None = None) -> str:
+    """``settings``: the run's options (threads, tokens, page_tokens, rounds, repeats)."""
+    jobs = jobs or {}
     parts = [
         "# Performance",
         "",
@@ -59,25 +83,35 @@ def document(rows: list[Row], machine: dict, checkpoint: dict, command: str, thr
         "",
         "## Machine",
         "",
-        *machine_lines(machine, threads),
+        *machine_lines(machine, settings.threads),
         "",
         "## Results",
         "",
         checkpoint_line(checkpoint),
-        f"Tokens per region: {tokens}; repeats of the single-region runs: {repeats} (best kept); "
+        f"Tokens per region: {settings.tokens} ({settings.batch_tokens} per region in the batch of 8, "
+        f"{settings.page_tokens} per strip of the full page); single-region "
+        f"measurements: {settings.rounds} alternating rounds × {settings.repeats} runs per process, best kept; "
         f"whole run: {total_s / 60:.1f} min.",
         "",
         markdown_table(rows),
         "",
+        *contention_lines(jobs),
         "## Reproduce",
         "",
         "```",
         command,
         "```",
         "",
+        *findings(),
         NOTES,
     ]
     return "\n".join(parts) + "\n"
+
+
+def findings() -> list[str]:
+    if not FINDINGS.exists():
+        return []
+    return ["## Findings", "", FINDINGS.read_text(encoding="utf-8").strip(), ""]
 
 
 NOTES = """## How it is measured

@@ -12,7 +12,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import shlex
+import resource
 import subprocess
 import sys
 import time
@@ -31,24 +31,56 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--only", nargs="+", choices=list(metrics.METRIC_JOBS), metavar="METRIC",
                         help=f"metrics to measure (default: all): {', '.join(metrics.METRIC_JOBS)}")
     parser.add_argument("--tokens", type=int, default=128, help="tokens decoded per region (default 128)")
-    parser.add_argument("--repeats", type=int, default=2, help="runs of the single-region measurements (best kept)")
+    parser.add_argument("--page-tokens", type=int, default=32,
+                        help="tokens decoded per strip of the full page (default 32, to bound the run time)")
+    parser.add_argument("--batch-tokens", type=int, default=64,
+                        help="tokens per region of the batch-of-8 decode (default 64: a steady-state rate)")
+    parser.add_argument("--rounds", type=int, default=2,
+                        help="alternating rounds of the single-region processes, ours and reference (best kept)")
+    parser.add_argument("--repeats", type=int, default=1, help="measured runs per single-region process")
     parser.add_argument("--threads", type=int, default=os.cpu_count(), help="torch threads (default: all cores)")
+    parser.add_argument("--render-only", action="store_true",
+                        help="measure nothing: rebuild the table and the report from <out>/results-<size>.json")
     parser.add_argument("--doc", type=Path, default=None,
                         help="Markdown report path (default: docs/performance.md for real size)")
     args = parser.parse_args(argv)
-    if args.tokens < 2 or args.repeats < 1 or args.threads < 1:
-        parser.error("--tokens must be at least 2, --repeats and --threads at least 1")
+    if min(args.tokens, args.page_tokens, args.batch_tokens) < 2:
+        parser.error("--tokens, --page-tokens and --batch-tokens must be at least 2")
+    if min(args.rounds, args.repeats, args.threads) < 1:
+        parser.error("--rounds, --repeats and --threads must be at least 1")
     return args
+
+
+def run_jobs(schedule: list[str], folder: Path, args: argparse.Namespace) -> dict:
+    results: dict = {}
+    for job in schedule:
+        result = run_job(job, folder, args)
+        results[job] = metrics.merge_rounds(results[job], result) if job in results else result
+    return results
 
 
 def run_job(job: str, folder: Path, args: argparse.Namespace) -> dict:
     result_path = args.out / f"job-{args.size}-{job}.json"
     result_path.unlink(missing_ok=True)
-    command = [sys.executable, "-m", "bench.jobs", job, str(folder), str(args.tokens), str(args.repeats),
+    tokens = {"ref_page": args.page_tokens, "ours_page": args.page_tokens, "ours_batch": args.batch_tokens}.get(
+        job, args.tokens)
+    command = [sys.executable, "-m", "bench.jobs", job, str(folder), str(tokens), str(args.repeats),
                str(args.threads), str(result_path)]
     print(f"[bench] {job} ...", flush=True)
+    before, started = resource.getrusage(resource.RUSAGE_CHILDREN), time.perf_counter()
     subprocess.run(command, cwd=REPO, check=True)
-    return json.loads(result_path.read_text())
+    result = json.loads(result_path.read_text())
+    usage = contention(before, time.perf_counter() - started, args.threads)
+    return {**result, "contention": [{**usage, "code": machine.git_revision(REPO)}]}
+
+
+def contention(before, wall_s: float, threads: int) -> dict:
+    """How much CPU the child got: on a shared machine, a job that got less of its cores ran slower for reasons
+    that have nothing to do with its code; the report shows this next to the ratios."""
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu_s = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+    return {"wall_s": wall_s, "cpu_s": cpu_s, "cpu_share": cpu_s / (wall_s * threads) if wall_s > 0 else 0.0,
+            "loadavg_1m": os.getloadavg()[0]}
 
 
 def checkpoint_facts(size: str, folder: Path) -> dict:
@@ -62,7 +94,9 @@ def default_doc(args: argparse.Namespace) -> Path:
 
 
 def reproduce_command(args: argparse.Namespace) -> str:
-    parts = ["python -m bench.run", f"--size {args.size}", f"--tokens {args.tokens}", f"--repeats {args.repeats}"]
+    parts = ["python -m bench.run", f"--size {args.size}", f"--tokens {args.tokens}",
+             f"--page-tokens {args.page_tokens}", f"--batch-tokens {args.batch_tokens}", f"--rounds {args.rounds}",
+             f"--repeats {args.repeats}"]
     if args.only:
         parts.append("--only " + " ".join(args.only))
     return " ".join(parts)
@@ -70,31 +104,48 @@ def reproduce_command(args: argparse.Namespace) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
+    if args.render_only:
+        return render_only(args)
     started = time.perf_counter()
     args.out.mkdir(parents=True, exist_ok=True)
     folder = ckpt.ensure_checkpoint(args.size, args.out / f"ckpt-{args.size}")
     ckpt.warm_page_cache(folder)
+    description = machine.describe(REPO)  # before the jobs: the code revision they measure
     chosen = args.only or list(metrics.METRIC_JOBS)
-    results = {job: run_job(job, folder, args) for job in metrics.jobs_for(chosen)}
-    rows = metrics.build_rows(results, chosen, args.tokens)
+    results = run_jobs(metrics.jobs_for(chosen, args.rounds), folder, args)
+    rows = metrics.build_rows(results, chosen)
     total_s = time.perf_counter() - started
     print(report.text_table(rows))
     facts = checkpoint_facts(args.size, folder)
-    description = machine.describe(REPO)
     save(args, rows, results, facts, description, total_s)
     return 0
 
 
 def save(args, rows, results, facts, description, total_s) -> None:
     summary = {"rows": [row.as_dict() for row in rows], "jobs": results, "checkpoint": facts,
-               "machine": description, "tokens": args.tokens, "repeats": args.repeats, "threads": args.threads,
-               "total_s": total_s, "command": reproduce_command(args)}
+               "machine": description, "tokens": args.tokens, "page_tokens": args.page_tokens,
+               "batch_tokens": args.batch_tokens,
+               "rounds": args.rounds, "repeats": args.repeats, "threads": args.threads,
+               "only": args.only, "total_s": total_s, "command": reproduce_command(args)}
     (args.out / f"results-{args.size}.json").write_text(json.dumps(summary, indent=1))
     doc = args.doc or default_doc(args)
     doc.parent.mkdir(parents=True, exist_ok=True)
-    doc.write_text(report.document(rows, description, facts, reproduce_command(args), args.threads, args.tokens,
-                                   args.repeats, total_s), encoding="utf-8")
+    doc.write_text(report.document(rows, description, facts, reproduce_command(args), args, total_s, results),
+                   encoding="utf-8")
     print(f"[bench] wrote {doc} and {args.out / f'results-{args.size}.json'} ({total_s / 60:.1f} min)")
+
+
+def render_only(args: argparse.Namespace) -> int:
+    """Re-render from saved results (after a change to the report's text), keeping the measured run's settings."""
+    summary = json.loads((args.out / f"results-{args.size}.json").read_text())
+    for name in ("tokens", "page_tokens", "batch_tokens", "rounds", "repeats", "threads"):
+        setattr(args, name, summary.get(name, getattr(args, name)))
+    args.only = summary.get("only")
+    chosen = args.only or list(metrics.METRIC_JOBS)
+    rows = metrics.build_rows(summary["jobs"], chosen)
+    print(report.text_table(rows))
+    save(args, rows, summary["jobs"], summary["checkpoint"], summary["machine"], summary["total_s"])
+    return 0
 
 
 if __name__ == "__main__":

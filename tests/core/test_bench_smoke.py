@@ -22,7 +22,7 @@ def tiny_run(tmp_path_factory):
     out = tmp_path_factory.mktemp("bench")
     doc = out / "performance.md"
     command = [sys.executable, "-m", "bench.run", "--size", "tiny", "--out", str(out), "--doc", str(doc),
-               "--tokens", "4", "--repeats", "1", "--only", "load", "decode", "batch", "rss"]
+               "--tokens", "4", "--batch-tokens", "4", "--rounds", "1", "--only", "load", "decode", "batch", "rss"]
     finished = subprocess.run(command, cwd=REPO, capture_output=True, text=True, timeout=300)
     assert finished.returncode == 0, finished.stderr[-3000:]
     return finished.stdout, json.loads((out / "results-tiny.json").read_text()), doc.read_text(encoding="utf-8")
@@ -57,8 +57,10 @@ def test_markdown_has_machine_table_and_command(tiny_run):
     _, summary, doc = tiny_run
     assert "## Machine" in doc and "avx512_bf16" in doc and summary["machine"]["torch"] in doc
     assert "| Metric | Ours | transformers fp32 | Ratio |" in doc
-    assert "python -m bench.run --size tiny --tokens 4 --repeats 1 --only load decode batch rss" in doc
-    assert len([line for line in doc.splitlines() if line.startswith("| ")]) == 1 + len(summary["rows"])
+    assert "python -m bench.run --size tiny --tokens 4 --page-tokens 32 --batch-tokens 4 --rounds 1 --repeats 1 " \
+           "--only load decode batch rss" in doc
+    table = doc[doc.index("| Metric |"):].split("\n\n")[0].splitlines()
+    assert len(table) == 2 + len(summary["rows"])
 
 
 def _fake_results(fast_signature: list[str], batch: dict) -> dict:
@@ -67,15 +69,16 @@ def _fake_results(fast_signature: list[str], batch: dict) -> dict:
     ours = {**single, "load_s": 0.5, "peak_rss_bytes": 2 * 2**30, "signature": ["Linear", "torch.float32"]}
     fast = {**ours, "signature": fast_signature,
             "runs": [{"ttft_s": 3.0, "decode_tok_s": 25.0, "new_tokens": 8, "token_ids": [1, 2, 9]}]}
-    page = {"load_s": 2.5, "wall_s": 80.0, "peak_rss_bytes": 5 * 2**30, "token_ids": [[1], [2]], "mode": "one-by-one"}
+    page = {"load_s": 2.5, "wall_s": 80.0, "peak_rss_bytes": 5 * 2**30, "token_ids": [[1], [2]], "new_tokens": [1, 1],
+            "mode": "one-by-one"}
     return {"ref_single": single, "ours_exact": ours, "ours_fast": fast, "ours_batch": {"load_s": 0.6, **batch},
             "ref_page": page, "ours_page": {**page, "load_s": 0.7, "wall_s": 40.0, "token_ids": [[1], [5]],
                                             "mode": "batch", "peak_rss_bytes": 3 * 2**30}}
 
 
 def test_rows_for_every_metric_with_direction_of_each_ratio():
-    results = _fake_results(["QuantizedLinear", "torch.int8"], {"decode_tok_s": 35.0})
-    rows = {row.label: row for row in metrics.build_rows(results, list(metrics.METRIC_JOBS), tokens=8)}
+    results = _fake_results(["QuantizedLinear", "torch.int8"], {"decode_tok_s": 35.0, "new_tokens": [8] * 8})
+    rows = {row.label: row for row in metrics.build_rows(results, list(metrics.METRIC_JOBS))}
     by_metric = {row.metric: row for row in rows.values()}
     assert by_metric["load"].ratio == pytest.approx(2.0 / 0.5)  # best load over ours' exact processes
     assert by_metric["ttft"].ratio == pytest.approx(1.0) and by_metric["ttft"].met == "no"
@@ -88,7 +91,7 @@ def test_rows_for_every_metric_with_direction_of_each_ratio():
 
 def test_missing_fast_mode_and_batch_api_are_reported_not_measured():
     results = _fake_results(["Linear", "torch.float32"], {"skipped": "Engine.recognize_batch is not implemented"})
-    rows = metrics.build_rows(results, ["fast", "batch"], tokens=8)
+    rows = metrics.build_rows(results, ["fast", "batch"])
     assert [row.ratio for row in rows] == [None, None]
     table = report.markdown_table(rows)
     assert table.count(metrics.NOT_IMPLEMENTED) >= 2 and not RATIO.search(table)
@@ -99,3 +102,12 @@ def test_cpu_flags_come_from_the_first_processor():
            "processor\t: 1\nmodel name\t: Other\nflags\t\t: fpu\n"
     model, flags = cpu_model_and_flags(text)
     assert model == "Test CPU 9000" and {"avx512f", "avx512_vnni"} <= flags and "amx_tile" not in flags
+
+
+def test_single_region_jobs_alternate_and_rounds_merge_to_the_best():
+    assert metrics.jobs_for(["decode", "page"], rounds=2) == [
+        "ref_single", "ours_exact", "ref_single", "ours_exact", "ref_page", "ours_page"]
+    first = {"load_s": 3.0, "peak_rss_bytes": 5, "job_s": 10.0, "runs": [{"decode_tok_s": 1.0}]}
+    later = {"load_s": 2.0, "peak_rss_bytes": 7, "job_s": 11.0, "runs": [{"decode_tok_s": 2.0}]}
+    merged = metrics.merge_rounds(first, later)
+    assert (merged["load_s"], merged["peak_rss_bytes"], metrics.best_rate(merged)) == (2.0, 7, 2.0)
