@@ -37,6 +37,21 @@ class KVCache:
     def advance(self, tokens: int) -> None:
         self.length += tokens
 
+    def row(self, index: int, start: int) -> "KVCache":
+        """A one-row cache sharing this cache's storage: row ``index`` from slot ``start`` on, so a prompt written
+        into it is right-aligned after ``start`` slots of padding that its own attention never sees."""
+        view = KVCache.__new__(KVCache)
+        view.keys = [k[index:index + 1, :, start:] for k in self.keys]
+        view.values = [v[index:index + 1, :, start:] for v in self.values]
+        view.length, view.capacity = 0, self.capacity - start
+        return view
+
+    def clear_slots(self, index: int, end: int) -> None:
+        """Zero slots [0, end) of one row: padding that is never attended must still hold finite numbers,
+        since a masked key's weight is 0 and 0 * NaN would poison the sum."""
+        for tensor in (*self.keys, *self.values):
+            tensor[index, :, :end].zero_()
+
     def select(self, rows: torch.Tensor) -> None:
         """Keep only the given batch rows (a copy, done only when a row finishes)."""
         self.keys = [k[rows] for k in self.keys]
@@ -140,6 +155,11 @@ class TextModel(nn.Module):
         self.layers = nn.ModuleList(layers)
         self.norm = RMSNorm(cfg.hidden_size, cfg.rms_norm_eps)
         self.attn_backend = "auto"
+
+    def embed(self, token_ids: torch.Tensor) -> torch.Tensor:
+        """Token embeddings in the compute dtype. The table may stay in the checkpoint's narrower dtype (bf16): an
+        upcast of the looked-up rows gives exactly the values an upcast table would, for half the memory."""
+        return self.embed_tokens(token_ids).to(self.norm.weight.dtype)
 
     @property
     def mtp(self) -> MtpLayer | None:

@@ -1,7 +1,7 @@
 """The whole GLM-OCR model: vision tower + decoder + lm_head, with image-feature fusion and M-RoPE positions.
 
 ``GlmOcrModel`` owns ``model.visual``, ``model.language_model`` and ``lm_head`` so that its state-dict keys equal the
-checkpoint's. ``prefill_batch`` runs one or more prompts (left-padded to one length) into a fresh KV cache;
+checkpoint's. ``prefill_batch`` runs one or more prompts (each on its own) into a fresh left-padded KV cache;
 ``decode`` runs new tokens on top of it. Positions of cache slot n in row b are ``n + offsets[b]``: the prompt's
 rope delta minus its left padding.
 """
@@ -69,11 +69,11 @@ class GlmOcrModel(nn.Module):
 
     @property
     def dtype(self) -> torch.dtype:
-        return self.language_model.embed_tokens.weight.dtype
+        return self.language_model.norm.weight.dtype
 
     @property
     def device(self) -> torch.device:
-        return self.language_model.embed_tokens.weight.device
+        return self.language_model.norm.weight.device
 
     def set_attention_backend(self, name: str) -> None:
         self.visual.attn_backend = name
@@ -84,7 +84,7 @@ class GlmOcrModel(nn.Module):
     def embed_prompt(self, input_ids: torch.Tensor, pixels: torch.Tensor | None, grid_thw: list[list[int]]):
         """Token embeddings [B, L, hidden] with the merged image features written over the image tokens
         (images in row-major order of their tokens)."""
-        embeds = self.language_model.embed_tokens(input_ids)
+        embeds = self.language_model.embed(input_ids)
         if pixels is None or not grid_thw:
             return embeds
         features = self.visual(pixels.to(self.device), grid_thw).to(embeds.dtype)
@@ -99,44 +99,49 @@ class GlmOcrModel(nn.Module):
 
     def prefill_batch(self, prompts: list[Prompt], pixels, capacity: int, all_logits: bool = False,
                       keep_prompt: bool = False):
-        """Left-pad the prompts to one length and run them together; pixels hold every image in prompt order.
-        ``keep_prompt`` keeps the prompt's embeddings, positions and hidden states (the MTP drafter needs them)."""
+        """Prefill several prompts into one left-padded batch cache; pixels hold every image in prompt order.
+
+        Each prompt runs on its own, exactly as a single request would, writing its keys and values right-aligned
+        in its cache row: no compute is spent on padding, and activations exist for one prompt at a time.
+        ``keep_prompt`` (one prompt only) keeps the prompt's embeddings, positions and hidden states for the MTP
+        drafter; ``all_logits`` (one prompt only) returns logits for every prompt position.
+        """
         length = max(len(p.ids) for p in prompts)
         pads = [length - len(p.ids) for p in prompts]
-        pad_id = self.cfg.text.pad_token_id
-        ids = torch.tensor([[pad_id] * pad + p.ids for pad, p in zip(pads, prompts)], device=self.device)
-        positions, offsets = self._prompt_positions(prompts, pads, length)
-        key_mask = self._key_mask(pads, capacity)
-        embeds = self.embed_prompt(ids, pixels, [g for p in prompts for g in p.grids])
         cache = self.new_cache(len(prompts), capacity)
-        hidden = self._run(embeds, positions, cache, self._prefill_mask(key_mask, length))
-        logits = self.lm_head(hidden if all_logits else hidden[:, -1])
-        kept = (embeds, positions, hidden) if keep_prompt else None
-        return logits, DecodeState(cache, offsets, key_mask, hidden[:, -1], kept)
+        rows = [self._prefill_row(prompt, part, cache.row(b, pads[b]), all_logits)
+                for b, (prompt, part) in enumerate(zip(prompts, self._split_pixels(pixels, prompts)))]
+        for b, pad in enumerate(pads):
+            cache.clear_slots(b, pad)
+        cache.length = length
+        offsets = torch.tensor([delta - pad for (_, _, delta, _), pad in zip(rows, pads)], device=self.device)
+        logits = torch.cat([row_logits for row_logits, _, _, _ in rows])
+        state = DecodeState(cache, offsets, self._key_mask(pads, capacity), torch.cat([h for _, h, _, _ in rows]),
+                            rows[0][3] if keep_prompt else None)
+        return logits, state
 
-    def _prompt_positions(self, prompts: list[Prompt], pads: list[int], length: int):
-        positions = torch.zeros(3, len(prompts), length, dtype=torch.long)
-        offsets = []
-        for row, (prompt, pad) in enumerate(zip(prompts, pads)):
-            row_positions, delta = mrope_positions(prompt.ids, self.cfg.image_token_id, prompt.grids,
-                                                   self.cfg.vision.spatial_merge_size)
-            positions[:, row, pad:] = row_positions
-            offsets.append(delta - pad)
-        return positions.to(self.device), torch.tensor(offsets, device=self.device)
+    def _prefill_row(self, prompt: Prompt, pixels, cache: KVCache, all_logits: bool):
+        """(logits, last hidden [1, hidden], rope delta, (embeds, positions, hidden)) of one prompt."""
+        ids = torch.tensor([prompt.ids], device=self.device)
+        positions, delta = mrope_positions(prompt.ids, self.cfg.image_token_id, prompt.grids,
+                                           self.cfg.vision.spatial_merge_size)
+        positions = positions[:, None].to(self.device)
+        embeds = self.embed_prompt(ids, pixels, prompt.grids)
+        hidden = self._run(embeds, positions, cache)
+        logits = self.lm_head(hidden if all_logits else hidden[:, -1])
+        return logits, hidden[:, -1], delta, (embeds, positions, hidden)
+
+    def _split_pixels(self, pixels, prompts: list[Prompt]) -> list:
+        if pixels is None:
+            return [None] * len(prompts)
+        counts = [sum(t * h * w for t, h, w in p.grids) for p in prompts]
+        return list(pixels.split(counts))
 
     def _key_mask(self, pads: list[int], capacity: int) -> torch.Tensor | None:
         if not any(pads):
             return None  # the common single-prompt case keeps the fused causal kernels
         slots = torch.arange(capacity, device=self.device)
         return slots[None, :] >= torch.tensor(pads, device=self.device)[:, None]
-
-    def _prefill_mask(self, key_mask: torch.Tensor | None, length: int) -> torch.Tensor | None:
-        if key_mask is None:
-            return None
-        # Padding queries may see only themselves: a row of the softmax with no allowed key would be NaN, and a
-        # NaN value (even at weight 0) would poison every real token that multiplies it.
-        itself = torch.eye(length, dtype=torch.bool, device=self.device)
-        return key_mask[:, None, None, :length] | itself
 
     # ------------------------------------------------------------------------------------------------ decoding
 
@@ -150,7 +155,7 @@ class GlmOcrModel(nn.Module):
         slots = torch.arange(start, start + n, device=self.device)
         positions = (slots[None, :] + state.offsets[:, None]).expand(3, batch, n)
         mask = None if state.key_mask is None else state.key_mask[:, None, None, : start + n]
-        hidden = self._run(self.language_model.embed_tokens(token_ids), positions, state.cache, mask)
+        hidden = self._run(self.language_model.embed(token_ids), positions, state.cache, mask)
         state.last_hidden = hidden[:, -1]
         return hidden
 

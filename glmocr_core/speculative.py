@@ -38,7 +38,7 @@ class _Drafter:
         return self._guess(self._embed(tokens), hidden, positions)
 
     def _embed(self, tokens: list[int]) -> torch.Tensor:
-        return self.model.language_model.embed_tokens(torch.tensor([tokens], device=self.model.device))
+        return self.model.language_model.embed(torch.tensor([tokens], device=self.model.device))
 
     def _guess(self, next_embeds, hidden, positions) -> int:
         cos_sin = self.model.rope.cos_sin(positions, next_embeds.dtype)

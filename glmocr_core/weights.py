@@ -54,7 +54,16 @@ def _header(path: Path) -> dict[str, dict]:
 _TORCH_DTYPES = {"F64": torch.float64, "F32": torch.float32, "F16": torch.float16, "BF16": torch.bfloat16,
                  "I64": torch.int64, "I32": torch.int32, "I16": torch.int16, "I8": torch.int8, "U8": torch.uint8,
                  "BOOL": torch.bool}
-_DTYPE_NAMES = {dtype: name for name, dtype in _TORCH_DTYPES.items()}
+# Tables read by row lookup, not by matmul: they may stay in a narrower stored dtype, since upcasting the looked-up
+# rows is exact (see TextModel.embed). Half the memory for the 91 M-parameter embedding in fp32 inference.
+LOOKUP_TABLES = ("model.language_model.embed_tokens.weight",)
+
+
+def target_dtype(name: str, stored: str, dtype: torch.dtype) -> torch.dtype:
+    source = _TORCH_DTYPES.get(stored)
+    if name in LOOKUP_TABLES and source in (torch.bfloat16, torch.float16) and dtype == torch.float32:
+        return source
+    return dtype
 
 
 class MappedSafetensors:
@@ -89,6 +98,7 @@ class MappedSafetensors:
 
     def read(self, name: str, dtype: torch.dtype, device) -> torch.Tensor:
         """A converted copy of the tensor; the file pages it came from are dropped afterwards."""
+        dtype = target_dtype(name, self.entries[name]["dtype"], dtype)
         tensor = self.view(name).to(device=device, dtype=dtype, copy=True)
         begin, end = self.entries[name]["data_offsets"]
         self._forget(self.data_start + begin, self.data_start + end)
@@ -153,7 +163,8 @@ def load_model(model_dir: str | Path, dtype: torch.dtype = torch.float32, device
 
 def _converts(locations: dict[str, Path], expected, dtype: torch.dtype) -> bool:
     headers = {path: _header(path) for path in set(locations.values())}
-    return any(_TORCH_DTYPES.get(headers[locations[name]][name]["dtype"]) != dtype for name in expected)
+    stored = {name: headers[locations[name]][name]["dtype"] for name in expected}
+    return any(_TORCH_DTYPES.get(kind) != target_dtype(name, kind, dtype) for name, kind in stored.items())
 
 
 def _through_cache(model: GlmOcrModel, expected, locations, dtype, cache_dir: Path) -> dict:
@@ -171,8 +182,8 @@ def _map_cache(model: GlmOcrModel, path: Path, expected, dtype) -> dict | None:
     """The cached tensors as views of the mapped file (kept open by the model), or None if it is unusable."""
     try:
         mapped = MappedSafetensors(path)
-        if any(mapped.shape(n) != tuple(s) or mapped.entries[n]["dtype"] != _DTYPE_NAMES[dtype]
-               for n, s in expected.items()):
+        if any(mapped.shape(n) != tuple(s) or _TORCH_DTYPES.get(mapped.entries[n]["dtype"]) not in
+               (dtype, target_dtype(n, mapped.entries[n]["dtype"], dtype)) for n, s in expected.items()):
             raise ModelError("cache does not match the checkpoint", path)
     except (ModelError, KeyError, OSError):
         path.unlink(missing_ok=True)  # rebuilt below
