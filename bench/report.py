@@ -128,7 +128,9 @@ NOTES = """## How it is measured
 - **Fixed decode length for both**: the checkpoint's stop-token rows of `lm_head` are zeroed, so greedy decoding never
   picks a stop token and both engines decode exactly N tokens doing identical work per step.
 - **Load time**: model + tokenizer + image preprocessing config, from a warm page cache (the weight files are read once
-  before the jobs); best over all processes that loaded the model in exact precision.
+  before the jobs); best over all processes that loaded the model in exact precision. Our engine keeps a cache of
+  the weights converted to fp32 in the user cache folder (written by its first load of a checkpoint, mapped on later
+  starts), so this is a later start; each process's own load time is in `bench/out/results-<size>.json`.
 - **Time to first token**: from the PIL image (preprocessing and tokenization included) to the first generated token.
   **Decode tok/s**: (tokens − 1) / (time from the first to the last token). Best of the repeats.
 - **Batch of 8**: eight 448×448 regions decoded as one batch; aggregate rate = all decode steps / the batch's decode
