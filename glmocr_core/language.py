@@ -11,7 +11,7 @@ from torch import nn
 
 from .attention import get_backend
 from .config import TextConfig
-from .layers import RMSNorm, check_activation
+from .layers import Embedding, RMSNorm, check_activation
 from .rope import apply_text_rope
 
 
@@ -148,7 +148,7 @@ class TextModel(nn.Module):
         super().__init__()
         check_activation(cfg.hidden_act)
         self.cfg = cfg
-        self.embed_tokens = nn.Embedding(cfg.vocab_size, cfg.hidden_size)
+        self.embed_tokens = Embedding(cfg.vocab_size, cfg.hidden_size)
         layers = [DecoderLayer(cfg) for _ in range(cfg.num_hidden_layers)]
         if with_mtp:
             layers.append(MtpLayer(cfg))  # index num_hidden_layers, as in the checkpoint

@@ -35,6 +35,14 @@ class GatedMLP(nn.Module):
         return self.down_proj(F.silu(self.gate_proj(x)) * self.up_proj(x))
 
 
+class Embedding(nn.Embedding):
+    """nn.Embedding without its random init: weights always come from a checkpoint (or the synthetic builder), and
+    on the meta device the init alone would import torch's compiler stack, ~2 s of every model load."""
+
+    def reset_parameters(self) -> None:
+        pass
+
+
 def check_activation(name: str) -> None:
     if name != "silu":
         raise ValueError(f"unsupported hidden_act {name!r}; GLM-OCR uses 'silu'")
