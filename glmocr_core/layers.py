@@ -22,6 +22,26 @@ class RMSNorm(nn.Module):
         return self.weight * x.to(dtype)
 
 
+SKINNY_ROWS = 16
+
+
+class Linear(nn.Linear):
+    """nn.Linear that multiplies as (W @ x^T)^T when x has only a few rows (batched decode, draft verification).
+
+    Measured on this project's CPUs with MKL, a [9216, 1536] weight against 2-16 rows runs 2.5-3x faster in that
+    orientation than F.linear's x @ W^T (and the same for 1 row or many), while reading the same weights.
+    """
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        rows = x.numel() // x.shape[-1]
+        if not (1 < rows <= SKINNY_ROWS and x.device.type == "cpu" and x.dtype == torch.float32):
+            return F.linear(x, self.weight, self.bias)
+        out = torch.matmul(self.weight, x.reshape(rows, -1).t()).t()
+        if self.bias is not None:
+            out = out + self.bias
+        return out.reshape(*x.shape[:-1], self.out_features)
+
+
 class GatedMLP(nn.Module):
     """down(act(gate(x)) * up(x)) with separate gate/up projections (vision blocks and the merger)."""
 

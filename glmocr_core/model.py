@@ -15,6 +15,7 @@ from torch import nn
 
 from .config import ModelConfig
 from .language import KVCache, TextModel
+from .layers import Linear
 from .rope import MRope, mrope_positions
 from .vision import VisionModel
 
@@ -55,7 +56,7 @@ class GlmOcrModel(nn.Module):
         super().__init__()
         self.cfg = cfg
         self.model = _Inner(cfg, with_mtp)
-        self.lm_head = nn.Linear(cfg.text.hidden_size, cfg.text.vocab_size, bias=False)
+        self.lm_head = Linear(cfg.text.hidden_size, cfg.text.vocab_size, bias=False)
         t = cfg.text
         self.rope = MRope(t.head_dim, t.rope_theta, t.mrope_section, t.partial_rotary_factor)
 

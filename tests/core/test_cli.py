@@ -62,7 +62,9 @@ def test_cli_tokens_and_text_equal_reference_greedy(capsys, tiny_checkpoint, ima
     for record, path in zip(records, image_files):
         image = Image.open(path).convert("RGB")
         tokens, text, margins = reference.generate(image, task_prompt(task), MAX_NEW)
-        assert min(margins) > 1e-3, "the test checkpoint must have wide logit margins"
+        # no near-ties: every greedy choice wins by far more than the fp32 noise between the two implementations
+        # (max |Δlogits| seen in the parity tests is 2.4e-5)
+        assert min(margins) > 2e-4, "the test checkpoint must have wide logit margins"
         assert record["token_ids"] == tokens
         assert record["text"] == text.strip()
         assert record["stop_reason"] == ("eos" if tokens[-1] in (59246, 59253) else "max_tokens")
