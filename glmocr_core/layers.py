@@ -33,13 +33,20 @@ class Linear(nn.Linear):
     """
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        weight = compute_weight(self.weight, x.dtype)
         rows = x.numel() // x.shape[-1]
         if not (1 < rows <= SKINNY_ROWS and x.device.type == "cpu" and x.dtype == torch.float32):
-            return F.linear(x, self.weight, self.bias)
-        out = torch.matmul(self.weight, x.reshape(rows, -1).t()).t()
+            return F.linear(x, weight, self.bias)
+        out = torch.matmul(weight, x.reshape(rows, -1).t()).t()
         if self.bias is not None:
             out = out + self.bias
         return out.reshape(*x.shape[:-1], self.out_features)
+
+
+def compute_weight(weight: torch.Tensor, dtype: torch.dtype) -> torch.Tensor:
+    """The weight in the compute dtype. Weights that are only used during prefill may be kept in the checkpoint's
+    bf16 (see weights.NARROW_STORED): the upcast gives exactly the fp32 values, block by block, for half the memory."""
+    return weight if weight.dtype == dtype else weight.to(dtype)
 
 
 class GatedMLP(nn.Module):
@@ -47,9 +54,9 @@ class GatedMLP(nn.Module):
 
     def __init__(self, dim: int, hidden: int, bias: bool):
         super().__init__()
-        self.gate_proj = nn.Linear(dim, hidden, bias=bias)
-        self.up_proj = nn.Linear(dim, hidden, bias=bias)
-        self.down_proj = nn.Linear(hidden, dim, bias=bias)
+        self.gate_proj = Linear(dim, hidden, bias=bias)
+        self.up_proj = Linear(dim, hidden, bias=bias)
+        self.down_proj = Linear(hidden, dim, bias=bias)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.down_proj(F.silu(self.gate_proj(x)) * self.up_proj(x))

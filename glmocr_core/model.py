@@ -82,13 +82,17 @@ class GlmOcrModel(nn.Module):
 
     # ------------------------------------------------------------------------------------------------ prompt pass
 
-    def embed_prompt(self, input_ids: torch.Tensor, pixels: torch.Tensor | None, grid_thw: list[list[int]]):
-        """Token embeddings [B, L, hidden] with the merged image features written over the image tokens
-        (images in row-major order of their tokens)."""
-        embeds = self.language_model.embed(input_ids)
+    def image_features(self, pixels: torch.Tensor | None, grid_thw: list[list[int]]) -> torch.Tensor | None:
+        """Merged vision features [sum of image tokens, hidden] of all images, in order, in one vision pass."""
         if pixels is None or not grid_thw:
+            return None
+        return self.visual(pixels.to(self.device), grid_thw).to(self.dtype)
+
+    def embed_prompt(self, input_ids: torch.Tensor, features: torch.Tensor | None) -> torch.Tensor:
+        """Token embeddings [B, L, hidden] with image features written over the image tokens (row-major order)."""
+        embeds = self.language_model.embed(input_ids)
+        if features is None:
             return embeds
-        features = self.visual(pixels.to(self.device), grid_thw).to(embeds.dtype)
         slots = input_ids == self.cfg.image_token_id
         if int(slots.sum()) != features.shape[0]:
             raise ValueError(f"prompt has {int(slots.sum())} image tokens but the images give {features.shape[0]}")
@@ -110,8 +114,9 @@ class GlmOcrModel(nn.Module):
         length = max(len(p.ids) for p in prompts)
         pads = [length - len(p.ids) for p in prompts]
         cache = self.new_cache(len(prompts), capacity)
+        features = self._features_by_prompt(pixels, prompts)  # one vision pass for every image of the batch
         rows = [self._prefill_row(prompt, part, cache.row(b, pads[b]), all_logits)
-                for b, (prompt, part) in enumerate(zip(prompts, self._split_pixels(pixels, prompts)))]
+                for b, (prompt, part) in enumerate(zip(prompts, features))]
         for b, pad in enumerate(pads):
             cache.clear_slots(b, pad)
         cache.length = length
@@ -121,22 +126,24 @@ class GlmOcrModel(nn.Module):
                             rows[0][3] if keep_prompt else None)
         return logits, state
 
-    def _prefill_row(self, prompt: Prompt, pixels, cache: KVCache, all_logits: bool):
+    def _prefill_row(self, prompt: Prompt, features, cache: KVCache, all_logits: bool):
         """(logits, last hidden [1, hidden], rope delta, (embeds, positions, hidden)) of one prompt."""
         ids = torch.tensor([prompt.ids], device=self.device)
         positions, delta = mrope_positions(prompt.ids, self.cfg.image_token_id, prompt.grids,
                                            self.cfg.vision.spatial_merge_size)
         positions = positions[:, None].to(self.device)
-        embeds = self.embed_prompt(ids, pixels, prompt.grids)
+        embeds = self.embed_prompt(ids, features)
         hidden = self._run(embeds, positions, cache)
         logits = self.lm_head(hidden if all_logits else hidden[:, -1])
         return logits, hidden[:, -1], delta, (embeds, positions, hidden)
 
-    def _split_pixels(self, pixels, prompts: list[Prompt]) -> list:
-        if pixels is None:
+    def _features_by_prompt(self, pixels, prompts: list[Prompt]) -> list:
+        features = self.image_features(pixels, [g for p in prompts for g in p.grids])
+        if features is None:
             return [None] * len(prompts)
-        counts = [sum(t * h * w for t, h, w in p.grids) for p in prompts]
-        return list(pixels.split(counts))
+        merge = self.cfg.vision.spatial_merge_size ** 2
+        counts = [sum(t * h * w for t, h, w in p.grids) // merge for p in prompts]
+        return [part if len(part) else None for part in features.split(counts)]
 
     def _key_mask(self, pads: list[int], capacity: int) -> torch.Tensor | None:
         if not any(pads):

@@ -11,7 +11,7 @@ from torch import nn
 
 from .attention import get_backend
 from .config import VisionConfig
-from .layers import GatedMLP, RMSNorm, check_activation
+from .layers import GatedMLP, Linear, RMSNorm, check_activation, compute_weight
 from .rope import apply_vision_rope, vision_cos_sin, vision_patch_positions
 
 
@@ -23,8 +23,9 @@ class PatchEmbed(nn.Module):
 
     def forward(self, pixels: torch.Tensor) -> torch.Tensor:
         # A stride=kernel conv over one patch is a linear map of the flattened patch: [N, 1176] -> [N, C]
-        weight = self.proj.weight.view(self.proj.weight.shape[0], -1)
-        return F.linear(pixels.to(weight.dtype), weight, self.proj.bias)
+        dtype = self.proj.bias.dtype if self.proj.bias is not None else self.proj.weight.dtype
+        weight = compute_weight(self.proj.weight, dtype).view(self.proj.weight.shape[0], -1)
+        return F.linear(pixels.to(dtype), weight, self.proj.bias)
 
 
 class VisionAttention(nn.Module):
@@ -32,8 +33,8 @@ class VisionAttention(nn.Module):
         super().__init__()
         self.num_heads = cfg.num_heads
         self.head_dim = cfg.head_dim
-        self.qkv = nn.Linear(cfg.hidden_size, 3 * cfg.hidden_size, bias=cfg.attention_bias)
-        self.proj = nn.Linear(cfg.hidden_size, cfg.hidden_size, bias=cfg.attention_bias)
+        self.qkv = Linear(cfg.hidden_size, 3 * cfg.hidden_size, bias=cfg.attention_bias)
+        self.proj = Linear(cfg.hidden_size, cfg.hidden_size, bias=cfg.attention_bias)
         self.q_norm = RMSNorm(self.head_dim, cfg.rms_norm_eps)
         self.k_norm = RMSNorm(self.head_dim, cfg.rms_norm_eps)
 
@@ -69,11 +70,11 @@ class PatchMerger(nn.Module):
 
     def __init__(self, dim: int, context_dim: int):
         super().__init__()
-        self.proj = nn.Linear(dim, dim, bias=False)
+        self.proj = Linear(dim, dim, bias=False)
         self.post_projection_norm = nn.LayerNorm(dim)
-        self.gate_proj = nn.Linear(dim, context_dim, bias=False)
-        self.up_proj = nn.Linear(dim, context_dim, bias=False)
-        self.down_proj = nn.Linear(context_dim, dim, bias=False)
+        self.gate_proj = Linear(dim, context_dim, bias=False)
+        self.up_proj = Linear(dim, context_dim, bias=False)
+        self.down_proj = Linear(context_dim, dim, bias=False)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         x = F.gelu(self.post_projection_norm(self.proj(x)))
@@ -107,6 +108,7 @@ class VisionModel(nn.Module):
         # Every merge*merge consecutive rows are one window (block-major order): a stride=kernel conv over the
         # window is a linear map of the window's rows concatenated channel-last.
         merge = self.cfg.spatial_merge_size
-        weight = self.downsample.weight.permute(0, 2, 3, 1).reshape(self.downsample.weight.shape[0], -1)
+        weight = compute_weight(self.downsample.weight, x.dtype)
+        weight = weight.permute(0, 2, 3, 1).reshape(weight.shape[0], -1)
         windows = x.reshape(-1, merge * merge * x.shape[-1])
         return F.linear(windows, weight, self.downsample.bias)

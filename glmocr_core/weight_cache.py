@@ -19,7 +19,7 @@ from pathlib import Path
 import torch
 from safetensors.torch import save_file
 
-FORMAT_VERSION = 2  # 2: lookup tables stay in their stored dtype
+FORMAT_VERSION = 3  # 3: the embedding and the vision matrices stay in their stored dtype
 KEEP_FILES = 2  # caches of other checkpoints or dtypes kept besides the one in use
 ENV_DISABLE = "GLMOCR_NO_WEIGHT_CACHE"
 log = logging.getLogger(__name__)

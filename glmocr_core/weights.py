@@ -54,14 +54,17 @@ def _header(path: Path) -> dict[str, dict]:
 _TORCH_DTYPES = {"F64": torch.float64, "F32": torch.float32, "F16": torch.float16, "BF16": torch.bfloat16,
                  "I64": torch.int64, "I32": torch.int32, "I16": torch.int16, "I8": torch.int8, "U8": torch.uint8,
                  "BOOL": torch.bool}
-# Tables read by row lookup, not by matmul: they may stay in a narrower stored dtype, since upcasting the looked-up
-# rows is exact (see TextModel.embed). Half the memory for the 91 M-parameter embedding in fp32 inference.
-LOOKUP_TABLES = ("model.language_model.embed_tokens.weight",)
+# Weights that may stay in the checkpoint's narrower dtype when computing in fp32, because upcasting them at use is
+# exact: the embedding table (only looked-up rows are upcast, TextModel.embed) and the vision tower's matrices (used
+# once per image, upcast block by block, layers.compute_weight). 525 M of the 1.1 B parameters at half the memory;
+# the decoder's matrices, read at every token, stay converted.
+NARROW_STORED = ("model.language_model.embed_tokens.weight", "model.visual.")
 
 
-def target_dtype(name: str, stored: str, dtype: torch.dtype) -> torch.dtype:
+def target_dtype(name: str, stored: str, dtype: torch.dtype, ndim: int = 2) -> torch.dtype:
     source = _TORCH_DTYPES.get(stored)
-    if name in LOOKUP_TABLES and source in (torch.bfloat16, torch.float16) and dtype == torch.float32:
+    narrow = source in (torch.bfloat16, torch.float16) and dtype == torch.float32
+    if narrow and ndim >= 2 and name.startswith(NARROW_STORED):
         return source
     return dtype
 
@@ -98,7 +101,7 @@ class MappedSafetensors:
 
     def read(self, name: str, dtype: torch.dtype, device) -> torch.Tensor:
         """A converted copy of the tensor; the file pages it came from are dropped afterwards."""
-        dtype = target_dtype(name, self.entries[name]["dtype"], dtype)
+        dtype = target_dtype(name, self.entries[name]["dtype"], dtype, len(self.entries[name]["shape"]))
         tensor = self.view(name).to(device=device, dtype=dtype, copy=True)
         begin, end = self.entries[name]["data_offsets"]
         self._forget(self.data_start + begin, self.data_start + end)
@@ -163,8 +166,9 @@ def load_model(model_dir: str | Path, dtype: torch.dtype = torch.float32, device
 
 def _converts(locations: dict[str, Path], expected, dtype: torch.dtype) -> bool:
     headers = {path: _header(path) for path in set(locations.values())}
-    stored = {name: headers[locations[name]][name]["dtype"] for name in expected}
-    return any(_TORCH_DTYPES.get(kind) != target_dtype(name, kind, dtype) for name, kind in stored.items())
+    entries = {name: headers[locations[name]][name] for name in expected}
+    return any(_TORCH_DTYPES.get(e["dtype"]) != target_dtype(name, e["dtype"], dtype, len(e["shape"]))
+               for name, e in entries.items())
 
 
 def _through_cache(model: GlmOcrModel, expected, locations, dtype, cache_dir: Path) -> dict:
@@ -183,7 +187,7 @@ def _map_cache(model: GlmOcrModel, path: Path, expected, dtype) -> dict | None:
     try:
         mapped = MappedSafetensors(path)
         if any(mapped.shape(n) != tuple(s) or _TORCH_DTYPES.get(mapped.entries[n]["dtype"]) not in
-               (dtype, target_dtype(n, mapped.entries[n]["dtype"], dtype)) for n, s in expected.items()):
+               (dtype, target_dtype(n, mapped.entries[n]["dtype"], dtype, len(s))) for n, s in expected.items()):
             raise ModelError("cache does not match the checkpoint", path)
     except (ModelError, KeyError, OSError):
         path.unlink(missing_ok=True)  # rebuilt below
