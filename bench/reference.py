@@ -9,40 +9,20 @@ PIL image processor for the pixels.
 from __future__ import annotations
 
 import time
-from pathlib import Path
 
 import torch
-from transformers import AutoTokenizer, GlmOcrForConditionalGeneration
 from transformers.generation.streamers import BaseStreamer
-from transformers.models.glm46v.image_processing_pil_glm46v import Glm46VImageProcessorPil
 
 from glmocr_core.tasks import task_prompt
+from tests.core.reference import Reference as Oracle
 
 from . import inputs
 
-IMAGE_TOKEN = "<|image|>"
 TASK = "text"
 
 
-class Reference:
-    def __init__(self, checkpoint: str):
-        folder = Path(checkpoint)
-        self.tokenizer = AutoTokenizer.from_pretrained(folder)
-        self.tokenizer.chat_template = (folder / "chat_template.jinja").read_text(encoding="utf-8")
-        self.images = Glm46VImageProcessorPil.from_pretrained(folder)
-        self.model = GlmOcrForConditionalGeneration.from_pretrained(
-            folder, dtype=torch.float32, attn_implementation="sdpa").eval()
-
-    def inputs(self, image, prompt: str) -> dict:
-        messages = [{"role": "user", "content": [{"type": "image"}, {"type": "text", "text": prompt}]}]
-        text = self.tokenizer.apply_chat_template(messages, tokenize=False, add_generation_prompt=True)
-        pixels = self.images([image], return_tensors="pt")
-        t, h, w = pixels["image_grid_thw"][0].tolist()
-        text = text.replace(IMAGE_TOKEN, IMAGE_TOKEN * (t * h * w // 4))
-        ids = self.tokenizer(text, add_special_tokens=False, return_tensors="pt")["input_ids"]
-        image_id = self.tokenizer.convert_tokens_to_ids(IMAGE_TOKEN)
-        return {"input_ids": ids, "attention_mask": torch.ones_like(ids), "pixel_values": pixels["pixel_values"],
-                "image_grid_thw": pixels["image_grid_thw"], "mm_token_type_ids": (ids == image_id).int()}
+class Reference(Oracle):
+    """The test suite's transformers oracle (same inputs as the Glm46V processor builds), plus timed generation."""
 
     @torch.inference_mode()
     def recognize(self, image, tokens: int) -> dict:

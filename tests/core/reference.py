@@ -15,14 +15,16 @@ IMAGE_TOKEN = "<|image|>"
 
 
 class Reference:
-    def __init__(self, checkpoint: Path):
+    def __init__(self, checkpoint: str | Path):
         from transformers import AutoTokenizer, GlmOcrForConditionalGeneration
         from transformers.models.glm46v.image_processing_pil_glm46v import Glm46VImageProcessorPil
 
+        checkpoint = Path(checkpoint)
         self.tokenizer = AutoTokenizer.from_pretrained(checkpoint)
         self.tokenizer.chat_template = (checkpoint / "chat_template.jinja").read_text(encoding="utf-8")
         self.images = Glm46VImageProcessorPil.from_pretrained(checkpoint)
-        self.model = GlmOcrForConditionalGeneration.from_pretrained(checkpoint, dtype=torch.float32).eval()
+        self.model = GlmOcrForConditionalGeneration.from_pretrained(
+            checkpoint, dtype=torch.float32, attn_implementation="sdpa").eval()  # its best CPU setting
 
     def inputs(self, image, prompt: str) -> dict:
         messages = [{"role": "user", "content": [{"type": "image"}, {"type": "text", "text": prompt}]}]
