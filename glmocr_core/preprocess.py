@@ -14,9 +14,7 @@ from PIL import Image
 
 from .config import PreprocessorConfig
 from .documents import to_rgb
-from .errors import InputError
-
-MAX_ASPECT_RATIO = 200
+from .pages import check_aspect_ratio
 
 
 @dataclass
@@ -38,9 +36,7 @@ def smart_resize(height: int, width: int, cfg: PreprocessorConfig, frames: int |
     if height < factor or width < factor:
         scale = max(factor / height, factor / width)
         height, width = int(height * scale), int(width * scale)
-    if max(height, width) / min(height, width) > MAX_ASPECT_RATIO:
-        raise InputError(f"image aspect ratio {max(height, width) / min(height, width):.0f}:1 is over "
-                         f"{MAX_ASPECT_RATIO}:1; crop it into smaller pieces")
+    check_aspect_ratio(width, height)
     h_bar, w_bar = round(height / factor) * factor, round(width / factor) * factor
     t_bar = round(frames / cfg.temporal_patch_size) * cfg.temporal_patch_size
     if t_bar * h_bar * w_bar > cfg.max_pixels:

@@ -122,3 +122,12 @@ def test_preprocessing_is_bit_exact(tiny_checkpoint, shape, mode):
     assert got.grid_thw == expected["image_grid_thw"].tolist()
     assert got.pixels.dtype == expected["pixel_values"].dtype
     assert np.array_equal(got.pixels, expected["pixel_values"])
+
+
+def test_preprocessing_refuses_aspect_ratio_over_200(tiny_checkpoint):
+    from glmocr_core.errors import InputError
+
+    cfg = load_preprocessor_config(tiny_checkpoint)
+    with pytest.raises(InputError, match="aspect ratio"):
+        preprocess_images([Image.new("RGB", (6000, 28))], cfg)
+    assert preprocess_images([Image.new("RGB", (5600, 28))], cfg).grid_thw  # exactly 200:1 is accepted
