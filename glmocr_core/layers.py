@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import functools
+import platform
+
 import torch
 import torch.nn.functional as F
 from torch import nn
@@ -26,21 +29,50 @@ SKINNY_ROWS = 16
 
 
 class Linear(nn.Linear):
-    """nn.Linear that multiplies as (W @ x^T)^T when x has only a few rows (batched decode, draft verification).
-
-    Measured on this project's CPUs with MKL, a [9216, 1536] weight against 2-16 rows runs 2.5-3x faster in that
-    orientation than F.linear's x @ W^T (and the same for 1 row or many), while reading the same weights.
-    """
+    """nn.Linear whose product goes through :func:`linear`, which picks the fastest exact fp32 kernel for the
+    number of rows. Weights stored narrower than the input (see weights.NARROW_STORED) are upcast at use."""
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        weight = compute_weight(self.weight, x.dtype)
-        rows = x.numel() // x.shape[-1]
-        if not (1 < rows <= SKINNY_ROWS and x.device.type == "cpu" and x.dtype == torch.float32):
-            return F.linear(x, weight, self.bias)
-        out = torch.matmul(weight, x.reshape(rows, -1).t()).t()
-        if self.bias is not None:
-            out = out + self.bias
-        return out.reshape(*x.shape[:-1], self.out_features)
+        return linear(x, compute_weight(self.weight, x.dtype), self.bias)
+
+
+def linear(x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None = None) -> torch.Tensor:
+    """x @ weight^T + bias in the input's dtype, with the fp32 CPU kernel that measured fastest
+    (bench/findings.md, "CPU kernels"):
+
+    - x86 with oneDNN: oneDNN's fp32 linear for every row count. On this model's shapes it runs prefill GEMMs
+      1.2-1.4x faster than MKL's, streams the weights of one-row decode ~1.4x faster than MKL's matrix-vector
+      product, and decodes a batch of 8 regions ~1.4x faster than the (W @ x^T) trick below. Same fp32
+      arithmetic, only the summation order differs (errors against fp64 are no larger than MKL's).
+    - other CPUs, 2-16 rows: (W @ x^T)^T, which MKL and similar BLAS run 2.5-3x faster than x @ W^T.
+    - everything else (GPUs, other dtypes): F.linear.
+    """
+    rows = x.numel() // x.shape[-1] if x.shape[-1] else 0
+    if x.device.type != "cpu" or x.dtype != torch.float32 or rows == 0:
+        return F.linear(x, weight, bias)
+    flat = x.reshape(rows, x.shape[-1])
+    if onednn_linear_available():
+        out = torch.ops.mkldnn._linear_pointwise(flat.contiguous(), weight.contiguous(), bias, "none", [], "")
+    elif 1 < rows <= SKINNY_ROWS:
+        out = torch.matmul(weight, flat.t()).t()
+        out = out + bias if bias is not None else out
+    else:
+        out = F.linear(flat, weight, bias)
+    return out.reshape(*x.shape[:-1], weight.shape[0])
+
+
+@functools.cache
+def onednn_linear_available() -> bool:
+    """Whether torch's oneDNN fp32 linear can be used: an x86 CPU (where it was measured to win) and a torch
+    built with oneDNN that accepts the call (checked once on a tiny product against F.linear)."""
+    if platform.machine().lower() not in ("x86_64", "amd64") or not torch.backends.mkldnn.is_available():
+        return False
+    try:
+        x, w, b = torch.randn(17, 8), torch.randn(4, 8), torch.randn(4)
+        out = torch.ops.mkldnn._linear_pointwise(x, w, b, "none", [], "")
+    except (RuntimeError, AttributeError):
+        return False
+    return bool(torch.allclose(out, F.linear(x, w, b), atol=1e-5, rtol=1e-5))
 
 
 def compute_weight(weight: torch.Tensor, dtype: torch.dtype) -> torch.Tensor:

@@ -11,7 +11,7 @@ from torch import nn
 
 from .attention import get_backend
 from .config import VisionConfig
-from .layers import GatedMLP, Linear, RMSNorm, check_activation, compute_weight
+from .layers import GatedMLP, Linear, RMSNorm, check_activation, compute_weight, linear
 from .rope import apply_vision_rope, vision_cos_sin, vision_patch_positions
 
 
@@ -25,7 +25,7 @@ class PatchEmbed(nn.Module):
         # A stride=kernel conv over one patch is a linear map of the flattened patch: [N, 1176] -> [N, C]
         dtype = self.proj.bias.dtype if self.proj.bias is not None else self.proj.weight.dtype
         weight = compute_weight(self.proj.weight, dtype).view(self.proj.weight.shape[0], -1)
-        return F.linear(pixels.to(dtype), weight, self.proj.bias)
+        return linear(pixels.to(dtype), weight, self.proj.bias)
 
 
 class VisionAttention(nn.Module):
@@ -111,4 +111,4 @@ class VisionModel(nn.Module):
         weight = compute_weight(self.downsample.weight, x.dtype)
         weight = weight.permute(0, 2, 3, 1).reshape(weight.shape[0], -1)
         windows = x.reshape(-1, merge * merge * x.shape[-1])
-        return F.linear(windows, weight, self.downsample.bias)
+        return linear(windows, weight, self.downsample.bias)
