@@ -100,3 +100,4 @@ class EngineInfo:
     precision: str = "exact"
     parameters: int = 0
     mtp: bool = False  # speculative decoding with the checkpoint's MTP layer
+    decode_step: str = "dynamic"  # "cuda-graph" when one-token steps replay a captured CUDA graph

@@ -56,6 +56,8 @@ def _add_device_options(parser) -> None:
                              "reference); fast: int8 decoder weights on CPUs (about 2-3x faster decode)")
     parser.add_argument("--mtp", action="store_true",
                         help="speculative decoding with the model's MTP layer (same output, fewer passes)")
+    parser.add_argument("--no-cuda-graphs", dest="cuda_graphs", action="store_false",
+                        help="on CUDA, run every decode step eagerly instead of replaying a captured graph")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -124,7 +126,7 @@ def _load_engine(args):
         print(f"glmocr: {stage} ({fraction:.0%})", file=sys.stderr)
 
     return Engine.load(_model_dir(args.model), device=args.device, dtype=args.dtype, precision=args.precision,
-                       mtp=args.mtp, progress=progress)
+                       mtp=args.mtp, cuda_graphs=args.cuda_graphs, progress=progress)
 
 
 def _ocr_document(engine, source: str, regions: list, options: RecognizeOptions, args) -> None:
@@ -177,7 +179,9 @@ def result_record(result: OcrResult, source: str, page: int, region) -> dict:
 def run_info(args) -> int:
     import torch
 
+    from .attention import resolve_backend
     from .devices import list_devices, resolve_device, resolve_dtype
+    from .graphs import decode_step_mode
     from .model_files import check_model_dir
 
     device = resolve_device(args.device)
@@ -186,7 +190,8 @@ def run_info(args) -> int:
     problems = check_model_dir(folder) if folder.exists() else None
     lines = [f"glmocr {__version__}, torch {torch.__version__}",
              f"device: {device}", f"dtype: {str(dtype).replace('torch.', '')}", f"precision: {args.precision}",
-             "attention backend: sdpa", f"threads: {torch.get_num_threads()}",
+             f"attention backend: {resolve_backend('auto', device)}",
+             f"decode step: {decode_step_mode(device, args.cuda_graphs)}", f"threads: {torch.get_num_threads()}",
              f"model folder: {folder} ({_folder_status(problems)})", "devices:"]
     lines += [f"  {d.name}: {d.description}" + (f", {d.memory_bytes / 2**30:.1f} GiB" if d.memory_bytes else "")
               for d in list_devices()]

@@ -31,6 +31,7 @@ from .repetition import RepetitionGuard
 from .tasks import default_max_new_tokens, parse_output, repetition_config, task_prompt
 from .tokenizer import GlmTokenizer
 from .weight_cache import default_cache_dir
+from .graphs import decode_step_mode
 from .weights import has_mtp_weights, load_model, tensor_locations
 
 Progress = Callable[[str, float], None]
@@ -73,10 +74,12 @@ class Engine:
 
     @classmethod
     def load(cls, model_dir: str | Path, *, device: str = "auto", dtype: str = "auto", precision: str = "auto",
-             attention: str = "auto", mtp: bool = False, weight_cache: bool = True,
+             attention: str = "auto", mtp: bool = False, weight_cache: bool = True, cuda_graphs: bool = True,
              progress: Progress | None = None) -> "Engine":
         """``mtp`` turns on speculative decoding with the checkpoint's MTP layer (greedy output is unchanged);
-        ``weight_cache`` keeps CPU weights converted to the compute dtype on disk for fast later starts."""
+        ``weight_cache`` keeps CPU weights converted to the compute dtype on disk for fast later starts;
+        ``cuda_graphs`` replays one-token decode steps from a captured CUDA graph (CUDA only; falls back to plain
+        decoding by itself if capture fails)."""
         report = progress or (lambda stage, fraction: None)
         start = time.perf_counter()
         if precision not in PRECISIONS:
@@ -92,6 +95,7 @@ class Engine:
         model = load_model(folder, dtype=torch_dtype, device=device, with_mtp=cfg_mtp, cache_dir=cache)
         attention = _backend(attention, device)
         model.set_attention_backend(attention)
+        model.decode_step = decode_step_mode(device, cuda_graphs)
         parameters = count_parameters(model)
         if precision == "fast" and device == "cpu":
             report("Quantizing the decoder", 0.8)
@@ -102,7 +106,7 @@ class Engine:
         tokenizer = GlmTokenizer.from_dir(folder)
         info = EngineInfo(model_dir=str(folder), device=device, dtype=str(torch_dtype).replace("torch.", ""),
                           backend=attention, threads=torch.get_num_threads(), precision=precision,
-                          parameters=parameters, mtp=cfg_mtp)
+                          parameters=parameters, mtp=cfg_mtp, decode_step=model.decode_step)
         engine = cls(model, tokenizer, load_preprocessor_config(folder), load_generation_config(folder), info)
         engine.load_s = time.perf_counter() - start
         report("Ready", 1.0)

@@ -42,6 +42,7 @@ class DecodeState:
     key_mask: torch.Tensor | None  # [B, capacity] bool, False on left padding; None when nothing is padded
     last_hidden: torch.Tensor  # [B, hidden] final-normed hidden state of each row's last token
     prompt: tuple | None = None  # (embeds, positions, hidden) of the whole prompt, kept only when asked for
+    step: object | None = None  # graphs.GraphDecoder bound to this cache, built on the first one-token step
 
     def select(self, rows: torch.Tensor) -> None:
         """Keep only ``rows`` of the batch (finished rows leave, so they cost nothing more)."""
@@ -49,6 +50,7 @@ class DecodeState:
         self.offsets = self.offsets[rows]
         self.key_mask = None if self.key_mask is None else self.key_mask[rows]
         self.last_hidden = self.last_hidden[rows]
+        self.step = None  # bound to the old cache tensors
 
 
 class GlmOcrModel(nn.Module):
@@ -59,6 +61,9 @@ class GlmOcrModel(nn.Module):
         self.lm_head = Linear(cfg.text.hidden_size, cfg.text.vocab_size, bias=False)
         t = cfg.text
         self.rope = MRope(t.head_dim, t.rope_theta, t.mrope_section, t.partial_rotary_factor)
+        # How one-token decode steps run: "dynamic" (shapes follow the cache length; best on CPUs), "static"
+        # (fixed shapes, eager) or "cuda-graph" (the static step captured once per request and replayed)
+        self.decode_step = "dynamic"
 
     @property
     def visual(self) -> VisionModel:
@@ -155,7 +160,18 @@ class GlmOcrModel(nn.Module):
 
     def decode(self, token_ids: torch.Tensor, state: DecodeState) -> torch.Tensor:
         """token_ids [B, n] appended after the cache -> logits [B, n, V]; updates state.last_hidden."""
+        if token_ids.shape[1] == 1 and self.decode_step != "dynamic":
+            return self._static_decoder(state).decode(token_ids, state)
         return self.lm_head(self.decode_hidden(token_ids, state))
+
+    def _static_decoder(self, state: DecodeState):
+        from .graphs import GraphDecoder
+
+        if state.step is None or not state.step.matches(state):
+            state.step = GraphDecoder(self, state, capture=self.decode_step == "cuda-graph")
+            if self.decode_step == "cuda-graph" and state.step.mode != "cuda-graph":
+                self.decode_step = "static"  # capture failed (logged once); later requests do not retry it
+        return state.step
 
     def decode_hidden(self, token_ids: torch.Tensor, state: DecodeState) -> torch.Tensor:
         batch, n = token_ids.shape

@@ -65,7 +65,9 @@ class MRope:
 
     def cos_sin(self, positions: torch.Tensor, dtype: torch.dtype) -> tuple[torch.Tensor, torch.Tensor]:
         """positions [3, B, L] (t, h, w) -> cos, sin [B, L, D] in ``dtype``."""
-        angles = positions[..., None].float() * self.inv_freq.to(positions.device)  # [3, B, L, D/2]
+        if self.inv_freq.device != positions.device:
+            self.inv_freq = self.inv_freq.to(positions.device)  # once: a captured CUDA graph cannot copy from host
+        angles = positions[..., None].float() * self.inv_freq  # [3, B, L, D/2]
         cos, sin = self._by_section(angles.cos()), self._by_section(angles.sin())
         return cos.to(dtype), sin.to(dtype)
 
