@@ -9,6 +9,7 @@ import sys
 from pathlib import Path
 
 import pytest
+import torch
 
 from bench import metrics, report
 from bench.machine import cpu_model_and_flags
@@ -111,3 +112,11 @@ def test_single_region_jobs_alternate_and_rounds_merge_to_the_best():
     later = {"load_s": 2.0, "peak_rss_bytes": 7, "job_s": 11.0, "runs": [{"decode_tok_s": 2.0}]}
     merged = metrics.merge_rounds(first, later)
     assert (merged["load_s"], merged["peak_rss_bytes"], metrics.best_rate(merged)) == (2.0, 7, 2.0)
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="checks the message shown without a GPU")
+def test_gpu_benchmark_says_it_needs_cuda(capsys):
+    from bench import gpu_decode
+
+    assert gpu_decode.main(["--tokens", "4"]) == 2
+    assert "needs a CUDA GPU" in capsys.readouterr().err
