@@ -99,9 +99,9 @@ class Engine:
         parameters = count_parameters(model)
         if precision == "fast" and device == "cpu":
             report("Quantizing the decoder", 0.8)
-            from .quantize import quantize_decoder
+            from .quantize import prepare_fast
 
-            quantize_decoder(model)
+            prepare_fast(model)
         report("Loading the tokenizer", 0.9)
         tokenizer = GlmTokenizer.from_dir(folder)
         info = EngineInfo(model_dir=str(folder), device=device, dtype=str(torch_dtype).replace("torch.", ""),

@@ -62,6 +62,17 @@ def quantize_decoder(model: GlmOcrModel, include_lm_head: bool = True, mlp_only:
     return len(targets)
 
 
+SMOOTH_ALPHA = 0.5
+
+
+def prepare_fast(model: GlmOcrModel) -> int:
+    """The "fast" precision: data-free smoothing, then int8 decoder linears and lm_head. Measured on the real-size
+    decoder (docs/quant-study.md): with outlier channels, as trained models have, smoothing lifts teacher-forced
+    top-1 agreement with fp32 from 17% to 61%; on outlier-free random weights it costs 2 points (83% -> 81%)."""
+    smooth_decoder(model, alpha=SMOOTH_ALPHA)
+    return quantize_decoder(model)
+
+
 @torch.no_grad()
 def smooth_decoder(model: GlmOcrModel, alpha: float = 0.5) -> None:
     """Data-free SmoothQuant: move per-channel scale from the activations into the weights, exactly in fp32.
