@@ -53,7 +53,8 @@ def _add_device_options(parser) -> None:
     parser.add_argument("--dtype", choices=("auto", "float32", "bfloat16", "float16"), default="auto")
     parser.add_argument("--precision", choices=("auto", "exact", "fast"), default="auto",
                         help="auto: fp32 on CPUs, bf16/fp16 on GPUs; exact: fp32 everywhere (identical to the "
-                             "reference); fast: int8 decoder weights on CPUs (about 2-3x faster decode)")
+                             "reference); fast: smoothed int8 decoder weights on CPUs (about 3x faster decode, "
+                             "approximate)")
     parser.add_argument("--mtp", action="store_true",
                         help="speculative decoding with the model's MTP layer (same output, fewer passes)")
     parser.add_argument("--no-cuda-graphs", dest="cuda_graphs", action="store_false",

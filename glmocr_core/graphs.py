@@ -2,10 +2,11 @@
 replay it for every token (at batch 1 on a GPU, launching ~250 small kernels costs more than running them).
 
 ``StaticDecodeStep`` is the step itself: everything that changes from token to token (the token ids and the cache
-slot being written) lives in tensors it owns, and attention runs over the whole preallocated cache with a mask of
-the slots written so far, so no shape or Python value depends on the step. It runs eagerly on any device (that is
-how it is tested on CPUs). ``GraphDecoder`` captures it with ``torch.cuda.CUDAGraph`` and replays it; when capture
-is not possible (no CUDA, an op that cannot be captured, out of memory) it says why once and decodes eagerly.
+slot being written) lives in tensors it owns, and attention runs over a fixed window of the preallocated cache
+(a power of two of slots) with a mask of the slots written so far, so no shape or Python value depends on the
+step. It runs eagerly on any device (that is how it is tested on CPUs). ``GraphDecoder`` captures one step per
+window with ``torch.cuda.CUDAGraph`` and replays it; when capture is not possible (no CUDA, an op that cannot be
+captured, out of memory) it says why once and decodes eagerly.
 """
 
 from __future__ import annotations
@@ -19,46 +20,53 @@ log = logging.getLogger(__name__)
 WARMUP_STEPS = 2  # CUDA graphs need the kernels' lazy set-up (cuBLAS handles, workspaces) done before capture
 
 
+MIN_WINDOW = 256  # smallest number of cache slots a step attends over; windows double up to the capacity
+
+
+def attention_window(slots_needed: int, capacity: int) -> int:
+    """The slots a step attends over: the next power of two >= ``slots_needed`` (at least MIN_WINDOW), capped at
+    the capacity. A text request reserves thousands of slots; attending over all of them from the first token
+    would read the whole empty cache at every step, so each window gets its own captured graph instead."""
+    window = MIN_WINDOW
+    while window < slots_needed:
+        window *= 2
+    return min(window, capacity)
+
+
 class SlotCache:
     """The KV cache seen by a static step: each layer writes its new key/value at slot ``index`` (a tensor) and
-    attends over the full capacity; the mask hides slots not written yet. Same interface as ``KVCache``."""
+    attends over the first ``window`` slots; the mask hides slots not written yet. Same interface as ``KVCache``."""
 
-    def __init__(self, keys: list[torch.Tensor], values: list[torch.Tensor], index: torch.Tensor):
+    def __init__(self, keys: list[torch.Tensor], values: list[torch.Tensor], index: torch.Tensor, window: int):
         self.keys, self.values, self.index = keys, values, index
+        self.window = window
 
     def write(self, layer: int, k: torch.Tensor, v: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         self.keys[layer].index_copy_(2, self.index, k)
         self.values[layer].index_copy_(2, self.index, v)
-        return self.keys[layer], self.values[layer]
+        return self.keys[layer][:, :, : self.window], self.values[layer][:, :, : self.window]
 
     def advance(self, tokens: int) -> None:
         pass  # the caller moves ``index`` and the real cache's length
 
 
 class StaticDecodeStep:
-    """One token per row on top of a prefilled ``DecodeState``: set ``token_ids`` and ``slot``, call, read
-    ``logits`` [B, 1, V] and ``hidden`` [B, 1, hidden]. Only valid while the state's cache tensors are unchanged
-    (rows leaving the batch replace them; build a new step then)."""
+    """One token per row on top of a prefilled ``DecodeState``, attending over the first ``window`` cache slots:
+    set ``token_ids`` and ``slot`` (< window), call, read ``logits`` [B, 1, V] and ``hidden`` [B, 1, hidden]."""
 
-    def __init__(self, model, state):
+    def __init__(self, model, state, window: int):
         cache = state.cache
-        batch, capacity = cache.keys[0].shape[0], cache.capacity
+        batch = cache.keys[0].shape[0]
         device = model.device
         self.model = model
         self.token_ids = torch.zeros(batch, 1, dtype=torch.long, device=device)
         self.slot = torch.zeros(1, dtype=torch.long, device=device)
         self.offsets = state.offsets.clone()
-        self.slots = torch.arange(capacity, device=device)
-        written = torch.ones(batch, capacity, dtype=torch.bool, device=device)
-        self.key_mask = written if state.key_mask is None else state.key_mask.clone()
-        for tensor in (*cache.keys, *cache.values):
-            tensor[:, :, cache.length:].zero_()  # masked slots still meet the values: 0 * garbage must be 0
-        self.cache = SlotCache(cache.keys, cache.values, self.slot)
-        self.cache_keys = cache.keys
+        self.slots = torch.arange(window, device=device)
+        written = torch.ones(batch, window, dtype=torch.bool, device=device)
+        self.key_mask = written if state.key_mask is None else state.key_mask[:, :window].clone()
+        self.cache = SlotCache(cache.keys, cache.values, self.slot, window)
         self.logits = self.hidden = None
-
-    def matches(self, state) -> bool:
-        return state.cache.keys is self.cache_keys
 
     def __call__(self) -> tuple[torch.Tensor, torch.Tensor]:
         model = self.model
@@ -72,48 +80,60 @@ class StaticDecodeStep:
 
 
 class GraphDecoder:
-    """Runs decode steps of one ``DecodeState`` through a captured CUDA graph (``capture=True``) or the same static
-    step eagerly; ``mode`` says which one is in use."""
+    """Runs the one-token decode steps of one ``DecodeState``: a static step per attention window, each captured
+    as a CUDA graph on first use (``capture=True``) or run eagerly. ``mode`` says which is in use; it drops to
+    "static" for good when a capture fails. Only valid while the state's cache tensors are unchanged (rows leaving
+    the batch replace them; build a new decoder then)."""
 
     def __init__(self, model, state, capture: bool):
-        self.step = StaticDecodeStep(model, state)
-        self.graph = None
-        self.mode = "static"
-        if capture:
-            self.graph = self._capture(state)
-            self.mode = "cuda-graph" if self.graph is not None else "static"
+        self.model = model
+        self.cache_keys = state.cache.keys
+        for tensor in (*state.cache.keys, *state.cache.values):
+            tensor[:, :, state.cache.length:].zero_()  # masked slots still meet the values: 0 * garbage must be 0
+        self.steps: dict[int, tuple[StaticDecodeStep, object]] = {}
+        self.mode = "cuda-graph" if capture else "static"
 
     def matches(self, state) -> bool:
-        return self.step.matches(state)
+        return state.cache.keys is self.cache_keys
 
     def decode(self, token_ids: torch.Tensor, state) -> torch.Tensor:
         """token_ids [B, 1] -> logits [B, 1, V]; advances the cache and updates ``state.last_hidden``."""
-        self.step.token_ids.copy_(token_ids)
-        self.step.slot.fill_(state.cache.length)
-        if self.graph is not None:
-            self.graph.replay()
-            logits, hidden = self.step.logits, self.step.hidden
+        window = attention_window(state.cache.length + 1, state.cache.capacity)
+        step, graph = self.steps.get(window) or self._build(window, state)
+        step.token_ids.copy_(token_ids)
+        step.slot.fill_(state.cache.length)
+        if graph is not None:
+            graph.replay()
+            logits, hidden = step.logits.clone(), step.hidden  # the next replay overwrites the outputs
         else:
-            logits, hidden = self.step()
+            logits, hidden = step()
         state.cache.advance(1)
-        state.last_hidden = hidden[:, -1].clone()  # the graph overwrites its output buffers on the next replay
-        return logits.clone() if self.graph is not None else logits
+        state.last_hidden = hidden[:, -1].clone()
+        return logits
 
-    def _capture(self, state):
+    def _build(self, window: int, state) -> tuple[StaticDecodeStep, object]:
+        step = StaticDecodeStep(self.model, state, window)
+        graph = self._capture(step, state) if self.mode == "cuda-graph" else None
+        if graph is None:
+            self.mode = "static"
+        self.steps[window] = (step, graph)
+        return self.steps[window]
+
+    def _capture(self, step: StaticDecodeStep, state):
         """A captured graph of the step, or None (logged) when this device or model cannot be captured. Warm-up
         and capture write keys/values only at the next free slot, which the first real step overwrites before
         anything attends to it, so a failed capture leaves the cache usable."""
         try:
-            self.step.slot.fill_(state.cache.length)
+            step.slot.fill_(state.cache.length)
             side = torch.cuda.Stream()
             side.wait_stream(torch.cuda.current_stream())
             with torch.cuda.stream(side):
                 for _ in range(WARMUP_STEPS):
-                    self.step()
+                    step()
             torch.cuda.current_stream().wait_stream(side)
             graph = torch.cuda.CUDAGraph()
             with torch.cuda.graph(graph):
-                self.step()
+                step()
             return graph
         except Exception as exc:  # any failure means "decode eagerly", never a failed request
             log.warning("CUDA graph capture of the decode step failed, decoding without it: %s", exc)

@@ -161,7 +161,9 @@ class GlmOcrModel(nn.Module):
     def decode(self, token_ids: torch.Tensor, state: DecodeState) -> torch.Tensor:
         """token_ids [B, n] appended after the cache -> logits [B, n, V]; updates state.last_hidden."""
         if token_ids.shape[1] == 1 and self.decode_step != "dynamic":
-            return self._static_decoder(state).decode(token_ids, state)
+            logits = self._static_decoder(state).decode(token_ids, state)
+            self._after_static_step(state)
+            return logits
         return self.lm_head(self.decode_hidden(token_ids, state))
 
     def _static_decoder(self, state: DecodeState):
@@ -169,9 +171,11 @@ class GlmOcrModel(nn.Module):
 
         if state.step is None or not state.step.matches(state):
             state.step = GraphDecoder(self, state, capture=self.decode_step == "cuda-graph")
-            if self.decode_step == "cuda-graph" and state.step.mode != "cuda-graph":
-                self.decode_step = "static"  # capture failed (logged once); later requests do not retry it
         return state.step
+
+    def _after_static_step(self, state: DecodeState) -> None:
+        if self.decode_step == "cuda-graph" and state.step.mode != "cuda-graph":
+            self.decode_step = "static"  # a capture failed (logged once); later requests do not retry it
 
     def decode_hidden(self, token_ids: torch.Tensor, state: DecodeState) -> torch.Tensor:
         batch, n = token_ids.shape

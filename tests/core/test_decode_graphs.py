@@ -48,7 +48,10 @@ def _decode_logits(engine, page, regions, mode: str, steps: int = 10) -> list[to
 
 
 @pytest.mark.parametrize("regions", [[None], REGIONS], ids=["one-prompt", "padded-batch"])
-def test_static_step_gives_the_dynamic_logits(engine, page, regions):
+@pytest.mark.parametrize("growing", [False, True], ids=["one-window", "window-every-3-slots"])
+def test_static_step_gives_the_dynamic_logits(engine, page, regions, growing, monkeypatch):
+    if growing:
+        monkeypatch.setattr(graphs, "attention_window", lambda needed, capacity: min(capacity, -(-needed // 3) * 3))
     dynamic = _decode_logits(engine, page, regions, "dynamic")
     static = _decode_logits(engine, page, regions, "static")
     for a, b in zip(dynamic, static):
@@ -122,10 +125,10 @@ class _ReplayingGraph:
 def test_replay_path_reads_static_buffers_and_returns_copies(engine, page, monkeypatch):
     fakes = []
 
-    def fake_capture(self, state):
-        self.step.slot.fill_(state.cache.length)
-        self.step()  # a real capture runs the step once too
-        fakes.append(_ReplayingGraph(self.step))
+    def fake_capture(self, step, state):
+        step.slot.fill_(state.cache.length)
+        step()  # a real capture runs the step once too
+        fakes.append(_ReplayingGraph(step))
         return fakes[-1]
 
     monkeypatch.setattr(graphs.GraphDecoder, "_capture", fake_capture)
@@ -135,6 +138,33 @@ def test_replay_path_reads_static_buffers_and_returns_copies(engine, page, monke
     for a, b in zip(reference, replayed):
         torch.testing.assert_close(b, a, atol=1e-5, rtol=1e-5)
     assert replayed[0].data_ptr() != fakes[-1].step.logits.data_ptr()
+
+
+def test_windows_double_from_the_minimum_up_to_the_capacity():
+    assert graphs.attention_window(1, 5000) == graphs.MIN_WINDOW
+    assert graphs.attention_window(graphs.MIN_WINDOW + 1, 5000) == 2 * graphs.MIN_WINDOW
+    assert graphs.attention_window(3000, 5000) == 4096
+    assert graphs.attention_window(4097, 5000) == 5000
+    assert graphs.attention_window(10, 40) == 40
+
+
+def test_each_window_gets_its_own_replayed_graph(engine, page, monkeypatch):
+    fakes = []
+
+    def fake_capture(self, step, state):
+        fakes.append(_ReplayingGraph(step))
+        return fakes[-1]
+
+    monkeypatch.setattr(graphs.GraphDecoder, "_capture", fake_capture)
+    # windows every 4 slots, so 12 steps cross several whatever the prompt length
+    monkeypatch.setattr(graphs, "attention_window", lambda needed, capacity: min(capacity, -(-needed // 4) * 4))
+    reference = _decode_logits(engine, page, [None], "dynamic", steps=12)
+    replayed = _decode_logits(engine, page, [None], "cuda-graph", steps=12)
+    windows = sorted(f.step.slots.numel() for f in fakes)
+    assert len(windows) >= 3 and len(set(windows)) == len(windows)  # a window is captured once
+    assert sum(f.replays for f in fakes) == 12
+    for a, b in zip(reference, replayed):
+        torch.testing.assert_close(b, a, atol=1e-5, rtol=1e-5)
 
 
 def test_mode_per_device():
