@@ -90,8 +90,7 @@ class Engine:
         torch_dtype = resolve_dtype(dtype, device, precision)
         report("Loading weights", 0.1)
         cfg_mtp = mtp and has_mtp_weights(tensor_locations(folder), _config(folder))
-        # fast precision replaces the decoder's fp32 weights, so a cache of them would only hold memory
-        cache = default_cache_dir() if weight_cache and precision != "fast" else None
+        cache = default_cache_dir() if weight_cache else None
         model = load_model(folder, dtype=torch_dtype, device=device, with_mtp=cfg_mtp, cache_dir=cache)
         attention = _backend(attention, device)
         model.set_attention_backend(attention)
@@ -99,9 +98,10 @@ class Engine:
         parameters = count_parameters(model)
         if precision == "fast" and device == "cpu":
             report("Quantizing the decoder", 0.8)
-            from .quantize import prepare_fast
+            from .quantize import fast_cache_path, prepare_fast
 
-            prepare_fast(model)
+            # the fp32 cache is only mapped: decoder pages that int8 replaces are never read once this cache exists
+            prepare_fast(model, fast_cache_path(cache, folder) if cache is not None else None)
         report("Loading the tokenizer", 0.9)
         tokenizer = GlmTokenizer.from_dir(folder)
         info = EngineInfo(model_dir=str(folder), device=device, dtype=str(torch_dtype).replace("torch.", ""),

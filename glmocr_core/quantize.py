@@ -10,7 +10,9 @@ quantization of a whole prefill.
 
 from __future__ import annotations
 
+import logging
 import warnings
+from pathlib import Path
 
 import torch
 from torch import nn
@@ -18,14 +20,26 @@ from torch import nn
 from .model import GlmOcrModel
 
 CHUNK_ROWS = 64  # rows that share one activation scale during prefill
+SMOOTH_ALPHA = 0.5
+SMOOTHED_NORMS = ("input_layernorm", "post_attention_layernorm")
+FAST_CACHE_FORMAT = 1  # bump when the stored form or the recipe changes
+log = logging.getLogger(__name__)
 
 
 class DynamicInt8Linear(nn.Module):
-    """A frozen replacement for nn.Linear; the fp32 weight is released once packed."""
+    """A frozen replacement for nn.Linear: per-output-channel int8 weights packed for fbgemm, fp32 activations
+    quantized per call. ``from_linear`` quantizes an fp32 linear (whose weight is then released);
+    ``from_int8`` rebuilds one from stored int8 values and scales (the fast-precision cache)."""
 
-    def __init__(self, linear: nn.Linear):
+    def __init__(self, values: torch.Tensor, scales: torch.Tensor, bias: torch.Tensor | None):
         super().__init__()
-        self.in_features, self.out_features = linear.in_features, linear.out_features
+        self.out_features, self.in_features = values.shape
+        zero_points = torch.zeros(values.shape[0], dtype=torch.long)
+        qweight = torch._make_per_channel_quantized_tensor(values, scales.double(), zero_points, 0)
+        self._packed = torch.ops.quantized.linear_prepack(qweight, bias)
+
+    @classmethod
+    def from_linear(cls, linear: nn.Linear) -> "DynamicInt8Linear":
         weight = linear.weight.detach().float()
         scales = (weight.abs().amax(dim=1) / 127.0).clamp(min=1e-8).double()
         zero_points = torch.zeros(weight.shape[0], dtype=torch.long)
@@ -33,7 +47,17 @@ class DynamicInt8Linear(nn.Module):
             warnings.simplefilter("ignore", UserWarning)  # quantized tensors are flagged for a future deprecation
             qweight = torch.quantize_per_channel(weight, scales, zero_points, 0, torch.qint8)
         bias = None if linear.bias is None else linear.bias.detach().float()
-        self._packed = torch.ops.quantized.linear_prepack(qweight, bias)
+        return cls(qweight.int_repr(), scales, bias)
+
+    @classmethod
+    def from_int8(cls, values: torch.Tensor, scales: torch.Tensor, bias: torch.Tensor | None) -> "DynamicInt8Linear":
+        return cls(values, scales, bias)
+
+    def int8_parts(self) -> dict[str, torch.Tensor]:
+        """The stored form: int8 values [out, in], fp64 scales [out] and the bias if any."""
+        qweight, bias = torch.ops.quantized.linear_unpack(self._packed)
+        parts = {"int8": qweight.int_repr(), "scales": qweight.q_per_channel_scales().double()}
+        return parts | ({"bias": bias} if bias is not None else {})
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         rows = x.reshape(-1, self.in_features).float()
@@ -51,26 +75,110 @@ def quantize_decoder(model: GlmOcrModel, include_lm_head: bool = True, mlp_only:
     """Swap the decoder's (and optionally lm_head's) linears for int8 ones in place; returns how many."""
     if not int8_available():
         return 0
-    layers = model.language_model.layers[: model.cfg.text.num_hidden_layers]
-    targets = [] if mlp_only else [(layer.self_attn, name) for layer in layers
-                                   for name in ("q_proj", "k_proj", "v_proj", "o_proj")]
-    targets += [(layer.mlp, name) for layer in layers for name in ("gate_up_proj", "down_proj")]
-    if include_lm_head:
-        targets.append((model, "lm_head"))
-    for owner, name in targets:
-        setattr(owner, name, DynamicInt8Linear(getattr(owner, name)))
+    targets = int8_targets(model, include_lm_head, mlp_only)
+    for name in targets:
+        owner, attr = _owner(model, name)
+        setattr(owner, attr, DynamicInt8Linear.from_linear(getattr(owner, attr)))
     return len(targets)
 
 
-SMOOTH_ALPHA = 0.5
+def int8_targets(model: GlmOcrModel, include_lm_head: bool = True, mlp_only: bool = False) -> list[str]:
+    """Qualified names of the linears that int8 replaces: the decoder layers' (not the MTP layer's), lm_head."""
+    names = []
+    for index in range(model.cfg.text.num_hidden_layers):
+        prefix = f"model.language_model.layers.{index}"
+        if not mlp_only:
+            names += [f"{prefix}.self_attn.{n}" for n in ("q_proj", "k_proj", "v_proj", "o_proj")]
+        names += [f"{prefix}.mlp.{n}" for n in ("gate_up_proj", "down_proj")]
+    return names + (["lm_head"] if include_lm_head else [])
 
 
-def prepare_fast(model: GlmOcrModel) -> int:
+def _owner(model: nn.Module, name: str) -> tuple[nn.Module, str]:
+    parent, _, attr = name.rpartition(".")
+    return (model.get_submodule(parent) if parent else model), attr
+
+
+def prepare_fast(model: GlmOcrModel, cache_path: Path | None = None) -> int:
     """The "fast" precision: data-free smoothing, then int8 decoder linears and lm_head. Measured on the real-size
     decoder (docs/quant-study.md): with outlier channels, as trained models have, smoothing lifts teacher-forced
-    top-1 agreement with fp32 from 17% to 61%; on outlier-free random weights it costs 2 points (83% -> 81%)."""
+    top-1 agreement with fp32 from 17% to 61%; on outlier-free random weights it costs 2 points (83% -> 81%).
+
+    With ``cache_path`` the result (int8 values, scales, smoothed norms) is read from that file when it is there and
+    written to it otherwise: quantizing takes ~13 s on a 2-core CPU, reading the result back about a tenth."""
+    if not int8_available():
+        return 0
+    if cache_path is not None and cache_path.exists() and _apply_cached(model, cache_path):
+        return len(int8_targets(model))
     smooth_decoder(model, alpha=SMOOTH_ALPHA)
-    return quantize_decoder(model)
+    count = quantize_decoder(model)
+    if cache_path is not None and count:
+        from .weight_cache import store
+
+        store(_fast_state(model), cache_path)
+    return count
+
+
+def fast_cache_path(cache_dir: Path, model_dir: Path) -> Path:
+    """Where a checkpoint's fast-precision weights are cached: keyed like the fp32 cache, plus this recipe."""
+    from .weight_cache import cache_file, cache_key
+    from .weights import tensor_locations
+
+    locations = tensor_locations(model_dir)
+    recipe = [f"fast-int8:format={FAST_CACHE_FORMAT}:smooth={SMOOTH_ALPHA}:lm_head=int8"]
+    return cache_file(cache_dir, cache_key(list(locations.values()), torch.qint8, recipe))
+
+
+def _smoothed_norms(model: GlmOcrModel) -> dict[str, torch.Tensor]:
+    layers = range(model.cfg.text.num_hidden_layers)
+    return {f"model.language_model.layers.{i}.{norm}.weight": model.get_parameter(
+        f"model.language_model.layers.{i}.{norm}.weight") for i in layers for norm in SMOOTHED_NORMS}
+
+
+def _fast_state(model: GlmOcrModel) -> dict[str, torch.Tensor]:
+    state = {name: weight.detach() for name, weight in _smoothed_norms(model).items()}
+    for name in int8_targets(model):
+        owner, attr = _owner(model, name)
+        state |= {f"{name}.{part}": t for part, t in getattr(owner, attr).int8_parts().items()}
+    return state
+
+
+def _apply_cached(model: GlmOcrModel, path: Path) -> bool:
+    """Install the cached fast weights; False (model untouched, reason logged) when the file does not fit it."""
+    from safetensors import SafetensorError
+    from safetensors.torch import load_file
+
+    try:
+        stored = load_file(str(path))
+    except (OSError, SafetensorError) as exc:
+        log.warning("fast-precision cache %s is unreadable, quantizing again: %s", path, exc)
+        return False
+    norms, targets = _smoothed_norms(model), int8_targets(model)
+    problem = _cache_mismatch(model, stored, norms, targets)
+    if problem:
+        log.warning("fast-precision cache %s does not fit this model (%s), quantizing again", path, problem)
+        return False
+    with torch.no_grad():
+        for name, weight in norms.items():
+            weight.copy_(stored[name])
+    for name in targets:
+        owner, attr = _owner(model, name)
+        setattr(owner, attr, DynamicInt8Linear.from_int8(stored[f"{name}.int8"], stored[f"{name}.scales"],
+                                                         stored.get(f"{name}.bias")))
+    return True
+
+
+def _cache_mismatch(model, stored: dict, norms: dict, targets: list[str]) -> str | None:
+    for name, weight in norms.items():
+        if name not in stored or stored[name].shape != weight.shape:
+            return f"{name} missing or mis-shaped"
+    for name in targets:
+        owner, attr = _owner(model, name)
+        values = stored.get(f"{name}.int8")
+        if values is None or values.dtype != torch.int8 or values.shape != getattr(owner, attr).weight.shape:
+            return f"{name} missing or mis-shaped"
+        if f"{name}.scales" not in stored:
+            return f"{name}.scales missing"
+    return None
 
 
 @torch.no_grad()

@@ -122,7 +122,7 @@ def test_int8_linear_is_close_to_fp32_and_fast_mode_runs(tiny_checkpoint, page):
     torch.manual_seed(0)
     linear = torch.nn.Linear(256, 512)
     x = torch.randn(3, 7, 256)
-    relative = ((DynamicInt8Linear(linear)(x) - linear(x)).abs().max() / linear(x).abs().max()).item()
+    relative = ((DynamicInt8Linear.from_linear(linear)(x) - linear(x)).abs().max() / linear(x).abs().max()).item()
     assert relative < 0.03
     fast = Engine.load(tiny_checkpoint, precision="fast")
     assert fast.info.precision == "fast"
@@ -225,3 +225,74 @@ def test_fast_mode_smooths_away_outlier_channels(tiny_checkpoint):
     plain_error = (logits(plain) - reference).abs().max().item()
     smoothed_error = (logits(smoothed) - reference).abs().max().item()
     assert smoothed_error < 0.5 * plain_error
+
+
+def _prompt_logits(model):
+    ids = [59248, 59250, 59253, 198, 40, 41, 42, 59254, 198, 43]
+    with torch.inference_mode():
+        return model.prefill(ids, None, [], capacity=16, all_logits=True)[0]
+
+
+def _refuse_quantizing(monkeypatch):
+    from glmocr_core import quantize
+
+    def refuse(*args, **kwargs):
+        raise AssertionError("quantized again although the cache fits")
+
+    monkeypatch.setattr(quantize, "quantize_decoder", refuse)
+    monkeypatch.setattr(quantize, "smooth_decoder", refuse)
+
+
+def test_fast_weights_cache_round_trip_is_exact(tiny_checkpoint, tmp_path, monkeypatch):
+    from glmocr_core.quantize import int8_targets, prepare_fast
+    from glmocr_core.weights import load_model
+
+    cache = tmp_path / "fast.safetensors"
+    first = load_model(tiny_checkpoint)
+    count = prepare_fast(first, cache)
+    assert cache.exists() and count == len(int8_targets(first))
+    _refuse_quantizing(monkeypatch)
+    second = load_model(tiny_checkpoint)
+    assert prepare_fast(second, cache) == count
+    assert isinstance(second.lm_head, DynamicInt8Linear)
+    assert torch.equal(_prompt_logits(second), _prompt_logits(first))
+
+
+def test_unusable_fast_cache_is_replaced(tiny_checkpoint, tmp_path, caplog):
+    from safetensors.torch import load_file, save_file
+
+    from glmocr_core.weights import load_model
+
+    cache = tmp_path / "fast.safetensors"
+    expected = _prompt_logits(_fast(load_model(tiny_checkpoint), None))
+    good = _fast(load_model(tiny_checkpoint), cache)
+    stored = load_file(str(cache))
+    del stored["lm_head.int8"]
+    save_file(stored, str(cache))
+    with caplog.at_level("WARNING", logger="glmocr_core.quantize"):
+        assert torch.equal(_prompt_logits(_fast(load_model(tiny_checkpoint), cache)), expected)
+        cache.write_bytes(b"not a safetensors file")
+        assert torch.equal(_prompt_logits(_fast(load_model(tiny_checkpoint), cache)), expected)
+    messages = [r.getMessage() for r in caplog.records]
+    assert len(messages) == 2 and "does not fit" in messages[0] and "unreadable" in messages[1]
+    assert "lm_head.int8" in load_file(str(cache))  # rewritten whole
+    assert torch.equal(_prompt_logits(good), expected)
+
+
+def _fast(model, cache):
+    from glmocr_core.quantize import prepare_fast
+
+    prepare_fast(model, cache)
+    return model
+
+
+def test_engine_fast_load_reuses_its_cache(tiny_checkpoint, tmp_path, monkeypatch, page):
+    import glmocr_core.engine as engine_module
+
+    monkeypatch.setattr(engine_module, "default_cache_dir", lambda: tmp_path / "cache")
+    options = RecognizeOptions(max_new_tokens=12, repeat_guard=False)
+    first = _final(Engine.load(tiny_checkpoint, precision="fast").recognize(page, options=options))
+    assert len(list((tmp_path / "cache").glob("*.safetensors"))) == 2  # fp32 map + fast weights
+    _refuse_quantizing(monkeypatch)
+    second = _final(Engine.load(tiny_checkpoint, precision="fast").recognize(page, options=options))
+    assert second.token_ids == first.token_ids
