@@ -23,6 +23,7 @@ from .devices import PRECISIONS, resolve_device, resolve_dtype
 from .documents import to_rgb
 from .errors import UsageError
 from .generate import BatchTokenStream, GenerationRequest, TokenStream
+from .graphs import decode_step_mode
 from .model import GlmOcrModel, Prompt, count_parameters
 from .model_files import require_model_dir
 from .pages import crop_region
@@ -31,7 +32,6 @@ from .repetition import RepetitionGuard
 from .tasks import default_max_new_tokens, parse_output, repetition_config, task_prompt
 from .tokenizer import GlmTokenizer
 from .weight_cache import default_cache_dir
-from .graphs import decode_step_mode
 from .weights import has_mtp_weights, load_model, tensor_locations
 
 Progress = Callable[[str, float], None]

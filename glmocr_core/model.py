@@ -62,7 +62,7 @@ class GlmOcrModel(nn.Module):
         t = cfg.text
         self.rope = MRope(t.head_dim, t.rope_theta, t.mrope_section, t.partial_rotary_factor)
         # How one-token decode steps run: "dynamic" (shapes follow the cache length; best on CPUs), "static"
-        # (fixed shapes, eager) or "cuda-graph" (the static step captured once per request and replayed)
+        # (fixed shapes, eager) or "cuda-graph" (the static step captured once per attention window of a request, then replayed)
         self.decode_step = "dynamic"
 
     @property
