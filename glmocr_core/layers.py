@@ -68,7 +68,9 @@ def onednn_linear_available() -> bool:
     if platform.machine().lower() not in ("x86_64", "amd64") or not torch.backends.mkldnn.is_available():
         return False
     try:
-        x, w, b = torch.randn(17, 8), torch.randn(4, 8), torch.randn(4)
+        # fixed values: a probe must not draw from the global random generator that seeded callers rely on
+        x = torch.linspace(-1.0, 1.0, 17 * 8).reshape(17, 8)
+        w, b = torch.linspace(-0.5, 0.5, 4 * 8).reshape(4, 8), torch.linspace(-0.1, 0.1, 4)
         out = torch.ops.mkldnn._linear_pointwise(x, w, b, "none", [], "")
     except (RuntimeError, AttributeError):
         return False

@@ -29,7 +29,7 @@ log = logging.getLogger(__name__)
 class DynamicInt8Linear(nn.Module):
     """A frozen replacement for nn.Linear: per-output-channel int8 weights packed for fbgemm, fp32 activations
     quantized per call. ``from_linear`` quantizes an fp32 linear (whose weight is then released);
-    ``from_int8`` rebuilds one from stored int8 values and scales (the fast-precision cache)."""
+    the constructor rebuilds one from stored int8 values and scales (the fast-precision cache)."""
 
     def __init__(self, values: torch.Tensor, scales: torch.Tensor, bias: torch.Tensor | None):
         super().__init__()
@@ -48,10 +48,6 @@ class DynamicInt8Linear(nn.Module):
             qweight = torch.quantize_per_channel(weight, scales, zero_points, 0, torch.qint8)
         bias = None if linear.bias is None else linear.bias.detach().float()
         return cls(qweight.int_repr(), scales, bias)
-
-    @classmethod
-    def from_int8(cls, values: torch.Tensor, scales: torch.Tensor, bias: torch.Tensor | None) -> "DynamicInt8Linear":
-        return cls(values, scales, bias)
 
     def int8_parts(self) -> dict[str, torch.Tensor]:
         """The stored form: int8 values [out, in], fp64 scales [out] and the bias if any."""
@@ -162,8 +158,8 @@ def _apply_cached(model: GlmOcrModel, path: Path) -> bool:
             weight.copy_(stored[name])
     for name in targets:
         owner, attr = _owner(model, name)
-        setattr(owner, attr, DynamicInt8Linear.from_int8(stored[f"{name}.int8"], stored[f"{name}.scales"],
-                                                         stored.get(f"{name}.bias")))
+        setattr(owner, attr, DynamicInt8Linear(stored[f"{name}.int8"], stored[f"{name}.scales"],
+                                               stored.get(f"{name}.bias")))
     return True
 
 

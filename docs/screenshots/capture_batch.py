@@ -10,7 +10,7 @@ import sys
 import tempfile
 from pathlib import Path
 
-from PIL import Image, ImageDraw, ImageFont
+from PIL import Image, ImageDraw
 from PySide6.QtCore import QEventLoop, QTimer
 from PySide6.QtWidgets import QApplication
 
@@ -22,6 +22,7 @@ from app.main_window import MainWindow  # noqa: E402
 from app.qt_compat import install_bool_refcount_guard  # noqa: E402
 from app.settings import MODEL_DIR_ENV, Settings  # noqa: E402
 from fake_engine import FakeFactory  # noqa: E402
+from page_fonts import page_fonts  # noqa: E402
 
 PARAGRAPHS = [
     "Revenue grew by twelve percent in the third quarter, driven by strong demand in the northern region.",
@@ -35,11 +36,7 @@ BOXES = [(100, 200, 1140, 330), (100, 380, 1140, 510), (100, 560, 1140, 690), (1
 def sample_page(path: Path) -> Path:
     page = Image.new("RGB", (1240, 1100), "white")
     draw = ImageDraw.Draw(page)
-    try:
-        font = ImageFont.truetype("DejaVuSans.ttf", 28)
-        big = ImageFont.truetype("DejaVuSans-Bold.ttf", 44)
-    except OSError:
-        font = big = ImageFont.load_default()
+    font, big = page_fonts(28, 44)
     draw.text((110, 90), "Quarterly summary", font=big, fill="black")
     for (x0, y0, _, _), text in zip(BOXES, PARAGRAPHS):
         words, line = text.split(), ""

@@ -11,7 +11,7 @@ import sys
 import tempfile
 from pathlib import Path
 
-from PIL import Image, ImageDraw, ImageFont
+from PIL import Image, ImageDraw
 
 ROOT = Path(__file__).resolve().parents[2]
 sys.path[:0] = [str(ROOT)]
@@ -26,6 +26,7 @@ from app.main_window import MainWindow  # noqa: E402
 from app.qt_compat import install_bool_refcount_guard  # noqa: E402
 from app.results import install_into_window  # noqa: E402
 from app.settings import MODEL_DIR_ENV, Settings  # noqa: E402
+from page_fonts import page_fonts  # noqa: E402
 
 TEXT = """## Results
 
@@ -57,10 +58,7 @@ REGIONS = [
 def sample_page(path: Path) -> Path:
     page = Image.new("RGB", (1240, 1754), "white")
     draw = ImageDraw.Draw(page)
-    try:
-        font = ImageFont.truetype("DejaVuSans.ttf", 30)
-    except OSError:
-        font = ImageFont.load_default()
+    font, _ = page_fonts(30, 30)
     for index, (task, box, _) in enumerate(REGIONS):
         draw.rectangle(box, outline="#bbbbbb", width=2)
         draw.text((box[0] + 16, box[1] + 16), f"{task} sample {index + 1}", font=font, fill="black")

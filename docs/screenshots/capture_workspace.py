@@ -10,7 +10,7 @@ import sys
 import tempfile
 from pathlib import Path
 
-from PIL import Image, ImageDraw, ImageFont
+from PIL import Image, ImageDraw
 from PySide6.QtCore import QEventLoop, QTimer
 from PySide6.QtWidgets import QApplication
 
@@ -22,16 +22,13 @@ from app.main_window import MainWindow  # noqa: E402
 from app.qt_compat import install_bool_refcount_guard  # noqa: E402
 from app.settings import MODEL_DIR_ENV, Settings  # noqa: E402
 from fake_engine import FakeFactory  # noqa: E402
+from page_fonts import page_fonts  # noqa: E402
 
 
 def sample_page(path: Path) -> Path:
     page = Image.new("RGB", (1240, 1754), "white")
     draw = ImageDraw.Draw(page)
-    try:
-        font = ImageFont.truetype("DejaVuSans.ttf", 30)
-        big = ImageFont.truetype("DejaVuSans-Bold.ttf", 46)
-    except OSError:
-        font = big = ImageFont.load_default()
+    font, big = page_fonts(30, 46)
     draw.text((120, 120), "Quarterly report", font=big, fill="black")
     for line in range(6):
         draw.text((120, 230 + 46 * line), "Lorem ipsum dolor sit amet, consectetur adipiscing elit sed do.",
