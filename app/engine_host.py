@@ -30,7 +30,7 @@ from PySide6.QtCore import QObject, QThread, Signal, Slot
 
 from glmocr_core.api import STOP_CANCELLED, OcrResult, RecognizeOptions, RegionItem, TextDelta
 from glmocr_core.errors import GlmOcrError
-from glmocr_core.pages import validate_region
+from glmocr_core.documents.pages import validate_region
 
 DELTA_INTERVAL_S = 0.05  # at most ~20 text updates a second reach the GUI, however fast tokens come
 # Regions decoded together at most. Decode is memory-bound, so rows share each weight read: on CPU a batch of 8 gives

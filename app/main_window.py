@@ -263,7 +263,7 @@ class MainWindow(QMainWindow):
             self.open_path(path)
 
     def open_path(self, path: str) -> bool:
-        from glmocr_core.documents import open_document
+        from glmocr_core.documents.document import open_document
 
         try:
             document = open_document(path)
@@ -276,7 +276,7 @@ class MainWindow(QMainWindow):
         return True
 
     def open_image_bytes(self, data: bytes, name: str = "Pasted image") -> bool:
-        from glmocr_core.documents import document_from_bytes
+        from glmocr_core.documents.document import document_from_bytes
 
         try:
             document = document_from_bytes(data, name)

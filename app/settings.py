@@ -53,7 +53,7 @@ register(
 )
 
 # --- model manager and settings dialog (issue 6) ---
-from glmocr_core.tasks import TASK_SPECS  # noqa: E402  (plain data, no torch)
+from glmocr_core.tasks.specs import TASK_SPECS  # noqa: E402  (plain data, no torch)
 
 register(
     Key("device", str, "auto", "auto, cpu, cuda, cuda:N or mps"),

@@ -29,7 +29,7 @@ from PySide6.QtWidgets import (
 from app.logging_setup import log_dir
 from app.model_manager.text import escape, human_bytes
 from app.settings import KEYS
-from glmocr_core.tasks import TASK_SPECS
+from glmocr_core.tasks.specs import TASK_SPECS
 
 log = logging.getLogger(__name__)
 
@@ -68,7 +68,7 @@ def _remember_devices(devices: list) -> None:
 
 
 def _default_list_devices():
-    from glmocr_core.devices import list_devices  # imports torch inside the call, on the probe thread
+    from glmocr_core.runtime.devices import list_devices  # imports torch inside the call, on the probe thread
 
     return list_devices()
 
@@ -77,7 +77,7 @@ class _DeviceProbe(QObject):
     """Detects devices on a daemon thread (importing torch takes seconds and cannot be interrupted; a daemon thread
     never holds up quitting the way a running QThread would). Results arrive queued on the GUI thread."""
 
-    found = Signal(object)  # list of glmocr_core.devices.DeviceInfo
+    found = Signal(object)  # list of glmocr_core.runtime.devices.DeviceInfo
     failed = Signal(str)
 
     def start(self, list_devices: Callable[[], list]) -> None:

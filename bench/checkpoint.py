@@ -40,7 +40,7 @@ def ensure_checkpoint(size: str, folder: Path) -> Path:
 def build(size: str, folder: Path) -> None:
     import torch
 
-    from glmocr_core.synthetic import EOS_IDS, random_model, real_config, tiny_config, write_checkpoint
+    from glmocr_core.testing.checkpoints import EOS_IDS, random_model, real_config, tiny_config, write_checkpoint
 
     cfg = real_config() if size == "real" else tiny_config()
     model = random_model(cfg, seed=SEED)

@@ -35,7 +35,7 @@ def ours(folder: Path, tokens: int, cuda_graphs: bool) -> dict:
         results = [r for r in engine.recognize(inputs.region_image(), "text", options=options)
                    if isinstance(r, OcrResult)]
     timings = results[-1].timings
-    mode = engine.model.decode_step
+    mode = engine.runner.decode_step
     engine.close()
     torch.cuda.empty_cache()
     return {"decode_tok_s": timings.tokens_per_s, "ttft_s": timings.preprocess_s + timings.first_token_s,
@@ -43,7 +43,7 @@ def ours(folder: Path, tokens: int, cuda_graphs: bool) -> dict:
 
 
 def reference(folder: Path, tokens: int) -> dict:
-    from glmocr_core.tasks import task_prompt
+    from glmocr_core.tasks.specs import task_prompt
     from tests.core.reference import Reference
 
     from .reference import TokenClock

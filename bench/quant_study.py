@@ -19,8 +19,8 @@ from pathlib import Path
 
 import torch
 
-from glmocr_core.quantize import quantize_decoder, smooth_decoder
-from glmocr_core.synthetic import random_model, real_config, tiny_config
+from glmocr_core.runtime.quantize import quantize_decoder, smooth_decoder
+from glmocr_core.testing.checkpoints import random_model, real_config, tiny_config
 
 VARIANTS = {
     "fp32 (exact)": dict(),

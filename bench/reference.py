@@ -13,7 +13,7 @@ import time
 import torch
 from transformers.generation.streamers import BaseStreamer
 
-from glmocr_core.tasks import task_prompt
+from glmocr_core.tasks.specs import task_prompt
 from tests.core.reference import Reference as Oracle
 
 from . import inputs

@@ -1,4 +1,7 @@
-"""The ``glmocr`` command line: batch OCR of images and PDF pages, plain text or JSON lines.
+"""The ``glmocr-studio`` command line (``ocr``, ``info``): batch OCR of images and PDF pages, plain text or JSON lines.
+
+``glmocr-studio`` without a subcommand opens the desktop window (``app.main``); the subcommands land here, and
+``python -m glmocr_core`` runs them without the app installed. (``glmocr`` is the official SDK's command.)
 
 Exit codes are a contract: 0 ok, 2 usage, 3 model error, 4 input error (130 when interrupted). User errors print
 one clear line on stderr, never a traceback.
@@ -8,21 +11,26 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import sys
 from dataclasses import asdict
 from pathlib import Path
 
 from . import __version__
 from .api import TASKS, OcrResult, RecognizeOptions
+from .documents.pages import DEFAULT_DPI, MAX_DPI, MIN_DPI
 from .errors import GlmOcrError, InputError, ModelError, UsageError
+from .paths import MODEL_DIR_ENV, default_model_dir, model_dir_from_env
+from .runtime.devices import DEVICES, DTYPES, PRECISIONS
 
+PROG = "glmocr-studio"
+COMMANDS = ("ocr", "info")
 EXIT_OK, EXIT_USAGE, EXIT_MODEL, EXIT_INPUT, EXIT_INTERRUPTED = 0, 2, 3, 4, 130
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="glmocr", description="Local OCR with GLM-OCR: text, formulas, tables.")
-    parser.add_argument("--version", action="version", version=f"glmocr {__version__}")
+    parser = argparse.ArgumentParser(prog=PROG, description="Local OCR with GLM-OCR: text, formulas, tables. "
+                                     f"Without a command, {PROG} opens the desktop window.")
+    parser.add_argument("--version", action="version", version=f"{PROG} {__version__}")
     commands = parser.add_subparsers(dest="command", required=True)
     _add_ocr_command(commands)
     info = commands.add_parser("info", help="show the device, dtype, attention backend and threads that would be used")
@@ -34,14 +42,14 @@ def build_parser() -> argparse.ArgumentParser:
 def _add_ocr_command(commands) -> None:
     ocr = commands.add_parser("ocr", help="recognize images or PDF pages")
     ocr.add_argument("inputs", nargs="+", metavar="INPUT", help="image files and PDFs")
-    ocr.add_argument("--model", help="model folder (default: $GLMOCR_MODEL_DIR or the app's model folder)")
+    ocr.add_argument("--model", help=f"model folder (default: ${MODEL_DIR_ENV} or the app's model folder)")
     ocr.add_argument("--task", choices=TASKS, default="text")
     ocr.add_argument("--schema", metavar="FILE", help="JSON template for --task extract")
     ocr.add_argument("--pages", metavar="RANGE", help="PDF/TIFF pages, e.g. 1-3,5 (default: all)")
     ocr.add_argument("--region", metavar="X0,Y0,X1,Y1", action="append",
                      help="crop box in page pixels (at --dpi for PDFs); repeat it to decode several regions of a "
                           "page as one batch")
-    ocr.add_argument("--dpi", type=int, default=200, help="PDF rendering resolution (default 200)")
+    ocr.add_argument("--dpi", type=int, default=DEFAULT_DPI, help=f"PDF rendering resolution (default {DEFAULT_DPI})")
     ocr.add_argument("--max-new-tokens", type=int, metavar="N", help="token budget (default: per task)")
     _add_device_options(ocr)
     ocr.add_argument("--no-repeat-guard", action="store_true", help="do not stop generation on repetition loops")
@@ -49,9 +57,9 @@ def _add_ocr_command(commands) -> None:
 
 
 def _add_device_options(parser) -> None:
-    parser.add_argument("--device", choices=("auto", "cpu", "cuda", "mps"), default="auto")
-    parser.add_argument("--dtype", choices=("auto", "float32", "bfloat16", "float16"), default="auto")
-    parser.add_argument("--precision", choices=("auto", "exact", "fast"), default="auto",
+    parser.add_argument("--device", choices=DEVICES, default="auto")
+    parser.add_argument("--dtype", choices=DTYPES, default="auto")
+    parser.add_argument("--precision", choices=PRECISIONS, default="auto",
                         help="auto: fp32 on CPUs, bf16/fp16 on GPUs; exact: fp32 everywhere (identical to the "
                              "reference); fast: smoothed int8 decoder weights on CPUs (about 3x faster decode, "
                              "approximate)")
@@ -72,29 +80,27 @@ def main(argv: list[str] | None = None) -> int:
     except InputError as exc:
         return _fail(exc, EXIT_INPUT)
     except KeyboardInterrupt:
-        print("glmocr: interrupted", file=sys.stderr)
+        print(f"{PROG}: interrupted", file=sys.stderr)
         return EXIT_INTERRUPTED
 
 
 def _fail(exc: GlmOcrError, code: int) -> int:
-    print(f"glmocr: error: {exc}", file=sys.stderr)
+    print(f"{PROG}: error: {exc}", file=sys.stderr)
     return code
 
 
 def _model_dir(arg: str | None) -> Path:
-    from .model_files import default_model_dir
-
-    return Path(arg or os.environ.get("GLMOCR_MODEL_DIR") or default_model_dir())
+    return Path(arg) if arg else model_dir_from_env() or default_model_dir()
 
 
 # ------------------------------------------------------------------------------------------------------------ ocr
 
 
 def run_ocr(args) -> int:
-    from .pages import parse_region_arg
+    from .documents.pages import parse_region_arg
 
-    if args.dpi < 36 or args.dpi > 1200:
-        raise UsageError(f"--dpi must be between 36 and 1200, got {args.dpi}")
+    if args.dpi < MIN_DPI or args.dpi > MAX_DPI:
+        raise UsageError(f"--dpi must be between {MIN_DPI} and {MAX_DPI}, got {args.dpi}")
     regions = [parse_region_arg(text) for text in args.region] if args.region else [None]
     options = RecognizeOptions(max_new_tokens=args.max_new_tokens, repeat_guard=not args.no_repeat_guard,
                                schema=_read_schema(args))
@@ -124,15 +130,15 @@ def _load_engine(args):
     from .engine import Engine
 
     def progress(stage: str, fraction: float) -> None:
-        print(f"glmocr: {stage} ({fraction:.0%})", file=sys.stderr)
+        print(f"{PROG}: {stage} ({fraction:.0%})", file=sys.stderr)
 
     return Engine.load(_model_dir(args.model), device=args.device, dtype=args.dtype, precision=args.precision,
                        mtp=args.mtp, cuda_graphs=args.cuda_graphs, progress=progress)
 
 
 def _ocr_document(engine, source: str, regions: list, options: RecognizeOptions, args) -> None:
-    from .documents import open_document
-    from .pages import parse_page_range
+    from .documents.document import open_document
+    from .documents.pages import parse_page_range
 
     with open_document(source) as document:
         for index in parse_page_range(args.pages, document.page_count, source):
@@ -155,10 +161,10 @@ def _recognize(engine, image, task, regions: list, options) -> list[OcrResult]:
 
 def _emit(result: OcrResult, source: str, page: int, region, as_json: bool, page_count: int) -> None:
     t = result.timings
-    print(f"glmocr: {source} page {page}/{page_count}: {t.new_tokens} tokens, {t.tokens_per_s:.1f} tok/s, "
+    print(f"{PROG}: {source} page {page}/{page_count}: {t.new_tokens} tokens, {t.tokens_per_s:.1f} tok/s, "
           f"stop: {result.stop_reason}", file=sys.stderr)
     if result.parse_error:
-        print(f"glmocr: warning: {source} page {page}: {result.parse_error}", file=sys.stderr)
+        print(f"{PROG}: warning: {source} page {page}: {result.parse_error}", file=sys.stderr)
     if as_json:
         print(json.dumps(result_record(result, source, page, region), ensure_ascii=False), flush=True)
     else:
@@ -180,17 +186,18 @@ def result_record(result: OcrResult, source: str, page: int, region) -> dict:
 def run_info(args) -> int:
     import torch
 
-    from .attention import resolve_backend
-    from .devices import list_devices, resolve_device, resolve_dtype
-    from .graphs import decode_step_mode
-    from .model_files import check_model_dir
+    from .checkpoint.check import check_model_dir
+    from .model.attention import resolve_backend
+    from .runtime.devices import list_devices, precision_summary, resolve_device, resolve_dtype
+    from .runtime.graphs import decode_step_mode
 
     device = resolve_device(args.device)
     dtype = resolve_dtype(args.dtype, device, args.precision)
     folder = _model_dir(args.model)
     problems = check_model_dir(folder) if folder.exists() else None
-    lines = [f"glmocr {__version__}, torch {torch.__version__}",
-             f"device: {device}", f"dtype: {str(dtype).replace('torch.', '')}", f"precision: {args.precision}",
+    lines = [f"{PROG} {__version__}, torch {torch.__version__}",
+             f"device: {device}", f"dtype: {str(dtype).replace('torch.', '')}",
+             f"precision: {args.precision} ({precision_summary(args.precision)})",
              f"attention backend: {resolve_backend('auto', device)}",
              f"decode step: {decode_step_mode(device, args.cuda_graphs)}", f"threads: {torch.get_num_threads()}",
              f"model folder: {folder} ({_folder_status(problems)})", "devices:"]

@@ -18,21 +18,26 @@ import torch
 from PIL import Image
 
 from .api import STOP_CANCELLED, STOP_REPETITION, EngineInfo, OcrResult, RecognizeOptions, RegionItem, TextDelta, Timings
-from .config import GenerationConfig, PreprocessorConfig, load_generation_config, load_preprocessor_config
-from .devices import PRECISIONS, resolve_device, resolve_dtype
-from .documents import to_rgb
+from .checkpoint.check import require_model_dir
+from .checkpoint.loading import has_mtp_weights, load_model, tensor_locations
+from .documents.pages import crop_region
 from .errors import UsageError
-from .generate import BatchTokenStream, GenerationRequest, TokenStream
-from .graphs import decode_step_mode
-from .model import GlmOcrModel, Prompt, count_parameters
-from .model_files import require_model_dir
-from .pages import crop_region
-from .preprocess import preprocess_image
-from .repetition import RepetitionGuard
-from .tasks import default_max_new_tokens, parse_output, repetition_config, task_prompt
-from .tokenizer import GlmTokenizer
-from .weight_cache import default_cache_dir
-from .weights import has_mtp_weights, load_model, tensor_locations
+from .model.attention import resolve_backend
+from .model.config import (GenerationConfig, PreprocessorConfig, load_generation_config, load_model_config,
+                           load_preprocessor_config)
+from .model.glm_ocr import count_parameters
+from .paths import weight_cache_dir
+from .processing.images import to_rgb
+from .processing.preprocess import preprocess_image
+from .processing.tokenizer import GlmTokenizer
+from .runtime.decoding import ModelRunner, Prompt
+from .runtime.devices import PRECISIONS, CpuFeatures, resolve_device, resolve_dtype
+from .runtime.generate import BatchTokenStream, GenerationRequest, TokenStream
+from .runtime.graphs import decode_step_mode
+from .runtime.quantize import fast_cache_path, prepare_fast
+from .runtime.repetition import RepetitionGuard
+from .tasks.parsing import parse_output
+from .tasks.specs import default_max_new_tokens, repetition_config, task_prompt
 
 Progress = Callable[[str, float], None]
 
@@ -65,9 +70,9 @@ class _TextTracker:
 
 
 class Engine:
-    def __init__(self, model: GlmOcrModel, tokenizer: GlmTokenizer, preprocessor: PreprocessorConfig,
+    def __init__(self, runner: ModelRunner, tokenizer: GlmTokenizer, preprocessor: PreprocessorConfig,
                  generation: GenerationConfig, info: EngineInfo):
-        self.model, self.tokenizer = model, tokenizer
+        self.runner, self.tokenizer = runner, tokenizer
         self.preprocessor, self.generation = preprocessor, generation
         self.info = info
         self.load_s = 0.0
@@ -75,11 +80,11 @@ class Engine:
     @classmethod
     def load(cls, model_dir: str | Path, *, device: str = "auto", dtype: str = "auto", precision: str = "auto",
              attention: str = "auto", mtp: bool = False, weight_cache: bool = True, cuda_graphs: bool = True,
-             progress: Progress | None = None) -> "Engine":
+             progress: Progress | None = None, cpu: CpuFeatures | None = None) -> "Engine":
         """``mtp`` turns on speculative decoding with the checkpoint's MTP layer (greedy output is unchanged);
         ``weight_cache`` keeps CPU weights converted to the compute dtype on disk for fast later starts;
         ``cuda_graphs`` replays one-token decode steps from a captured CUDA graph (CUDA only; falls back to plain
-        decoding by itself if capture fails)."""
+        decoding by itself if capture fails); ``cpu`` stands in for this machine's CPU features (tests)."""
         report = progress or (lambda stage, fraction: None)
         start = time.perf_counter()
         if precision not in PRECISIONS:
@@ -87,33 +92,36 @@ class Engine:
         report("Checking the model folder", 0.02)
         folder = require_model_dir(model_dir)
         device = resolve_device(device)
-        torch_dtype = resolve_dtype(dtype, device, precision)
+        torch_dtype = resolve_dtype(dtype, device, precision, cpu)
         report("Loading weights", 0.1)
-        cfg_mtp = mtp and has_mtp_weights(tensor_locations(folder), _config(folder))
-        cache = default_cache_dir() if weight_cache else None
+        cfg_mtp = mtp and has_mtp_weights(tensor_locations(folder), load_model_config(folder))
+        cache = weight_cache_dir() if weight_cache else None
         model = load_model(folder, dtype=torch_dtype, device=device, with_mtp=cfg_mtp, cache_dir=cache)
         attention = _backend(attention, device)
         model.set_attention_backend(attention)
-        model.decode_step = decode_step_mode(device, cuda_graphs)
+        runner = ModelRunner(model, decode_step_mode(device, cuda_graphs))
         parameters = count_parameters(model)
         if precision == "fast" and device == "cpu":
             report("Quantizing the decoder", 0.8)
-            from .quantize import fast_cache_path, prepare_fast
-
             # the fp32 cache is only mapped: decoder pages that int8 replaces are never read once this cache exists
             prepare_fast(model, fast_cache_path(cache, folder) if cache is not None else None)
         report("Loading the tokenizer", 0.9)
         tokenizer = GlmTokenizer.from_dir(folder)
         info = EngineInfo(model_dir=str(folder), device=device, dtype=str(torch_dtype).replace("torch.", ""),
                           backend=attention, threads=torch.get_num_threads(), precision=precision,
-                          parameters=parameters, mtp=cfg_mtp, decode_step=model.decode_step)
-        engine = cls(model, tokenizer, load_preprocessor_config(folder), load_generation_config(folder), info)
+                          parameters=parameters, mtp=cfg_mtp, decode_step=runner.decode_step)
+        engine = cls(runner, tokenizer, load_preprocessor_config(folder), load_generation_config(folder), info)
         engine.load_s = time.perf_counter() - start
         report("Ready", 1.0)
         return engine
 
+    @property
+    def model(self):
+        """The loaded GlmOcrModel (weights only; ``runner`` runs it)."""
+        return self.runner.model
+
     def close(self) -> None:
-        self.model = None  # drop the weights; the engine cannot be used afterwards
+        self.runner = None  # drop the weights; the engine cannot be used afterwards
 
     # ------------------------------------------------------------------------------------------------ recognize
 
@@ -124,7 +132,7 @@ class Engine:
         request = GenerationRequest(prepared.prompt.ids, torch.from_numpy(prepared.pixels), prepared.prompt.grids,
                                     self._max_new_tokens(task, options), self._eos_ids(), options,
                                     use_mtp=self.info.mtp)
-        stream = TokenStream(self.model, request, cancel)
+        stream = TokenStream(self.runner, request, cancel)
         tracker = _TextTracker(self.tokenizer, task, options, set(self._eos_ids()))
         for token in stream:
             text, looping = tracker.push(token)
@@ -151,7 +159,7 @@ class Engine:
         options = options or RecognizeOptions()
         prepared = self._prepare(image, regions, task, options)
         pixels = torch.from_numpy(np.concatenate([p.pixels for p in prepared]))
-        stream = BatchTokenStream(self.model, [p.prompt for p in prepared], pixels,
+        stream = BatchTokenStream(self.runner, [p.prompt for p in prepared], pixels,
                                   self._max_new_tokens(task, options), self._eos_ids(), options, cancel)
         trackers = [_TextTracker(self.tokenizer, task, options, set(self._eos_ids())) for _ in prepared]
         finished: set[int] = set()
@@ -209,19 +217,11 @@ class Engine:
         return value
 
     def _eos_ids(self) -> tuple[int, ...]:
-        return tuple(self.generation.eos_token_id or self.model.cfg.text.eos_token_id)
+        return tuple(self.generation.eos_token_id or self.runner.model.cfg.text.eos_token_id)
 
 
 def _backend(name: str, device: str) -> str:
-    from .attention import resolve_backend
-
     try:
         return resolve_backend(name, device)
     except ValueError as exc:
         raise UsageError(str(exc)) from None
-
-
-def _config(folder: Path):
-    from .config import load_model_config
-
-    return load_model_config(folder)

@@ -19,6 +19,9 @@ from pathlib import Path
 
 SELF_TEST_FLAG = "--self-test"
 SELF_TEST_ENV = "GLMOCR_STUDIO_SELF_TEST"
+# The core's data files: the chat template it falls back to, and what the smoke test's tiny checkpoint is built from.
+CORE_DATA_FILES = (("glmocr_core.processing", "chat_template.jinja"), ("glmocr_core.testing", "special_tokens.json"),
+                   ("glmocr_core.testing", "real_config.json"))
 SELF_TEST_TIMEOUT_ENV = "GLMOCR_STUDIO_SELF_TEST_TIMEOUT_S"
 # A windowed executable on Windows has no stdout: the self-test also appends its lines to this file when set.
 SELF_TEST_REPORT_ENV = "GLMOCR_STUDIO_SELF_TEST_REPORT"
@@ -37,9 +40,9 @@ def bundle_checks() -> list[tuple[str, bool, str]]:
 
     checks = [("web assets", (web_dir() / "results.html").is_file(), str(web_dir())),
               ("KaTeX", katex_available(), str(web_dir() / "katex"))]
-    data = resources.files("glmocr_core").joinpath("data")
-    for name in ("config.json", "special_tokens.json", "chat_template.jinja"):
-        checks.append((f"glmocr_core/data/{name}", data.joinpath(name).is_file(), str(data)))
+    for package, name in CORE_DATA_FILES:
+        folder = resources.files(package)
+        checks.append((f"{package.replace('.', '/')}/{name}", folder.joinpath(name).is_file(), str(folder)))
     checks.append(torch_check())
     checks.append(engine_import_check())
     return checks
@@ -48,10 +51,10 @@ def bundle_checks() -> list[tuple[str, bool, str]]:
 def engine_import_check() -> tuple[str, bool, str]:
     """The engine and the PDF reader load lazily in the app: import them now so a missing module fails here."""
     try:
-        import glmocr_core.documents  # noqa: F401  (pymupdf)
+        import glmocr_core.documents.document  # noqa: F401  (pymupdf)
         import glmocr_core.engine  # noqa: F401  (torch, safetensors, tokenizers, jinja2)
 
-        return "engine modules", True, "glmocr_core.engine, glmocr_core.documents"
+        return "engine modules", True, "glmocr_core.engine, glmocr_core.documents.document"
     except Exception as exc:
         return "engine modules", False, f"{type(exc).__name__}: {exc}"
 

@@ -2,7 +2,7 @@
 
 ``python packaging/smoke.py [BUNDLE_DIR]`` (default: the folder build.py made for this OS). Both runs use a fresh
 home/config/data folder, so they never read or write the developer's settings, sessions or model.
-The CLI run uses a tiny random checkpoint made by ``glmocr_core.synthetic`` with the build's own Python: it proves
+The CLI run uses a tiny random checkpoint made by ``glmocr_core.testing`` with the build's own Python: it proves
 that torch, safetensors, tokenizers, jinja2 and Pillow all work inside the bundle without the 2.2 GB model.
 """
 
@@ -69,7 +69,7 @@ def make_cli_inputs(folder: Path) -> tuple[Path, Path]:
     """A tiny checkpoint and a small image, made with this (unfrozen) Python."""
     from PIL import Image, ImageDraw
 
-    from glmocr_core.synthetic import build_tiny_checkpoint
+    from glmocr_core.testing.checkpoints import build_tiny_checkpoint
 
     model = build_tiny_checkpoint(folder / "tiny-model")
     image_path = folder / "page.png"

@@ -18,14 +18,14 @@ os.environ.setdefault("GLMOCR_NO_WEIGHT_CACHE", "1")
 @pytest.fixture(scope="session")
 def synthetic_tokenizer_dir(tmp_path_factory) -> Path:
     """A folder with the small test tokenizer (specials at the real ids), tokenizer_config and chat template."""
-    from glmocr_core.synthetic_tokenizer import write_test_tokenizer
+    from glmocr_core.testing.tokenizer import write_test_tokenizer
 
     return write_test_tokenizer(tmp_path_factory.mktemp("synthetic-tokenizer"))
 
 
 @pytest.fixture(scope="session")
 def glm_tokenizer(synthetic_tokenizer_dir):
-    from glmocr_core.tokenizer import GlmTokenizer
+    from glmocr_core.processing.tokenizer import GlmTokenizer
 
     return GlmTokenizer.from_dir(synthetic_tokenizer_dir)
 

@@ -1,6 +1,6 @@
 """The model manager: where the model lives, whether it is usable, and getting it (download or "Choose folder…").
 
-Qt only; the folder check and the download itself are in glmocr_core.model_files (no Qt, no torch).
+Qt only; the folder check and the download itself are in glmocr_core.checkpoint (no Qt, no torch).
 """
 
 from app.model_manager.dialog import ModelManagerDialog

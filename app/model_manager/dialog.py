@@ -31,7 +31,7 @@ from PySide6.QtWidgets import (
 from app.model_manager.text import escape, human_bytes, progress_line
 from app.model_manager.worker import DownloadController, Downloader
 from app.sample import ensure_sample
-from glmocr_core import model_files
+from glmocr_core.checkpoint import check, download, layout
 
 log = logging.getLogger(__name__)
 
@@ -68,9 +68,9 @@ class ModelManagerDialog(QDialog):
     # --- layout ---------------------------------------------------------------------------------------------------
 
     def _build(self) -> None:
-        self.intro = _rich_label(INTRO.format(size=human_bytes(model_files.APPROX_DOWNLOAD_BYTES),
-                                              license=model_files.MODEL_LICENSE, repo=model_files.DEFAULT_REPO_ID,
-                                              url=f"https://huggingface.co/{model_files.DEFAULT_REPO_ID}"))
+        self.intro = _rich_label(INTRO.format(size=human_bytes(download.APPROX_DOWNLOAD_BYTES),
+                                              license=download.MODEL_LICENSE, repo=download.DEFAULT_REPO_ID,
+                                              url=f"https://huggingface.co/{download.DEFAULT_REPO_ID}"))
         column = QVBoxLayout(self)
         column.addWidget(self.intro)
         column.addWidget(self._folder_box())
@@ -168,12 +168,12 @@ class ModelManagerDialog(QDialog):
 
     def state(self) -> str:
         """"downloading", or the folder's state: "ready", "missing" or "problems"."""
-        return "downloading" if self.downloads.is_running() else model_files.folder_state(self.model_dir())[0]
+        return "downloading" if self.downloads.is_running() else check.folder_state(self.model_dir())[0]
 
     def refresh(self) -> None:
         folder = self.model_dir()
         self.folder_edit.setText(folder)
-        state, problems = model_files.folder_state(folder)
+        state, problems = check.folder_state(folder)
         running = self.downloads.is_running()
         shown = "downloading" if running else state
         listing = "".join(f"<li>{escape(str(p))}</li>" for p in problems[:12])
@@ -181,7 +181,7 @@ class ModelManagerDialog(QDialog):
         self.ready_box.setVisible(shown == "ready")
         self.download_button.setEnabled(not running and state != "ready")
         self.download_button.setText("Resume download" if _has_partial(folder) else
-                                     f"Download (about {human_bytes(model_files.APPROX_DOWNLOAD_BYTES)})")
+                                     f"Download (about {human_bytes(download.APPROX_DOWNLOAD_BYTES)})")
         self.cancel_button.setVisible(running)
         self.progress_bar.setVisible(running)
         for widget in (self.choose_button, self.default_button, self.repo_edit, self.revision_edit,
@@ -201,7 +201,7 @@ class ModelManagerDialog(QDialog):
 
     def set_folder(self, folder: str) -> bool:
         """Accept a complete checkpoint, an empty folder, or our own unfinished download; refuse anything else."""
-        state, problems = model_files.folder_state(folder)
+        state, problems = check.folder_state(folder)
         if state == "problems" and not _has_partial(folder):
             listing = "".join(f"<li>{escape(str(p))}</li>" for p in problems[:12])
             self.message_label.setText(f"<b>{escape(folder)}</b> was not used, because it is not a complete "
@@ -232,8 +232,8 @@ class ModelManagerDialog(QDialog):
     # --- download -------------------------------------------------------------------------------------------------
 
     def hub_request(self) -> tuple[str, str, str]:
-        repo = self.repo_edit.text().strip() or model_files.DEFAULT_REPO_ID
-        revision = self.revision_edit.text().strip() or model_files.DEFAULT_REVISION
+        repo = self.repo_edit.text().strip() or download.DEFAULT_REPO_ID
+        revision = self.revision_edit.text().strip() or download.DEFAULT_REVISION
         return repo, revision, self.endpoint_edit.text().strip()
 
     def start_download(self) -> bool:
@@ -257,7 +257,7 @@ class ModelManagerDialog(QDialog):
     def _on_download_succeeded(self, folder: str) -> None:
         self.progress_label.setText("Download complete and verified.")
         self.refresh()
-        if model_files.folder_state(folder)[0] == "ready":
+        if check.folder_state(folder)[0] == "ready":
             self.model_ready.emit(folder)
 
     def _on_download_failed(self, message: str) -> None:
@@ -291,8 +291,8 @@ class ModelManagerDialog(QDialog):
 
 def _has_partial(folder: str) -> bool:
     path = Path(folder)
-    return path.is_dir() and (any(path.glob("*" + model_files.INCOMPLETE_SUFFIX))
-                              or (path / model_files.VERIFIED_MARKER).is_file())
+    return path.is_dir() and (any(path.glob("*" + layout.INCOMPLETE_SUFFIX))
+                              or (path / layout.VERIFIED_MARKER).is_file())
 
 
 def _rich_label(html: str) -> QLabel:

@@ -18,7 +18,7 @@ from PySide6.QtGui import QAction, QKeySequence
 
 from app.model_manager.dialog import ModelManagerDialog
 from app.settings_dialog import SettingsDialog, engine_load_options
-from glmocr_core import model_files
+from glmocr_core.checkpoint import check
 
 log = logging.getLogger(__name__)
 RELOAD_KEYS = {"device", "precision"}
@@ -62,7 +62,7 @@ def _choose_folder(dialog: ModelManagerDialog) -> None:
 
 
 def _show_folder_state(window, folder: str) -> None:
-    state, problems = model_files.folder_state(folder)
+    state, problems = check.folder_state(folder)
     if state != "ready":
         window.first_run.show_missing(folder, str(problems[0]) if problems else "")
 
@@ -97,6 +97,6 @@ def _apply_settings(window, keys: list[str]) -> None:
 
     if "theme" in keys:
         apply_theme(window.settings.get("theme"))
-    if RELOAD_KEYS & set(keys) and model_files.folder_state(window.settings.model_dir())[0] == "ready":
+    if RELOAD_KEYS & set(keys) and check.folder_state(window.settings.model_dir())[0] == "ready":
         log.info("device or precision changed: reloading the model")
         window.load_model()

@@ -1,4 +1,4 @@
-"""Runs glmocr_core.model_files.download_model on a background thread and reports back with queued Qt signals.
+"""Runs glmocr_core.checkpoint.download.download_model on a background thread and reports back with queued Qt signals.
 
 The GUI thread only starts, cancels and listens; it never waits on the network or the disk.
 
@@ -16,14 +16,14 @@ from typing import Callable
 
 from PySide6.QtCore import QObject, Signal
 
-from glmocr_core import model_files
+from glmocr_core.checkpoint import download
 from glmocr_core.errors import GlmOcrError
 
 log = logging.getLogger(__name__)
 PROGRESS_INTERVAL_S = 0.1  # at most ~10 progress updates a second reach the GUI
 SHUTDOWN_WAIT_S = 3.0
 
-Downloader = Callable[..., object]  # the signature of model_files.download_model
+Downloader = Callable[..., object]  # the signature of download.download_model
 
 
 class DownloadController(QObject):
@@ -40,7 +40,7 @@ class DownloadController(QObject):
 
     def __init__(self, downloader: Downloader | None = None, parent=None):
         super().__init__(parent)
-        self._downloader = downloader or model_files.download_model
+        self._downloader = downloader or download.download_model
         self._thread: threading.Thread | None = None
         self._cancel = threading.Event()
         self._last_progress = 0.0
@@ -78,7 +78,7 @@ class DownloadController(QObject):
         try:
             folder = self._downloader(**request, progress=self._on_progress, cancel=cancel,
                                       status=lambda text: self._emit(self.status, text))
-        except model_files.DownloadCancelled:
+        except download.DownloadCancelled:
             self._emit(self.cancelled)
         except GlmOcrError as exc:
             self._emit(self.failed, str(exc))

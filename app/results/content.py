@@ -11,7 +11,7 @@ import json
 import re
 from dataclasses import dataclass
 
-from glmocr_core.tables import TableGrid, parse_html_table
+from glmocr_core.tasks.tables import TableGrid, parse_html_table
 
 from app.results.markdown_render import markdown_to_plain
 

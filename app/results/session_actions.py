@@ -218,7 +218,7 @@ class FileActions(QObject):
         return True
 
     def _open_document_for(self, session: DocumentSession):
-        from glmocr_core.documents import open_document
+        from glmocr_core.documents.document import open_document
         from glmocr_core.errors import GlmOcrError
 
         check = check_document(session)

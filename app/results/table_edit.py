@@ -11,7 +11,7 @@ from __future__ import annotations
 import copy
 from dataclasses import dataclass
 
-from glmocr_core.tables import TableCell, TableGrid
+from glmocr_core.tasks.tables import TableCell, TableGrid
 
 
 @dataclass(frozen=True)

@@ -1,6 +1,6 @@
 """Table result: an editable grid with merged cells, row/column edits, undo/redo and spreadsheet copy/paste.
 
-The grid itself is a ``glmocr_core.tables.TableGrid``; every change replaces it with an edited copy
+The grid itself is a ``glmocr_core.tasks.tables.TableGrid``; every change replaces it with an edited copy
 (``app.results.table_edit``) through a QUndoCommand that remembers the grid before and after.
 """
 

@@ -3,7 +3,7 @@
 import pytest
 from PIL import Image
 
-from glmocr_core.documents import document_from_image
+from glmocr_core.documents.document import document_from_image
 
 from app.engine_host import MAX_BATCH, EngineHost, OcrJob, RowThrottle
 from fake_engine import FakeFactory

@@ -16,7 +16,7 @@ BOXES = [(0, 0, 110, 60), (40, 20, 230, 100), (5, 5, 60, 95)]
 def engine_available() -> bool:
     try:
         from glmocr_core.engine import Engine  # noqa: F401
-        from glmocr_core.synthetic import build_tiny_checkpoint  # noqa: F401
+        from glmocr_core.testing.checkpoints import build_tiny_checkpoint  # noqa: F401
     except ImportError:
         return False
     return True
@@ -55,7 +55,7 @@ def run_and_wait(qtbot, window, regions, run):
 
 
 def test_batched_regions_equal_single_runs_token_for_token(qtbot, tmp_path, monkeypatch):
-    from glmocr_core.synthetic import build_tiny_checkpoint
+    from glmocr_core.testing.checkpoints import build_tiny_checkpoint
 
     monkeypatch.setenv(MODEL_DIR_ENV, str(build_tiny_checkpoint(tmp_path / "tiny")))
     settings = Settings(tmp_path / "settings.ini")

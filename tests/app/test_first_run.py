@@ -17,9 +17,9 @@ WAIT_MS = 120_000
 def _engine_import_error() -> str:
     try:
         from glmocr_core.engine import Engine  # noqa: F401
-        from glmocr_core.synthetic import build_tiny_checkpoint  # noqa: F401
+        from glmocr_core.testing.checkpoints import build_tiny_checkpoint  # noqa: F401
     except ImportError as exc:
-        return f"glmocr_core.engine / glmocr_core.synthetic cannot be imported yet ({exc})"
+        return f"glmocr_core.engine / glmocr_core.testing cannot be imported yet ({exc})"
     return ""
 
 
@@ -44,7 +44,7 @@ def fresh_install(qtbot, tmp_path, monkeypatch):
 
 
 def test_from_no_model_to_a_recognized_region(fresh_install, qtbot, tmp_path):
-    from glmocr_core.synthetic import build_tiny_checkpoint
+    from glmocr_core.testing.checkpoints import build_tiny_checkpoint
 
     window, manager = fresh_install
     assert window.first_run.isVisible() and not window.host.has_model
@@ -73,7 +73,7 @@ def test_from_no_model_to_a_recognized_region(fresh_install, qtbot, tmp_path):
 
 
 def test_a_broken_folder_is_refused_and_the_app_stays_usable(fresh_install, qtbot, tmp_path):
-    from glmocr_core.synthetic import build_tiny_checkpoint
+    from glmocr_core.testing.checkpoints import build_tiny_checkpoint
 
     window, manager = fresh_install
     broken = build_tiny_checkpoint(tmp_path / "half-copied")

@@ -14,7 +14,8 @@ import app.sample
 from app.model_manager import ModelManagerDialog
 from app.model_manager.text import human_bytes, human_eta, progress_line
 from glmocr_core.errors import ModelError
-from glmocr_core.model_files import INCOMPLETE_SUFFIX, DownloadCancelled
+from glmocr_core.checkpoint.download import DownloadCancelled
+from glmocr_core.checkpoint.layout import INCOMPLETE_SUFFIX
 
 TEXT = {"vocab_size": 32, "hidden_size": 8, "intermediate_size": 16, "num_hidden_layers": 1,
         "num_attention_heads": 2, "num_key_value_heads": 1, "head_dim": 4,

@@ -1,7 +1,7 @@
 """Pure table edits: spans stay consistent, inputs are never mutated, free slots always get a cell."""
 
 import pytest
-from glmocr_core.tables import parse_html_table
+from glmocr_core.tasks.tables import parse_html_table
 
 from app.results.table_edit import (anchor_at, empty_grid, insert_col, insert_row, normalized, remove_col,
                                     remove_row, set_text)

@@ -12,7 +12,7 @@ import app.settings_dialog as settings_dialog
 from app import logging_setup
 from app.settings import KEYS, Settings
 from app.settings_dialog import SettingsDialog, engine_load_options
-from glmocr_core.devices import DeviceInfo
+from glmocr_core.runtime.devices import DeviceInfo
 
 CPU = DeviceInfo("cpu", "cpu", "CPU (8 logical cores)")
 H200 = DeviceInfo("cuda:0", "cuda", "NVIDIA H200", 150_000_000_000)

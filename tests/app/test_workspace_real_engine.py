@@ -12,7 +12,7 @@ WAIT_MS = 120000
 def engine_available() -> bool:
     try:
         from glmocr_core.engine import Engine  # noqa: F401
-        from glmocr_core.synthetic import build_tiny_checkpoint  # noqa: F401
+        from glmocr_core.testing.checkpoints import build_tiny_checkpoint  # noqa: F401
     except ImportError:  # the engine has not landed yet
         return False
     return True
@@ -25,7 +25,7 @@ pytestmark = [
 
 
 def test_draw_a_region_and_recognize_it_with_a_tiny_checkpoint(qtbot, tmp_path, monkeypatch):
-    from glmocr_core.synthetic import build_tiny_checkpoint
+    from glmocr_core.testing.checkpoints import build_tiny_checkpoint
 
     model_dir = build_tiny_checkpoint(tmp_path / "tiny")
     monkeypatch.setenv(MODEL_DIR_ENV, str(model_dir))

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from glmocr_core.attention import available_backends, eager_attention, get_backend, resolve_backend
+from glmocr_core.model.attention import available_backends, eager_attention, get_backend, resolve_backend
 
 FAST_BACKENDS = [name for name in available_backends() if name != "eager"]
 SHAPES = {  # (q_len, k_len, causal)
@@ -59,7 +59,8 @@ def test_auto_resolves_to_a_registered_backend_and_unknown_fails():
 @pytest.mark.parametrize("backend", FAST_BACKENDS)
 @torch.no_grad()
 def test_whole_model_backend_matches_eager(tiny_checkpoint, backend):
-    from glmocr_core.weights import load_model
+    from glmocr_core.checkpoint.loading import load_model
+    from glmocr_core.runtime.decoding import ModelRunner
 
     model = load_model(tiny_checkpoint)
     pixels = torch.randn(6 * 8, 1176)  # one 6x8-patch image -> 12 merged tokens
@@ -67,8 +68,9 @@ def test_whole_model_backend_matches_eager(tiny_checkpoint, backend):
     outputs = {}
     for name in ("eager", backend):
         model.set_attention_backend(name)
-        logits, state = model.prefill(ids, pixels, [[1, 6, 8]], 40, all_logits=True)
-        step = model.decode(torch.tensor([[7]]), state)
+        runner = ModelRunner(model)
+        logits, state = runner.prefill(ids, pixels, [[1, 6, 8]], 40, all_logits=True)
+        step = runner.decode(torch.tensor([[7]]), state)
         outputs[name] = (logits, step)
     for a, b in zip(outputs["eager"], outputs[backend]):
         # through a whole model the float noise of each layer adds up: 1e-5 relative to the logits' size

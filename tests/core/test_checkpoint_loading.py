@@ -9,11 +9,11 @@ import pytest
 import torch
 from safetensors.torch import load_file, save_file
 
-from glmocr_core.config import load_model_config, load_preprocessor_config
+from glmocr_core.model.config import load_model_config, load_preprocessor_config
 from glmocr_core.errors import ModelError
-from glmocr_core.model import GlmOcrModel, count_parameters
-from glmocr_core.synthetic import build_tiny_checkpoint, random_model, tiny_config, write_checkpoint
-from glmocr_core.weights import load_model
+from glmocr_core.model.glm_ocr import GlmOcrModel, count_parameters
+from glmocr_core.testing.checkpoints import build_tiny_checkpoint, random_model, tiny_config, write_checkpoint
+from glmocr_core.checkpoint.loading import load_model
 
 
 def _copy(src, tmp_path, name="ckpt"):
@@ -32,7 +32,7 @@ def test_real_config_builds_on_meta_with_exact_parameter_count(shared_reference)
 
 
 def test_bundled_config_equals_shared_reference(shared_reference):
-    from glmocr_core.synthetic import real_config
+    from glmocr_core.testing.checkpoints import real_config
 
     assert real_config() == load_model_config(shared_reference)
 
@@ -245,7 +245,7 @@ def test_broken_cache_is_rebuilt(tiny_checkpoint, tmp_path):
 def test_full_disk_means_no_cache_and_no_leftovers(tiny_checkpoint, tmp_path, monkeypatch):
     import errno
 
-    from glmocr_core import weight_cache
+    from glmocr_core.checkpoint import weight_cache
 
     def full_disk(state, path, metadata=None):
         open(path, "wb").write(b"partial")

@@ -10,7 +10,7 @@ import pytest
 from PIL import Image, ImageDraw
 
 from glmocr_core.cli import main
-from glmocr_core.tasks import task_prompt
+from glmocr_core.tasks.specs import task_prompt
 
 TASK_CASES = ["text", "formula", "table"]
 MAX_NEW = 24
@@ -148,7 +148,7 @@ def test_usage_errors_exit_2(capsys, tiny_checkpoint, image_files):
 def test_model_errors_exit_3(capsys, tmp_path, image_files):
     assert main(["ocr", str(image_files[0]), "--model", str(tmp_path)]) == 3
     err = capsys.readouterr().err
-    assert "glmocr: error:" in err and "config.json" in err and "Traceback" not in err
+    assert "glmocr-studio: error:" in err and "config.json" in err and "Traceback" not in err
 
 
 @pytest.mark.parametrize("content", [b"", b"\x89PNG\r\n\x1a\n\x00\x00truncated", b"%PDF-1.7 broken"])

@@ -9,7 +9,7 @@ import pytest
 import torch
 from PIL import Image
 
-from glmocr_core import graphs
+from glmocr_core.runtime import graphs
 from glmocr_core.api import OcrResult, RecognizeOptions
 from glmocr_core.engine import Engine
 
@@ -30,18 +30,18 @@ def _prefilled(engine, page, regions):
     prepared = engine._prepare(page, regions, "text", RecognizeOptions())
     prompts = [p.prompt for p in prepared]
     pixels = torch.from_numpy(np.concatenate([p.pixels for p in prepared]))
-    return engine.model.prefill_batch(prompts, pixels, capacity=max(len(p.ids) for p in prompts) + 16)
+    return engine.runner.prefill_batch(prompts, pixels, capacity=max(len(p.ids) for p in prompts) + 16)
 
 
 def _decode_logits(engine, page, regions, mode: str, steps: int = 10) -> list[torch.Tensor]:
-    model = engine.model
-    model.decode_step = mode
+    runner = engine.runner
+    runner.decode_step = mode
     with torch.inference_mode():
         logits, state = _prefilled(engine, page, regions)
         tokens = logits.argmax(-1)[:, None]
         seen = []
         for _ in range(steps):
-            step_logits = model.decode(tokens, state)
+            step_logits = runner.decode(tokens, state)
             seen.append(step_logits.clone())
             tokens = step_logits[:, -1].argmax(-1)[:, None]
     return seen
@@ -69,7 +69,7 @@ def test_static_batch_with_rows_leaving_equals_dynamic(engine, page):
     stop_after = {1: 4}
 
     def run(mode):
-        engine.model.decode_step = mode
+        engine.runner.decode_step = mode
         calls = {}
 
         def stop_region(index):  # asked once per token of a running row
@@ -87,24 +87,24 @@ def test_static_batch_with_rows_leaving_equals_dynamic(engine, page):
 
 
 def test_select_drops_the_bound_step(engine, page):
-    engine.model.decode_step = "static"
+    engine.runner.decode_step = "static"
     with torch.inference_mode():
         logits, state = _prefilled(engine, page, REGIONS)
-        engine.model.decode(logits.argmax(-1)[:, None], state)
+        engine.runner.decode(logits.argmax(-1)[:, None], state)
         first = state.step
         assert first is not None and first.matches(state)
         state.select(torch.tensor([0, 2]))
         assert state.step is None
-        engine.model.decode(torch.zeros(2, 1, dtype=torch.long), state)
+        engine.runner.decode(torch.zeros(2, 1, dtype=torch.long), state)
         assert state.step is not first and state.step.matches(state)
 
 
 def test_failed_capture_falls_back_and_is_not_retried(engine, page, caplog):
     """Without CUDA the capture itself fails: decoding must go on, identically, with one warning."""
     reference = _decode_logits(engine, page, [None], "dynamic", steps=4)
-    with caplog.at_level(logging.WARNING, logger="glmocr_core.graphs"):
+    with caplog.at_level(logging.WARNING, logger="glmocr_core.runtime.graphs"):
         captured = _decode_logits(engine, page, [None], "cuda-graph", steps=4)
-    assert engine.model.decode_step == "static"
+    assert engine.runner.decode_step == "static"
     assert sum("capture" in r.message for r in caplog.records) == 1
     for a, b in zip(reference, captured):
         torch.testing.assert_close(b, a, atol=1e-5, rtol=1e-5)
@@ -134,7 +134,7 @@ def test_replay_path_reads_static_buffers_and_returns_copies(engine, page, monke
     monkeypatch.setattr(graphs.GraphDecoder, "_capture", fake_capture)
     reference = _decode_logits(engine, page, REGIONS, "dynamic", steps=6)
     replayed = _decode_logits(engine, page, REGIONS, "cuda-graph", steps=6)
-    assert engine.model.decode_step == "cuda-graph" and fakes[-1].replays == 6
+    assert engine.runner.decode_step == "cuda-graph" and fakes[-1].replays == 6
     for a, b in zip(reference, replayed):
         torch.testing.assert_close(b, a, atol=1e-5, rtol=1e-5)
     assert replayed[0].data_ptr() != fakes[-1].step.logits.data_ptr()
@@ -179,7 +179,7 @@ def test_cuda_graph_decode_equals_eager_on_cuda(tiny_checkpoint, page):
     assert engine.info.decode_step == "cuda-graph"
     options = RecognizeOptions(max_new_tokens=24, repeat_guard=False)
     graphed = _results(engine.recognize_batch(page, REGIONS, "text", options))
-    assert engine.model.decode_step == "cuda-graph"  # capture worked
-    engine.model.decode_step = "dynamic"
+    assert engine.runner.decode_step == "cuda-graph"  # capture worked
+    engine.runner.decode_step = "dynamic"
     eager = _results(engine.recognize_batch(page, REGIONS, "text", options))
     assert [graphed[i].token_ids for i in range(3)] == [eager[i].token_ids for i in range(3)]

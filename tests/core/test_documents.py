@@ -12,15 +12,16 @@ import pymupdf
 import pytest
 from PIL import Image
 
-from glmocr_core import documents
-from glmocr_core.documents import (
+from glmocr_core.documents.document import (
+    MAX_IMAGE_PIXELS,
     MAX_OCR_LONG_SIDE,
     Document,
     document_from_bytes,
     document_from_image,
     open_document,
-    to_rgb,
 )
+from glmocr_core.processing.images import to_rgb
+from glmocr_core.documents.pages import DEFAULT_DPI
 from glmocr_core.errors import InputError
 
 RED, GREEN, BLUE, WHITE, BLACK = (255, 0, 0), (0, 255, 0), (0, 0, 255), (255, 255, 255), (0, 0, 0)
@@ -604,6 +605,6 @@ def test_bad_input_never_leaks_a_raw_exception(tmp_path):
 
 
 def test_module_constants_match_the_documented_limits():
-    assert documents.MAX_OCR_LONG_SIDE == 3500
-    assert documents.DEFAULT_DPI == 200
-    assert documents.MAX_IMAGE_PIXELS == 200_000_000
+    assert MAX_OCR_LONG_SIDE == 3500
+    assert DEFAULT_DPI == 200
+    assert MAX_IMAGE_PIXELS == 200_000_000

@@ -12,9 +12,9 @@ from glmocr_core import engine as engine_module
 from glmocr_core.api import OcrResult, RecognizeOptions, TextDelta
 from glmocr_core.engine import Engine
 from glmocr_core.errors import InputError, ModelError, UsageError
-from glmocr_core.generate import TokenStream
-from glmocr_core.repetition import RepetitionConfig
-from glmocr_core.tables import TableGrid
+from glmocr_core.runtime.generate import TokenStream
+from glmocr_core.runtime.repetition import RepetitionConfig
+from glmocr_core.tasks.tables import TableGrid
 
 
 @pytest.fixture(scope="module")

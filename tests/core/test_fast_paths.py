@@ -7,11 +7,13 @@ import pytest
 import torch
 from PIL import Image
 
-from glmocr_core import speculative
+from glmocr_core.runtime import speculative
 from glmocr_core.api import OcrResult, RecognizeOptions
 from glmocr_core.engine import Engine
-from glmocr_core.generate import GenerationRequest, TokenStream
-from glmocr_core.quantize import DynamicInt8Linear, int8_available
+from glmocr_core.runtime.decoding import ModelRunner
+from glmocr_core.runtime.devices import CpuFeatures
+from glmocr_core.runtime.generate import GenerationRequest, TokenStream
+from glmocr_core.runtime.quantize import DynamicInt8Linear, int8_available
 
 REGIONS = [None, (0, 0, 110, 60), (40, 20, 230, 100), (5, 5, 60, 95)]
 
@@ -70,7 +72,7 @@ def test_batch_cancel_marks_every_region(engine, page):
 
 
 def _request(engine, image, use_mtp, max_new=40):
-    from glmocr_core.preprocess import preprocess_images
+    from glmocr_core.processing.preprocess import preprocess_images
 
     inputs = preprocess_images([image], engine.preprocessor)
     ids = engine.tokenizer.encode_prompt("Text Recognition:", inputs.token_counts(2))
@@ -86,8 +88,8 @@ def mtp_engine(tiny_checkpoint_mtp):
 @pytest.mark.parametrize("seed", [0, 1, 2])
 def test_mtp_greedy_equals_plain_greedy(mtp_engine, seed):
     image = Image.fromarray(np.random.default_rng(seed).integers(0, 256, (90, 200, 3), dtype=np.uint8))
-    plain = TokenStream(mtp_engine.model, _request(mtp_engine, image, use_mtp=False))
-    drafted = TokenStream(mtp_engine.model, _request(mtp_engine, image, use_mtp=True))
+    plain = TokenStream(mtp_engine.runner, _request(mtp_engine, image, use_mtp=False))
+    drafted = TokenStream(mtp_engine.runner, _request(mtp_engine, image, use_mtp=True))
     assert list(drafted) == list(plain)
     assert drafted.stop_reason == plain.stop_reason
     assert drafted.draft_tokens > 0
@@ -95,8 +97,8 @@ def test_mtp_greedy_equals_plain_greedy(mtp_engine, seed):
 
 def test_mtp_with_perfect_drafts_accepts_and_still_equals_greedy(mtp_engine, monkeypatch):
     image = Image.fromarray(np.random.default_rng(3).integers(0, 256, (90, 200, 3), dtype=np.uint8))
-    plain = list(TokenStream(mtp_engine.model, _request(mtp_engine, image, use_mtp=False, max_new=30)))
-    drafted = TokenStream(mtp_engine.model, _request(mtp_engine, image, use_mtp=True, max_new=30))
+    plain = list(TokenStream(mtp_engine.runner, _request(mtp_engine, image, use_mtp=False, max_new=30)))
+    drafted = TokenStream(mtp_engine.runner, _request(mtp_engine, image, use_mtp=True, max_new=30))
     # an oracle drafter: always proposes the token greedy decoding will produce next
     monkeypatch.setattr(speculative._Drafter, "prefill", lambda self, *a: plain[1] if len(plain) > 1 else 0)
     monkeypatch.setattr(speculative._Drafter, "extend",
@@ -140,9 +142,9 @@ def test_a4_page_vision_runs_without_dense_score_matrices(tmp_path, tiny_checkpo
     script = f"""
 import resource, torch
 from PIL import Image
-from glmocr_core.config import load_preprocessor_config
-from glmocr_core.preprocess import preprocess_images
-from glmocr_core.weights import load_model
+from glmocr_core.model.config import load_preprocessor_config
+from glmocr_core.processing.preprocess import preprocess_images
+from glmocr_core.checkpoint.loading import load_model
 model = load_model({str(tiny_checkpoint)!r})
 inputs = preprocess_images([Image.new("RGB", (1654, 2339), "white")], load_preprocessor_config({str(tiny_checkpoint)!r}))
 with torch.inference_mode():
@@ -158,14 +160,14 @@ print(inputs.pixels.shape[0], out.shape[0], resource.getrusage(resource.RUSAGE_S
 
 @torch.no_grad()
 def test_smoothing_keeps_fp32_logits(tiny_checkpoint):
-    from glmocr_core.quantize import smooth_decoder
-    from glmocr_core.weights import load_model
+    from glmocr_core.runtime.quantize import smooth_decoder
+    from glmocr_core.checkpoint.loading import load_model
 
     model = load_model(tiny_checkpoint)
     ids = [59248, 59250, 59253, 198, 40, 41, 42, 59254, 198]
-    before, _ = model.prefill(ids, None, [], capacity=16, all_logits=True)
+    before, _ = ModelRunner(model).prefill(ids, None, [], capacity=16, all_logits=True)
     smooth_decoder(model, alpha=0.5)
-    after, _ = model.prefill(ids, None, [], capacity=16, all_logits=True)
+    after, _ = ModelRunner(model).prefill(ids, None, [], capacity=16, all_logits=True)
     assert (after - before).abs().max().item() <= 1e-4 * before.abs().max().item()
     norm = model.language_model.layers[0].input_layernorm.weight
     assert not torch.allclose(norm, torch.ones_like(norm))
@@ -204,8 +206,8 @@ def test_fast_mode_smooths_away_outlier_channels(tiny_checkpoint):
     stay closer to fp32 than int8 alone: that is why fast mode smooths first."""
     import copy
 
-    from glmocr_core.quantize import prepare_fast, quantize_decoder
-    from glmocr_core.weights import load_model
+    from glmocr_core.runtime.quantize import prepare_fast, quantize_decoder
+    from glmocr_core.checkpoint.loading import load_model
 
     base = load_model(tiny_checkpoint)
     with torch.no_grad():
@@ -216,7 +218,7 @@ def test_fast_mode_smooths_away_outlier_channels(tiny_checkpoint):
 
     def logits(model):
         with torch.inference_mode():
-            return model.prefill(ids, None, [], capacity=16, all_logits=True)[0]
+            return ModelRunner(model).prefill(ids, None, [], capacity=16, all_logits=True)[0]
 
     reference = logits(base)
     plain, smoothed = copy.deepcopy(base), copy.deepcopy(base)
@@ -230,11 +232,11 @@ def test_fast_mode_smooths_away_outlier_channels(tiny_checkpoint):
 def _prompt_logits(model):
     ids = [59248, 59250, 59253, 198, 40, 41, 42, 59254, 198, 43]
     with torch.inference_mode():
-        return model.prefill(ids, None, [], capacity=16, all_logits=True)[0]
+        return ModelRunner(model).prefill(ids, None, [], capacity=16, all_logits=True)[0]
 
 
 def _refuse_quantizing(monkeypatch):
-    from glmocr_core import quantize
+    from glmocr_core.runtime import quantize
 
     def refuse(*args, **kwargs):
         raise AssertionError("quantized again although the cache fits")
@@ -244,8 +246,8 @@ def _refuse_quantizing(monkeypatch):
 
 
 def test_fast_weights_cache_round_trip_is_exact(tiny_checkpoint, tmp_path, monkeypatch):
-    from glmocr_core.quantize import int8_targets, prepare_fast
-    from glmocr_core.weights import load_model
+    from glmocr_core.runtime.quantize import int8_targets, prepare_fast
+    from glmocr_core.checkpoint.loading import load_model
 
     cache = tmp_path / "fast.safetensors"
     first = load_model(tiny_checkpoint)
@@ -261,7 +263,7 @@ def test_fast_weights_cache_round_trip_is_exact(tiny_checkpoint, tmp_path, monke
 def test_unusable_fast_cache_is_replaced(tiny_checkpoint, tmp_path, caplog):
     from safetensors.torch import load_file, save_file
 
-    from glmocr_core.weights import load_model
+    from glmocr_core.checkpoint.loading import load_model
 
     cache = tmp_path / "fast.safetensors"
     expected = _prompt_logits(_fast(load_model(tiny_checkpoint), None))
@@ -269,7 +271,7 @@ def test_unusable_fast_cache_is_replaced(tiny_checkpoint, tmp_path, caplog):
     stored = load_file(str(cache))
     del stored["lm_head.int8"]
     save_file(stored, str(cache))
-    with caplog.at_level("WARNING", logger="glmocr_core.quantize"):
+    with caplog.at_level("WARNING", logger="glmocr_core.runtime.quantize"):
         assert torch.equal(_prompt_logits(_fast(load_model(tiny_checkpoint), cache)), expected)
         cache.write_bytes(b"not a safetensors file")
         assert torch.equal(_prompt_logits(_fast(load_model(tiny_checkpoint), cache)), expected)
@@ -280,19 +282,26 @@ def test_unusable_fast_cache_is_replaced(tiny_checkpoint, tmp_path, caplog):
 
 
 def _fast(model, cache):
-    from glmocr_core.quantize import prepare_fast
+    from glmocr_core.runtime.quantize import prepare_fast
 
     prepare_fast(model, cache)
     return model
 
 
-def test_engine_fast_load_reuses_its_cache(tiny_checkpoint, tmp_path, monkeypatch, page):
+# "fast" computes in bf16 on CPUs with bf16 matrix units: the bf16 checkpoint is then used as stored (no fp32 map),
+# elsewhere in fp32 through the converted-weight map. Both policies are checked on every machine.
+@pytest.mark.parametrize("cpu, cache_files", [(CpuFeatures(frozenset({"avx2"})), 2),
+                                              (CpuFeatures(frozenset({"avx512_bf16"})), 1)],
+                         ids=["fp32-compute", "bf16-compute"])
+def test_engine_fast_load_reuses_its_cache(tiny_checkpoint, tmp_path, monkeypatch, page, cpu, cache_files):
     import glmocr_core.engine as engine_module
 
-    monkeypatch.setattr(engine_module, "default_cache_dir", lambda: tmp_path / "cache")
+    monkeypatch.setattr(engine_module, "weight_cache_dir", lambda: tmp_path / "cache")
     options = RecognizeOptions(max_new_tokens=12, repeat_guard=False)
-    first = _final(Engine.load(tiny_checkpoint, precision="fast").recognize(page, options=options))
-    assert len(list((tmp_path / "cache").glob("*.safetensors"))) == 2  # fp32 map + fast weights
+    first_engine = Engine.load(tiny_checkpoint, precision="fast", cpu=cpu)
+    first = _final(first_engine.recognize(page, options=options))
+    assert first_engine.info.dtype == ("bfloat16" if cpu.fast_bf16 else "float32")
+    assert len(list((tmp_path / "cache").glob("*.safetensors"))) == cache_files  # [fp32 map +] fast weights
     _refuse_quantizing(monkeypatch)
-    second = _final(Engine.load(tiny_checkpoint, precision="fast").recognize(page, options=options))
+    second = _final(Engine.load(tiny_checkpoint, precision="fast", cpu=cpu).recognize(page, options=options))
     assert second.token_ids == first.token_ids

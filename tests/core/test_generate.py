@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from glmocr_core.generate import apply_repetition_penalty, filter_top_k_top_p
+from glmocr_core.runtime.sampling import apply_repetition_penalty, filter_top_k_top_p
 
 transformers = pytest.importorskip("transformers")
 

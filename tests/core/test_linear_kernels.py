@@ -8,7 +8,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from glmocr_core import layers
+from glmocr_core.model import layers
 
 
 @pytest.fixture(params=["onednn", "without-onednn"])

@@ -16,17 +16,11 @@ from pathlib import Path
 
 import pytest
 
-import glmocr_core.model_files as model_files
+import glmocr_core.checkpoint.download as download
 from glmocr_core.errors import ModelError
-from glmocr_core.model_files import (
-    INCOMPLETE_SUFFIX,
-    VERIFIED_MARKER,
-    WEIGHTS_FILE,
-    DownloadCancelled,
-    check_model_dir,
-    download_model,
-    read_marker,
-)
+from glmocr_core.checkpoint.check import check_model_dir
+from glmocr_core.checkpoint.download import DownloadCancelled, download_model
+from glmocr_core.checkpoint.layout import INCOMPLETE_SUFFIX, VERIFIED_MARKER, WEIGHTS_FILE, read_marker
 
 from tests.core.test_model_files import write_checkpoint
 
@@ -285,7 +279,7 @@ def test_unknown_repository_is_a_clear_error(hub, tmp_path):
 
 
 def test_not_enough_disk_space_stops_before_downloading(hub, tmp_path, monkeypatch):
-    monkeypatch.setattr(model_files.shutil, "disk_usage", lambda path: type("U", (), {"free": 1000})())
+    monkeypatch.setattr(download.shutil, "disk_usage", lambda path: type("U", (), {"free": 1000})())
     with pytest.raises(ModelError, match="not enough free disk space"):
         download_model(REPO, "main", tmp_path / "model", endpoint=hub.endpoint)
     assert not any("/resolve/" in p for p, _ in hub.requests)

@@ -10,10 +10,11 @@ import pytest
 import torch
 from PIL import Image
 
-from glmocr_core.config import load_preprocessor_config
-from glmocr_core.preprocess import preprocess_images
-from glmocr_core.rope import mrope_positions
-from glmocr_core.weights import load_model
+from glmocr_core.model.config import load_preprocessor_config
+from glmocr_core.processing.preprocess import preprocess_images
+from glmocr_core.model.rope import mrope_positions
+from glmocr_core.checkpoint.loading import load_model
+from glmocr_core.runtime.decoding import ModelRunner
 
 transformers = pytest.importorskip("transformers")
 pytestmark = pytest.mark.reference
@@ -74,10 +75,11 @@ def test_prefill_and_cached_decode_match_reference(models, tiny_checkpoint, case
     expected = [step[0] for step in out.logits]  # prefill's last token, then 3 cached decode steps
     tokens = out.sequences[0, len(ids):].tolist()
 
-    logits, state = ours.prefill(ids, pixels, batch.grid_thw, capacity=len(ids) + 8)
+    runner = ModelRunner(ours)
+    logits, state = runner.prefill(ids, pixels, batch.grid_thw, capacity=len(ids) + 8)
     got = [logits[0]]
     for token in tokens[:3]:
-        got.append(ours.decode(torch.tensor([[token]]), state)[0, -1])
+        got.append(runner.decode(torch.tensor([[token]]), state)[0, -1])
     for step, (a, b) in enumerate(zip(got, expected)):
         delta = (a - b).abs().max().item()
         assert delta <= 1e-4, f"step {step}: max |Δlogits| = {delta}"
@@ -92,7 +94,7 @@ def test_all_prompt_logits_match_reference(models, tiny_checkpoint, case):
     expected = reference(input_ids=torch.tensor([ids]), pixel_values=pixels,
                          image_grid_thw=torch.tensor(batch.grid_thw),
                          mm_token_type_ids=(torch.tensor([ids]) == IMAGE).int()).logits[0]
-    got, _ = ours.prefill(ids, pixels, batch.grid_thw, capacity=len(ids), all_logits=True)
+    got, _ = ModelRunner(ours).prefill(ids, pixels, batch.grid_thw, capacity=len(ids), all_logits=True)
     assert (got[0] - expected).abs().max().item() <= 1e-4
 
 

@@ -1,4 +1,4 @@
-"""Page-range parsing and crop-region checks (glmocr_core.pages)."""
+"""Page-range parsing and crop-region checks (glmocr_core.documents.pages)."""
 
 from __future__ import annotations
 
@@ -7,15 +7,8 @@ import pytest
 from PIL import Image
 
 from glmocr_core.errors import InputError, UsageError
-from glmocr_core.pages import (
-    MAX_ASPECT_RATIO,
-    check_aspect_ratio,
-    crop_region,
-    parse_page_range,
-    parse_region_arg,
-    scale_box,
-    validate_region,
-)
+from glmocr_core.documents.pages import crop_region, parse_page_range, parse_region_arg, scale_box, validate_region
+from glmocr_core.processing.images import MAX_ASPECT_RATIO, check_aspect_ratio
 
 # --------------------------------------------------------------------------- page ranges
 

@@ -6,8 +6,8 @@ import random
 
 import pytest
 
-from glmocr_core.repetition import RepetitionConfig, RepetitionGuard
-from glmocr_core.tasks import repetition_config
+from glmocr_core.runtime.repetition import RepetitionConfig, RepetitionGuard
+from glmocr_core.tasks.specs import repetition_config
 
 
 def _feed(guard: RepetitionGuard, ids: list[int]) -> int | None:

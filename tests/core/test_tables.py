@@ -7,7 +7,7 @@ import io
 
 import pytest
 
-from glmocr_core.tables import MAX_COLSPAN, TableCell, TableGrid, parse_html_table
+from glmocr_core.tasks.tables import MAX_COLSPAN, TableCell, TableGrid, parse_html_table
 
 
 def _anchors(grid: TableGrid) -> dict[tuple[int, int], tuple[str, int, int]]:

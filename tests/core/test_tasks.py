@@ -8,10 +8,10 @@ import pytest
 
 from glmocr_core.api import TASKS
 from glmocr_core.errors import InputError, UsageError
-from glmocr_core.repetition import RepetitionConfig
-from glmocr_core.tables import TableGrid
-from glmocr_core.tasks import (EXTRACT_PREFIX, TASK_SPECS, default_max_new_tokens, parse_output, repetition_config,
-                               strip_formula_wrappers, task_prompt)
+from glmocr_core.runtime.repetition import RepetitionConfig
+from glmocr_core.tasks.tables import TableGrid
+from glmocr_core.tasks.parsing import parse_output, strip_formula_wrappers
+from glmocr_core.tasks.specs import EXTRACT_PREFIX, TASK_SPECS, default_max_new_tokens, repetition_config, task_prompt
 
 SCHEMA = '{"invoice_no": "", "seller": {"name": ""}, "items": [{"price": ""}]}'
 

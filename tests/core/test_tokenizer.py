@@ -10,9 +10,9 @@ import pytest
 from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
 
 from glmocr_core.errors import ModelError, UsageError
-from glmocr_core.tokenizer import IMAGE_TOKEN, GlmTokenizer
+from glmocr_core.processing.tokenizer import IMAGE_TOKEN, GlmTokenizer
 
-SPEC = json.loads(resources.files("glmocr_core").joinpath("data/special_tokens.json").read_text(encoding="utf-8"))
+SPEC = json.loads(resources.files("glmocr_core.testing").joinpath("special_tokens.json").read_text(encoding="utf-8"))
 TASK_TEXTS = ["Text Recognition:", "Formula Recognition:", "Table Recognition:",
               '请按下列JSON格式输出图中信息:\n{"名称": "", "date": "", "items": [{"price": ""}]}']
 

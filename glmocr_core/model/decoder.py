@@ -1,9 +1,13 @@
-"""The text decoder (GLM, sandwich norms, GQA, interleaved M-RoPE) and its preallocated KV cache.
+"""The text decoder (GLM, sandwich norms, GQA, interleaved M-RoPE).
 
-Module and parameter names mirror the checkpoint's ``model.language_model.*`` keys.
+Module and parameter names mirror the checkpoint's ``model.language_model.*`` keys. Layers write keys and values
+into whatever cache they are given (the ``Cache`` protocol below; the runtime owns the caches), so the decoder
+holds no request state itself.
 """
 
 from __future__ import annotations
+
+from typing import Protocol
 
 import torch
 import torch.nn.functional as F
@@ -15,51 +19,13 @@ from .layers import Embedding, Linear, RMSNorm, check_activation
 from .rope import apply_text_rope
 
 
-class KVCache:
-    """Per-request keys and values, preallocated and written by index: [B, Hkv, capacity, D] per layer."""
+class Cache(Protocol):
+    """What a layer needs of a KV cache (the runtime's caches provide it): store k/v [B, Hkv, L, D] of ``layer``
+    and get back every key/value to attend over; ``advance`` moves past the tokens just written."""
 
-    def __init__(self, layers: int, batch: int, kv_heads: int, head_dim: int, capacity: int, dtype, device):
-        shape = (batch, kv_heads, capacity, head_dim)
-        self.keys = [torch.empty(shape, dtype=dtype, device=device) for _ in range(layers)]
-        self.values = [torch.empty(shape, dtype=dtype, device=device) for _ in range(layers)]
-        self.length = 0
-        self.capacity = capacity
+    def write(self, layer: int, k: torch.Tensor, v: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]: ...
 
-    def write(self, layer: int, k: torch.Tensor, v: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """Store k/v [B, Hkv, L, D] after the cached tokens; return every key/value so far (views, no copies)."""
-        start, end = self.length, self.length + k.shape[2]
-        if end > self.capacity:
-            raise RuntimeError(f"KV cache full: {end} > {self.capacity} tokens")
-        self.keys[layer][:, :, start:end] = k
-        self.values[layer][:, :, start:end] = v
-        return self.keys[layer][:, :, :end], self.values[layer][:, :, :end]
-
-    def advance(self, tokens: int) -> None:
-        self.length += tokens
-
-    def row(self, index: int, start: int) -> "KVCache":
-        """A one-row cache sharing this cache's storage: row ``index`` from slot ``start`` on, so a prompt written
-        into it is right-aligned after ``start`` slots of padding that its own attention never sees."""
-        view = KVCache.__new__(KVCache)
-        view.keys = [k[index:index + 1, :, start:] for k in self.keys]
-        view.values = [v[index:index + 1, :, start:] for v in self.values]
-        view.length, view.capacity = 0, self.capacity - start
-        return view
-
-    def clear_slots(self, index: int, end: int) -> None:
-        """Zero slots [0, end) of one row: padding that is never attended must still hold finite numbers,
-        since a masked key's weight is 0 and 0 * NaN would poison the sum."""
-        for tensor in (*self.keys, *self.values):
-            tensor[index, :, :end].zero_()
-
-    def select(self, rows: torch.Tensor) -> None:
-        """Keep only the given batch rows (a copy, done only when a row finishes)."""
-        self.keys = [k[rows] for k in self.keys]
-        self.values = [v[rows] for v in self.values]
-
-    def truncate(self, length: int) -> None:
-        """Forget tokens past ``length`` (speculative decoding rolls back rejected drafts this way)."""
-        self.length = min(self.length, length)
+    def advance(self, tokens: int) -> None: ...
 
 
 class TextAttention(nn.Module):
@@ -74,7 +40,7 @@ class TextAttention(nn.Module):
         self.v_proj = Linear(cfg.hidden_size, self.kv_heads * self.head_dim, bias=bias)
         self.o_proj = Linear(self.num_heads * self.head_dim, cfg.hidden_size, bias=False)
 
-    def forward(self, x, cos_sin, cache: KVCache | None, layer: int, mask, backend: str):
+    def forward(self, x, cos_sin, cache: Cache | None, layer: int, mask, backend: str):
         b, length, _ = x.shape
         q = self.q_proj(x).view(b, length, self.num_heads, self.head_dim).transpose(1, 2)  # [B, Hq, L, D]
         k = self.k_proj(x).view(b, length, self.kv_heads, self.head_dim).transpose(1, 2)  # [B, Hkv, L, D]
@@ -133,7 +99,7 @@ class MtpLayer(DecoderLayer):
         self.eh_proj = Linear(2 * cfg.hidden_size, cfg.hidden_size, bias=False)
         self.shared_head = SharedHead(cfg)
 
-    def draft(self, next_embeds, hidden, cos_sin, cache: KVCache, backend: str) -> torch.Tensor:
+    def draft(self, next_embeds, hidden, cos_sin, cache: Cache, backend: str) -> torch.Tensor:
         """next_embeds/hidden [B, n, hidden]: the embedding of each position's next token and the main model's
         final hidden state there -> normed states [B, n, hidden] whose lm_head logits predict the token after next.
         ``cache`` is this layer's own one-layer cache over the same positions."""
@@ -166,7 +132,7 @@ class TextModel(nn.Module):
         extra = self.layers[self.cfg.num_hidden_layers:]
         return extra[0] if len(extra) else None
 
-    def forward(self, embeds: torch.Tensor, cos_sin, cache: KVCache | None, mask=None) -> torch.Tensor:
+    def forward(self, embeds: torch.Tensor, cos_sin, cache: Cache | None, mask=None) -> torch.Tensor:
         """embeds [B, L, hidden] -> final-normed hidden states [B, L, hidden]; appends L tokens to ``cache``."""
         x = embeds
         for index in range(self.cfg.num_hidden_layers):

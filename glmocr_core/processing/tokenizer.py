@@ -10,6 +10,7 @@ from __future__ import annotations
 import codecs
 import json
 from functools import lru_cache
+from importlib import resources
 from pathlib import Path
 
 from jinja2 import TemplateError
@@ -17,8 +18,7 @@ from jinja2.ext import loopcontrols
 from jinja2.sandbox import ImmutableSandboxedEnvironment
 from tokenizers import Tokenizer, decoders
 
-from glmocr_core.errors import ModelError, UsageError
-from glmocr_core.synthetic_tokenizer import bundled_chat_template
+from ..errors import ModelError, UsageError
 
 IMAGE_TOKEN = "<|image|>"
 BEGIN_IMAGE_TOKEN = "<|begin_of_image|>"
@@ -29,6 +29,11 @@ USER_TOKEN = "<|user|>"  # GLM models often end a turn by starting the next user
 # Tokens the core relies on; a checkpoint without them is not GLM-OCR.
 REQUIRED_SPECIALS = ("[gMASK]", "<sop>", USER_TOKEN, "<|assistant|>", BEGIN_IMAGE_TOKEN, IMAGE_TOKEN,
                      END_IMAGE_TOKEN, EOS_TOKEN)
+
+
+def bundled_chat_template() -> str:
+    """The official chat template, shipped with the core for checkpoints whose folder lacks one."""
+    return resources.files(__package__).joinpath("chat_template.jinja").read_text(encoding="utf-8")
 
 
 def _tojson(value, ensure_ascii=False, indent=None):

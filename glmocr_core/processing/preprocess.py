@@ -12,9 +12,8 @@ from dataclasses import dataclass
 import numpy as np
 from PIL import Image
 
-from .config import PreprocessorConfig
-from .documents import to_rgb
-from .pages import check_aspect_ratio
+from ..model.config import PreprocessorConfig
+from .images import check_aspect_ratio, to_rgb
 
 
 @dataclass

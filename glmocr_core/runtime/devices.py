@@ -11,7 +11,7 @@ import functools
 import os
 from dataclasses import dataclass
 
-from .errors import UsageError
+from ..errors import UsageError
 
 DEVICES = ("auto", "cpu", "cuda", "mps")
 # auto: the device's best exact-enough setting (fp32 on CPUs, bf16/fp16 on GPUs); exact: fp32 everywhere;
@@ -64,9 +64,10 @@ def resolve_device(requested: str = "auto") -> str:
     return requested
 
 
-def resolve_dtype(requested: str, device: str, precision: str = "auto"):
+def resolve_dtype(requested: str, device: str, precision: str = "auto", cpu: CpuFeatures | None = None):
     """The compute dtype. An explicit dtype wins; "exact" precision is fp32 on every device (token-for-token
-    the reference's fp32 output); "auto" and "fast" follow the device policy above."""
+    the reference's fp32 output); "auto" and "fast" follow the device policy above (``cpu``: this machine's
+    features unless given)."""
     import torch
 
     if requested not in DTYPES:
@@ -80,16 +81,41 @@ def resolve_dtype(requested: str, device: str, precision: str = "auto"):
         return torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
     if kind == "mps":
         return torch.float16
-    return torch.bfloat16 if precision == "fast" and cpu_has_fast_bf16() else torch.float32
+    return torch.bfloat16 if precision == "fast" and (cpu or host_cpu()).fast_bf16 else torch.float32
+
+
+BF16_MATRIX_FLAGS = frozenset({"avx512_bf16", "amx_bf16"})
+
+
+@dataclass(frozen=True)
+class CpuFeatures:
+    """The instruction-set flags the policies look at. Tests inject these instead of reading the machine's."""
+
+    flags: frozenset[str] = frozenset()
+
+    @property
+    def fast_bf16(self) -> bool:
+        """bf16 matrix instructions (AVX512-BF16 or AMX): only there are bf16 matmuls faster than fp32."""
+        return bool(BF16_MATRIX_FLAGS & self.flags)
 
 
 @functools.cache
-def cpu_has_fast_bf16() -> bool:
-    """True when the CPU has bf16 matrix instructions (AVX512-BF16 or AMX); elsewhere bf16 matmuls are slower."""
+def host_cpu() -> CpuFeatures:
+    """This machine's CPU flags (Linux /proc/cpuinfo); none elsewhere, which keeps every policy exact and safe."""
     try:
         with open("/proc/cpuinfo", encoding="utf-8") as handle:
             flags = next((line for line in handle if line.startswith("flags")), "")
     except OSError:
-        return False  # not Linux: stay exact and safe
-    words = set(flags.split())
-    return bool({"avx512_bf16", "amx_bf16"} & words)
+        return CpuFeatures()
+    return CpuFeatures(frozenset(flags.partition(":")[2].split()))
+
+
+def precision_summary(precision: str, cpu: CpuFeatures | None = None) -> str:
+    """What a precision does on a CPU, in a user's words (the settings dialog and ``glmocr-studio info``)."""
+    cpu = cpu or host_cpu()
+    if precision == "fast":
+        compute = "bf16 compute (this CPU has bf16 matrix units)" if cpu.fast_bf16 else "fp32 compute"
+        return f"int8 decoder weights, {compute}: about 3x faster decoding, output close to exact"
+    if precision == "exact":
+        return "fp32 everywhere: token for token the reference output"
+    return "fp32 on CPUs, bf16 or fp16 on GPUs"

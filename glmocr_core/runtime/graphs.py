@@ -15,6 +15,8 @@ import logging
 
 import torch
 
+from .kv_cache import SlotCache
+
 log = logging.getLogger(__name__)
 
 WARMUP_STEPS = 2  # CUDA graphs need the kernels' lazy set-up (cuBLAS handles, workspaces) done before capture
@@ -31,23 +33,6 @@ def attention_window(slots_needed: int, capacity: int) -> int:
     while window < slots_needed:
         window *= 2
     return min(window, capacity)
-
-
-class SlotCache:
-    """The KV cache seen by a static step: each layer writes its new key/value at slot ``index`` (a tensor) and
-    attends over the first ``window`` slots; the mask hides slots not written yet. Same interface as ``KVCache``."""
-
-    def __init__(self, keys: list[torch.Tensor], values: list[torch.Tensor], index: torch.Tensor, window: int):
-        self.keys, self.values, self.index = keys, values, index
-        self.window = window
-
-    def write(self, layer: int, k: torch.Tensor, v: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        self.keys[layer].index_copy_(2, self.index, k)
-        self.values[layer].index_copy_(2, self.index, v)
-        return self.keys[layer][:, :, : self.window], self.values[layer][:, :, : self.window]
-
-    def advance(self, tokens: int) -> None:
-        pass  # the caller moves ``index`` and the real cache's length
 
 
 class StaticDecodeStep:

@@ -8,7 +8,6 @@ file, corrupt or truncated file, missing/unexpected tensors, wrong shapes) is a 
 
 from __future__ import annotations
 
-import json
 import mmap
 import struct
 from contextlib import ExitStack
@@ -16,29 +15,27 @@ from pathlib import Path
 
 import torch
 
-from .config import ModelConfig, load_model_config
-from .errors import ModelError
-from .model import GlmOcrModel
-from .model_files import HeaderError, read_safetensors_header
-
-SINGLE_FILE = "model.safetensors"
-INDEX_FILE = "model.safetensors.index.json"
+from ..errors import ModelError
+from ..model.config import ModelConfig, load_model_config
+from ..model.glm_ocr import GlmOcrModel
+from .layout import WEIGHTS_FILE, WEIGHTS_INDEX_FILE, read_weight_map
+from .safetensors import DTYPES, HeaderError, read_safetensors_header
 # Copies of shared tensors that some exports place inside the MTP layer; the model uses the main ones.
 MTP_OPTIONAL_SUFFIXES = ("shared_head.head.weight", "embed_tokens.weight")
 
 
 def tensor_locations(model_dir: Path) -> dict[str, Path]:
     """Tensor name -> the safetensors file that holds it (single file or sharded index)."""
-    index = model_dir / INDEX_FILE
+    index = model_dir / WEIGHTS_INDEX_FILE
     if index.exists():
         try:
-            weight_map = json.loads(index.read_text(encoding="utf-8"))["weight_map"]
-        except (OSError, ValueError, KeyError, TypeError) as exc:
+            weight_map = read_weight_map(model_dir)
+        except ValueError as exc:
             raise ModelError(f"cannot read the shard index: {exc}", index) from None
         return {name: model_dir / file for name, file in weight_map.items()}
-    single = model_dir / SINGLE_FILE
+    single = model_dir / WEIGHTS_FILE
     if not single.exists():
-        raise ModelError(f"no {SINGLE_FILE} or {INDEX_FILE} in the model folder", model_dir)
+        raise ModelError(f"no {WEIGHTS_FILE} or {WEIGHTS_INDEX_FILE} in the model folder", model_dir)
     return {name: single for name in _header(single)}
 
 
@@ -51,9 +48,12 @@ def _header(path: Path) -> dict[str, dict]:
         raise ModelError(f"not a readable safetensors file (corrupt or truncated?): {exc}", path) from None
 
 
-_TORCH_DTYPES = {"F64": torch.float64, "F32": torch.float32, "F16": torch.float16, "BF16": torch.bfloat16,
-                 "I64": torch.int64, "I32": torch.int32, "I16": torch.int16, "I8": torch.int8, "U8": torch.uint8,
-                 "BOOL": torch.bool}
+def torch_dtype(stored: str) -> torch.dtype | None:
+    """The torch dtype of a safetensors dtype name, or None when this torch has no such dtype."""
+    name = DTYPES.get(stored, (None, None))[0]
+    return getattr(torch, name, None) if name else None
+
+
 # Weights that may stay in the checkpoint's narrower dtype when computing in fp32, because upcasting them at use is
 # exact: the embedding table (only looked-up rows are upcast, TextModel.embed) and the vision tower's matrices (used
 # once per image, upcast block by block, layers.compute_weight). 525 M of the 1.1 B parameters at half the memory;
@@ -62,7 +62,7 @@ NARROW_STORED = ("model.language_model.embed_tokens.weight", "model.visual.")
 
 
 def target_dtype(name: str, stored: str, dtype: torch.dtype, ndim: int = 2) -> torch.dtype:
-    source = _TORCH_DTYPES.get(stored)
+    source = torch_dtype(stored)
     narrow = source in (torch.bfloat16, torch.float16) and dtype == torch.float32
     if narrow and ndim >= 2 and name.startswith(NARROW_STORED):
         return source
@@ -90,7 +90,7 @@ class MappedSafetensors:
     def view(self, name: str) -> torch.Tensor:
         """The tensor as it is stored, sharing the mapping's memory (valid while the mapping is open)."""
         entry = self.entries[name]
-        source_dtype = _TORCH_DTYPES.get(entry["dtype"])
+        source_dtype = torch_dtype(entry["dtype"])
         if source_dtype is None:
             raise ModelError(f"tensor {name} has unsupported dtype {entry['dtype']}", self.path)
         begin, end = entry["data_offsets"]
@@ -167,12 +167,12 @@ def load_model(model_dir: str | Path, dtype: torch.dtype = torch.float32, device
 def _converts(locations: dict[str, Path], expected, dtype: torch.dtype) -> bool:
     headers = {path: _header(path) for path in set(locations.values())}
     entries = {name: headers[locations[name]][name] for name in expected}
-    return any(_TORCH_DTYPES.get(e["dtype"]) != target_dtype(name, e["dtype"], dtype, len(e["shape"]))
+    return any(torch_dtype(e["dtype"]) != target_dtype(name, e["dtype"], dtype, len(e["shape"]))
                for name, e in entries.items())
 
 
 def _through_cache(model: GlmOcrModel, expected, locations, dtype, cache_dir: Path) -> dict:
-    from .weight_cache import cache_file, cache_key, store
+    from .weight_cache import cache_file, cache_key, store  # the cache writer pulls in safetensors' saver
 
     path = cache_file(cache_dir, cache_key(list(locations.values()), dtype, list(expected)))
     state = _map_cache(model, path, expected, dtype) if path.exists() else None
@@ -186,7 +186,7 @@ def _map_cache(model: GlmOcrModel, path: Path, expected, dtype) -> dict | None:
     """The cached tensors as views of the mapped file (kept open by the model), or None if it is unusable."""
     try:
         mapped = MappedSafetensors(path)
-        if any(mapped.shape(n) != tuple(s) or _TORCH_DTYPES.get(mapped.entries[n]["dtype"]) not in
+        if any(mapped.shape(n) != tuple(s) or torch_dtype(mapped.entries[n]["dtype"]) not in
                (dtype, target_dtype(n, mapped.entries[n]["dtype"], dtype, len(s))) for n, s in expected.items()):
             raise ModelError("cache does not match the checkpoint", path)
     except (ModelError, KeyError, OSError):

@@ -21,16 +21,7 @@ from safetensors.torch import save_file
 
 FORMAT_VERSION = 3  # 3: the embedding and the vision matrices stay in their stored dtype
 KEEP_FILES = 2  # caches of other checkpoints or dtypes kept besides the one in use
-ENV_DISABLE = "GLMOCR_NO_WEIGHT_CACHE"
 log = logging.getLogger(__name__)
-
-
-def default_cache_dir() -> Path | None:
-    if os.environ.get(ENV_DISABLE):
-        return None
-    from platformdirs import user_cache_dir
-
-    return Path(user_cache_dir("glmocr-studio")) / "converted-weights"
 
 
 def cache_key(weight_files: list[Path], dtype: torch.dtype, names: list[str]) -> str:

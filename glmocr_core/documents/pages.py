@@ -17,10 +17,11 @@ from collections.abc import Sequence
 
 from PIL import Image
 
-from glmocr_core.errors import InputError, UsageError
+from ..errors import InputError, UsageError
+from ..processing.images import check_aspect_ratio
 
-# The model's image processor refuses images whose long side is more than 200 times the short side.
-MAX_ASPECT_RATIO = 200.0
+DEFAULT_DPI = 200  # PDF pages are rendered for OCR at this resolution unless the user picks another
+MIN_DPI, MAX_DPI = 36, 1200
 
 # Coordinates this close to a whole pixel count as that pixel; it keeps float noise from
 # `scale_box` (e.g. 99.99999997) from growing a box by a pixel.
@@ -127,16 +128,6 @@ def validate_region(box: Sequence[float], image_size: tuple[int, int]) -> tuple[
 def crop_region(image: Image.Image, box: Sequence[float]) -> Image.Image:
     """Crop ``image`` to ``box`` after ``validate_region`` (clipping, area and aspect checks)."""
     return image.crop(validate_region(box, image.size))
-
-
-def check_aspect_ratio(width: int, height: int, what: str = "image") -> None:
-    """Raise InputError when the model's preprocessing would refuse a ``width``×``height`` picture."""
-    ratio = max(width, height) / min(width, height)
-    if ratio > MAX_ASPECT_RATIO:
-        raise InputError(
-            f"{what} is {width}×{height} px, an aspect ratio of {ratio:.0f}:1; "
-            f"the model accepts at most {MAX_ASPECT_RATIO:.0f}:1"
-        )
 
 
 def _four_numbers(box: Sequence[float]) -> tuple[float, float, float, float]:

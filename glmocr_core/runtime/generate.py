@@ -1,8 +1,7 @@
 """Token generation: prefill, then one cached decode step per token, as an iterator.
 
-Greedy by default (the official generation config); optional seeded sampling with temperature, top-k, top-p and a
-repetition penalty (the same semantics as the reference's logits processors). Stops on any eos id, at the token
-budget, or when the cancel event is set (checked before every step). ``BatchTokenStream`` decodes several prompts
+The next token is chosen by ``sampling.choose_token`` (greedy by default). Stops on any eos id, at the token budget,
+or when the cancel event is set (checked before every step). ``BatchTokenStream`` decodes several prompts
 (regions of a page) as one batch; rows that finish leave the batch.
 """
 
@@ -15,9 +14,10 @@ from typing import Iterator
 
 import torch
 
-from .api import STOP_CANCELLED, STOP_EOS, STOP_MAX_TOKENS
-from .api import SamplingOptions as Sampling
-from .model import GlmOcrModel, Prompt
+from ..api import STOP_CANCELLED, STOP_EOS, STOP_MAX_TOKENS, SamplingOptions
+from .decoding import ModelRunner, Prompt
+from .sampling import choose_token, seeded_generator
+from .speculative import SpeculativeDecoder
 
 
 @dataclass
@@ -27,51 +27,8 @@ class GenerationRequest:
     grid_thw: list[list[int]]
     max_new_tokens: int
     eos_ids: tuple[int, ...]
-    sampling: Sampling = field(default_factory=Sampling)
+    sampling: SamplingOptions = field(default_factory=SamplingOptions)
     use_mtp: bool = False  # speculative decoding with the checkpoint's MTP layer (greedy only)
-
-
-def apply_repetition_penalty(logits: torch.Tensor, seen: torch.Tensor, penalty: float) -> torch.Tensor:
-    """Make already-seen tokens less likely: positive scores are divided by the penalty, negative multiplied."""
-    if penalty == 1.0:
-        return logits
-    scores = logits.gather(-1, seen)
-    scores = torch.where(scores < 0, scores * penalty, scores / penalty)
-    return logits.scatter(-1, seen, scores)
-
-
-def filter_top_k_top_p(logits: torch.Tensor, top_k: int, top_p: float) -> torch.Tensor:
-    """Mask (to -inf) every token outside the top-k and outside the smallest set with probability mass >= top_p."""
-    if top_k > 0:
-        kth = torch.topk(logits, min(top_k, logits.shape[-1])).values[..., -1:]
-        logits = logits.masked_fill(logits < kth, float("-inf"))
-    if top_p < 1.0:
-        ordered, order = torch.sort(logits, descending=True)
-        mass_before = ordered.softmax(-1).cumsum(-1) - ordered.softmax(-1)
-        drop = mass_before >= top_p  # always keeps the most likely token
-        logits = logits.masked_fill(drop.scatter(-1, order, drop), float("-inf"))
-    return logits
-
-
-def choose_token(logits: torch.Tensor, history: list[int], sampling: Sampling,
-                 generator: torch.Generator | None) -> int:
-    """logits [V] (any float dtype) -> the next token id; ``history`` is prompt + generated ids."""
-    if sampling.plain_greedy:
-        return int(torch.argmax(logits))
-    seen = torch.tensor(history, device=logits.device)
-    logits = apply_repetition_penalty(logits.float(), seen, sampling.repetition_penalty)
-    if not sampling.do_sample:
-        return int(torch.argmax(logits))
-    logits = filter_top_k_top_p(logits / max(sampling.temperature, 1e-5), sampling.top_k, sampling.top_p)
-    return int(torch.multinomial(logits.softmax(-1).cpu(), 1, generator=generator))  # seeded on the CPU
-
-
-def _generator(seed: int | None) -> torch.Generator | None:
-    if seed is None:
-        return None
-    generator = torch.Generator()
-    generator.manual_seed(seed)
-    return generator
 
 
 class BatchTokenStream:
@@ -79,12 +36,12 @@ class BatchTokenStream:
     included, as the reference does). ``tokens[row]``, ``stop_reasons[row]``, ``decode_s[row]`` and
     ``first_token_s`` tell the outcome; ``stop_row`` lets a consumer end one row early (e.g. a repetition loop)."""
 
-    def __init__(self, model: GlmOcrModel, prompts: list[Prompt], pixels: torch.Tensor | None,
-                 max_new_tokens: int, eos_ids: tuple[int, ...], sampling: Sampling | None = None,
+    def __init__(self, runner: ModelRunner, prompts: list[Prompt], pixels: torch.Tensor | None,
+                 max_new_tokens: int, eos_ids: tuple[int, ...], sampling: SamplingOptions | None = None,
                  cancel: threading.Event | None = None):
-        self.model, self.prompts, self.pixels = model, prompts, pixels
+        self.runner, self.prompts, self.pixels = runner, prompts, pixels
         self.max_new_tokens, self.eos_ids = max_new_tokens, frozenset(eos_ids)
-        self.sampling = sampling or Sampling()
+        self.sampling = sampling or SamplingOptions()
         self.cancel = cancel or threading.Event()
         self.tokens: list[list[int]] = [[] for _ in prompts]
         self.stop_reasons: list[str | None] = [None] * len(prompts)
@@ -102,9 +59,9 @@ class BatchTokenStream:
         start = time.perf_counter()
         if self._cancel_all(range(len(self.prompts))) or self.max_new_tokens <= 0:
             return
-        generator = _generator(self.sampling.seed)
+        generator = seeded_generator(self.sampling.seed)
         capacity = max(len(p.ids) for p in self.prompts) + self.max_new_tokens
-        logits, state = self.model.prefill_batch(self.prompts, self.pixels, capacity)
+        logits, state = self.runner.prefill_batch(self.prompts, self.pixels, capacity)
         active = list(range(len(self.prompts)))
         chosen = [self._choose(logits[i], row, generator) for i, row in enumerate(active)]
         self.first_token_s = time.perf_counter() - start
@@ -118,9 +75,9 @@ class BatchTokenStream:
             if not keep:
                 return
             if len(keep) < len(active):
-                state.select(torch.tensor(keep, device=self.model.device))
+                state.select(torch.tensor(keep, device=self.runner.device))
                 active, chosen = [active[i] for i in keep], [chosen[i] for i in keep]
-            logits = self.model.decode(torch.tensor([[t] for t in chosen], device=self.model.device), state)
+            logits = self.runner.decode(torch.tensor([[t] for t in chosen], device=self.runner.device), state)
             chosen = [self._choose(logits[i, -1], row, generator) for i, row in enumerate(active)]
 
     def _choose(self, logits: torch.Tensor, row: int, generator) -> int:
@@ -150,8 +107,8 @@ class TokenStream:
     """Iterate to get one prompt's generated ids. After the loop, ``stop_reason``, ``first_token_s`` and
     ``decode_s`` tell how it ended and how long it took; ``draft_tokens``/``accepted_tokens`` count MTP drafts."""
 
-    def __init__(self, model: GlmOcrModel, request: GenerationRequest, cancel: threading.Event | None = None):
-        self.model, self.request = model, request
+    def __init__(self, runner: ModelRunner, request: GenerationRequest, cancel: threading.Event | None = None):
+        self.runner, self.request = runner, request
         self.cancel = cancel or threading.Event()
         self.stop_reason = STOP_MAX_TOKENS
         self.first_token_s = 0.0
@@ -159,7 +116,6 @@ class TokenStream:
         self.tokens: list[int] = []
         self.draft_tokens = 0
         self.accepted_tokens = 0
-        self._done = False
 
     def __iter__(self) -> Iterator[int]:
         with torch.inference_mode():
@@ -167,13 +123,18 @@ class TokenStream:
 
     def _run(self) -> Iterator[int]:
         req = self.request
-        if req.use_mtp and req.sampling.plain_greedy and self.model.language_model.mtp is not None:
-            from .speculative import speculative_tokens
+        if req.use_mtp and req.sampling.plain_greedy and self.runner.model.language_model.mtp is not None:
+            return self._speculative()
+        return self._plain()
 
-            yield from speculative_tokens(self)
-            return
-        batch = BatchTokenStream(self.model, [Prompt(req.prompt_ids, req.grid_thw)], req.pixels, req.max_new_tokens,
-                                 req.eos_ids, req.sampling, self.cancel)
+    def stop(self, reason: str) -> None:
+        """Record why a consumer ended the iteration early (e.g. the repetition guard)."""
+        self.stop_reason = reason
+
+    def _plain(self) -> Iterator[int]:
+        req = self.request
+        batch = BatchTokenStream(self.runner, [Prompt(req.prompt_ids, req.grid_thw)], req.pixels,
+                                 req.max_new_tokens, req.eos_ids, req.sampling, self.cancel)
         for _, token in batch:
             self.tokens.append(token)
             self.first_token_s, self.decode_s = batch.first_token_s, batch.decode_s[0]
@@ -181,6 +142,27 @@ class TokenStream:
             yield token
         if batch.stop_reasons[0] == STOP_CANCELLED:
             self.stop_reason = STOP_CANCELLED
+
+    def _speculative(self) -> Iterator[int]:
+        """Greedy tokens drafted with the MTP layer: the same ids as ``_plain``, in fewer model passes. The cancel
+        event is checked before every token."""
+        req, start = self.request, time.perf_counter()
+        if self._cancelled() or req.max_new_tokens <= 0:
+            return
+        decoder = SpeculativeDecoder(self.runner, Prompt(req.prompt_ids, req.grid_thw), req.pixels,
+                                     len(req.prompt_ids) + req.max_new_tokens + 2)
+        first = start
+        for token in decoder.tokens():
+            now = time.perf_counter()
+            if not self.tokens:
+                self.first_token_s, first = now - start, now
+            self.tokens.append(token)
+            self.decode_s = now - first
+            self.draft_tokens, self.accepted_tokens = decoder.drafts, decoder.accepted
+            finished = self._finished(token)
+            yield token
+            if finished or self._cancelled():
+                return
 
     def _finished(self, token: int) -> bool:
         """Record eos / budget stops for a token just appended to ``tokens``."""
@@ -194,7 +176,3 @@ class TokenStream:
             self.stop_reason = STOP_CANCELLED
             return True
         return False
-
-    def stop(self, reason: str) -> None:
-        """Record why a consumer ended the iteration early (e.g. the repetition guard)."""
-        self.stop_reason = reason

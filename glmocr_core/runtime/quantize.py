@@ -17,7 +17,9 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from .model import GlmOcrModel
+from ..checkpoint.loading import tensor_locations
+from ..checkpoint.weight_cache import cache_file, cache_key, store
+from ..model.glm_ocr import GlmOcrModel
 
 CHUNK_ROWS = 64  # rows that share one activation scale during prefill
 SMOOTH_ALPHA = 0.5
@@ -108,17 +110,12 @@ def prepare_fast(model: GlmOcrModel, cache_path: Path | None = None) -> int:
     smooth_decoder(model, alpha=SMOOTH_ALPHA)
     count = quantize_decoder(model)
     if cache_path is not None and count:
-        from .weight_cache import store
-
         store(_fast_state(model), cache_path)
     return count
 
 
 def fast_cache_path(cache_dir: Path, model_dir: Path) -> Path:
     """Where a checkpoint's fast-precision weights are cached: keyed like the fp32 cache, plus this recipe."""
-    from .weight_cache import cache_file, cache_key
-    from .weights import tensor_locations
-
     locations = tensor_locations(model_dir)
     recipe = [f"fast-int8:format={FAST_CACHE_FORMAT}:smooth={SMOOTH_ALPHA}:lm_head=int8"]
     return cache_file(cache_dir, cache_key(list(locations.values()), torch.qint8, recipe))

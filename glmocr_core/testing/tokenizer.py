@@ -14,6 +14,7 @@ import json
 from importlib import resources
 from pathlib import Path
 
+from ..processing.tokenizer import bundled_chat_template
 from tokenizers import AddedToken, Regex, Tokenizer, decoders, models, pre_tokenizers, trainers
 
 FIRST_SPECIAL_ID = 59246
@@ -46,12 +47,7 @@ _CORPUS = [
 
 
 def _special_tokens_spec() -> dict:
-    text = resources.files("glmocr_core").joinpath("data/special_tokens.json").read_text(encoding="utf-8")
-    return json.loads(text)
-
-
-def bundled_chat_template() -> str:
-    return resources.files("glmocr_core").joinpath("data/chat_template.jinja").read_text(encoding="utf-8")
+    return json.loads(resources.files(__package__).joinpath("special_tokens.json").read_text(encoding="utf-8"))
 
 
 def _byte_level_pipeline(split_regex: str) -> Tokenizer:

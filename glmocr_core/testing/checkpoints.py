@@ -13,9 +13,10 @@ from pathlib import Path
 import torch
 from safetensors.torch import save_file
 
-from .config import ModelConfig, PreprocessorConfig, TextConfig, VisionConfig, load_model_config
-from .model import GlmOcrModel
-from .synthetic_tokenizer import TRAINED_VOCAB_SIZE, write_test_tokenizer
+from ..checkpoint.layout import WEIGHTS_FILE, WEIGHTS_INDEX_FILE
+from ..model.config import ModelConfig, PreprocessorConfig, TextConfig, VisionConfig, read_json
+from ..model.glm_ocr import GlmOcrModel
+from .tokenizer import TRAINED_VOCAB_SIZE, write_test_tokenizer
 
 REAL_IDS = dict(image_token_id=59280, image_start_token_id=59256, image_end_token_id=59257, video_token_id=59281)
 EOS_IDS = [59246, 59253]
@@ -33,7 +34,8 @@ def tiny_config(layers: int = 2, vision_depth: int = 2) -> ModelConfig:
 
 def real_config() -> ModelConfig:
     """The published GLM-OCR shape (1.1 B parameters), from the bundled reference of its config.json."""
-    return load_model_config(Path(__file__).parent / "data")
+    path = Path(__file__).with_name("real_config.json")
+    return ModelConfig.from_dict(read_json(path), str(path))
 
 
 @torch.no_grad()
@@ -78,7 +80,7 @@ def write_checkpoint(model: GlmOcrModel, out_dir: str | Path, dtype: torch.dtype
 
 def _write_weights(state: dict, out: Path, shards: int) -> None:
     if shards <= 1:
-        save_file(state, str(out / "model.safetensors"), metadata={"format": "pt"})
+        save_file(state, str(out / WEIGHTS_FILE), metadata={"format": "pt"})
         return
     names = sorted(state)
     weight_map = {}
@@ -87,7 +89,7 @@ def _write_weights(state: dict, out: Path, shards: int) -> None:
         file = f"model-{index + 1:05d}-of-{shards:05d}.safetensors"
         save_file({n: state[n] for n in part}, str(out / file), metadata={"format": "pt"})
         weight_map.update({n: file for n in part})
-    _write_json(out / "model.safetensors.index.json", {"metadata": {}, "weight_map": weight_map})
+    _write_json(out / WEIGHTS_INDEX_FILE, {"metadata": {}, "weight_map": weight_map})
 
 
 def _preprocessor_json(cfg: PreprocessorConfig) -> dict:

@@ -1,0 +1,1 @@
+"""User documents: images and PDFs opened as pages (document), page ranges and crop regions (pages)."""
