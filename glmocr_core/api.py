@@ -1,12 +1,20 @@
-"""Plain data types of the engine API, shared by the engine, the CLI and the GUI.
+"""The engine contract: the ``OcrEngine`` protocol and the plain data types that cross it.
 
-This module imports neither torch nor Qt, so the GUI can use it without loading the model stack.
+The in-process engine (``glmocr_core.engine.Engine``), the GUI tests' fake and any remote backend satisfy
+``OcrEngine``; the CLI and the GUI depend on it only. This module imports neither torch nor Qt, so the GUI can use it
+without loading the model stack.
 """
 
 from __future__ import annotations
 
+import threading
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Callable, Iterator, Protocol, runtime_checkable
+
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from PIL import Image
 
 TASKS = ("text", "formula", "table", "extract")
 
@@ -101,3 +109,34 @@ class EngineInfo:
     parameters: int = 0
     mtp: bool = False  # speculative decoding with the checkpoint's MTP layer
     decode_step: str = "dynamic"  # "cuda-graph" when one-token steps replay a captured CUDA graph
+
+
+Progress = Callable[[str, float], None]  # (stage shown to the user, fraction done 0..1)
+Region = tuple[float, float, float, float]  # (x0, y0, x1, y1) in the image's pixels; None means the whole image
+
+
+@runtime_checkable
+class OcrEngine(Protocol):
+    """What every engine offers. Load it with the implementation's ``load(model_dir, ..., progress=...)``; drive it
+    from one worker thread at a time. Bad input raises ``errors.GlmOcrError`` subclasses with readable messages."""
+
+    info: EngineInfo
+
+    def recognize(self, image: Image.Image, task: str = "text", region: Region | None = None,
+                  options: RecognizeOptions | None = None,
+                  cancel: threading.Event | None = None) -> Iterator[TextDelta | OcrResult]:
+        """Stream ``TextDelta`` pieces as the model writes, then exactly one ``OcrResult``. Setting ``cancel``
+        ends the stream early with ``stop_reason == STOP_CANCELLED``."""
+        ...
+
+    def recognize_batch(self, image: Image.Image, regions: list[Region | None], task: str = "text",
+                        options: RecognizeOptions | None = None, cancel: threading.Event | None = None,
+                        stop_region: Callable[[int], bool] | None = None) -> Iterator[RegionItem]:
+        """Several regions of one image at once: ``RegionItem``s with each region's deltas and, as soon as that
+        region ends, its one ``OcrResult`` (greedy results equal one-by-one ``recognize`` runs). Every region is
+        checked before anything is yielded. ``stop_region(index)`` returning True ends just that region."""
+        ...
+
+    def close(self) -> None:
+        """Free the model; the engine cannot be used afterwards."""
+        ...

@@ -1,7 +1,7 @@
-"""The engine API: the one door into the core for the GUI, the CLI and scripts. No Qt in here.
+"""The in-process engine: the one door into the core's model for the GUI, the CLI and scripts. No Qt in here.
 
-``Engine.load`` reads a model folder once; ``Engine.recognize`` streams ``TextDelta`` pieces and ends with one
-``OcrResult``; ``Engine.recognize_batch`` decodes several regions of one image together and streams
+It satisfies ``api.OcrEngine``: ``Engine.load`` reads a model folder once; ``recognize`` streams ``TextDelta`` pieces
+and ends with one ``OcrResult``; ``recognize_batch`` decodes several regions of one image together and streams
 ``RegionItem``s. An engine is meant to be driven from one worker thread at a time.
 """
 
@@ -17,7 +17,8 @@ import numpy as np
 import torch
 from PIL import Image
 
-from .api import STOP_CANCELLED, STOP_REPETITION, EngineInfo, OcrResult, RecognizeOptions, RegionItem, TextDelta, Timings
+from .api import (STOP_CANCELLED, STOP_REPETITION, EngineInfo, OcrResult, Progress, RecognizeOptions, RegionItem,
+                  TextDelta, Timings)
 from .checkpoint.check import require_model_dir
 from .checkpoint.loading import has_mtp_weights, load_model, tensor_locations
 from .documents.pages import crop_region
@@ -39,7 +40,6 @@ from .runtime.repetition import RepetitionGuard
 from .tasks.parsing import parse_output
 from .tasks.specs import default_max_new_tokens, repetition_config, task_prompt
 
-Progress = Callable[[str, float], None]
 
 
 @dataclass

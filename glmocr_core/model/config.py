@@ -128,10 +128,6 @@ class TextConfig:
     hidden_act: str = "silu"
     tie_word_embeddings: bool = False
 
-    @property
-    def kv_groups(self) -> int:
-        return self.num_attention_heads // self.num_key_value_heads
-
 
 @dataclass
 class ModelConfig:
@@ -210,14 +206,10 @@ class PreprocessorConfig:
 
 @dataclass
 class GenerationConfig:
-    eos_token_id: list = field(default_factory=lambda: [59246, 59253])
-    pad_token_id: int = 59246
-    do_sample: bool = False
-    temperature: float = 1.0
-    top_p: float = 1.0
-    top_k: int = 0
-    repetition_penalty: float = 1.0
-    max_new_tokens: int | None = None
+    """What the core reads of generation_config.json: the ids that end a generation. Decoding itself is greedy
+    (the official setting) unless a request asks for sampling (``api.SamplingOptions``)."""
+
+    eos_token_id: list = field(default_factory=list)
 
 
 def load_model_config(model_dir: str | Path) -> ModelConfig:

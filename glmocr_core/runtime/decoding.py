@@ -34,7 +34,6 @@ class DecodeState:
     cache: KVCache
     offsets: torch.Tensor  # [B] long: position of cache slot n is n + offsets[b]
     key_mask: torch.Tensor | None  # [B, capacity] bool, False on left padding; None when nothing is padded
-    last_hidden: torch.Tensor  # [B, hidden] final-normed hidden state of each row's last token
     prompt: tuple | None = None  # (embeds, positions, hidden) of the whole prompt, kept only when asked for
     step: GraphDecoder | None = None  # bound to this cache, built on the first static one-token step
 
@@ -43,7 +42,6 @@ class DecodeState:
         self.cache.select(rows)
         self.offsets = self.offsets[rows]
         self.key_mask = None if self.key_mask is None else self.key_mask[rows]
-        self.last_hidden = self.last_hidden[rows]
         self.step = None  # bound to the old cache tensors
 
 
@@ -82,14 +80,13 @@ class ModelRunner:
         for b, pad in enumerate(pads):
             cache.clear_slots(b, pad)
         cache.length = length
-        offsets = torch.tensor([delta - pad for (_, _, delta, _), pad in zip(rows, pads)], device=self.device)
-        logits = torch.cat([row_logits for row_logits, _, _, _ in rows])
-        state = DecodeState(cache, offsets, self._key_mask(pads, capacity), torch.cat([h for _, h, _, _ in rows]),
-                            rows[0][3] if keep_prompt else None)
+        offsets = torch.tensor([delta - pad for (_, delta, _), pad in zip(rows, pads)], device=self.device)
+        logits = torch.cat([row_logits for row_logits, _, _ in rows])
+        state = DecodeState(cache, offsets, self._key_mask(pads, capacity), rows[0][2] if keep_prompt else None)
         return logits, state
 
     def _prefill_row(self, prompt: Prompt, features, cache: KVCache, all_logits: bool):
-        """(logits, last hidden [1, hidden], rope delta, (embeds, positions, hidden)) of one prompt."""
+        """(logits, rope delta, (embeds, positions, hidden)) of one prompt."""
         model = self.model
         ids = torch.tensor([prompt.ids], device=self.device)
         positions, delta = mrope_positions(prompt.ids, model.cfg.image_token_id, prompt.grids,
@@ -98,7 +95,7 @@ class ModelRunner:
         embeds = model.embed_prompt(ids, features)
         hidden = model.hidden_states(embeds, positions, cache)
         logits = model.lm_head(hidden if all_logits else hidden[:, -1])
-        return logits, hidden[:, -1], delta, (embeds, positions, hidden)
+        return logits, delta, (embeds, positions, hidden)
 
     def _features_by_prompt(self, pixels, prompts: list[Prompt]) -> list:
         features = self.model.image_features(pixels, [g for p in prompts for g in p.grids])
@@ -117,7 +114,7 @@ class ModelRunner:
     # ------------------------------------------------------------------------------------------------ decoding
 
     def decode(self, token_ids: torch.Tensor, state: DecodeState) -> torch.Tensor:
-        """token_ids [B, n] appended after the cache -> logits [B, n, V]; updates state.last_hidden."""
+        """token_ids [B, n] appended after the cache -> logits [B, n, V]."""
         if token_ids.shape[1] == 1 and self.decode_step != "dynamic":
             logits = self._static_decoder(state).decode(token_ids, state)
             self._after_static_step(state)
@@ -139,9 +136,7 @@ class ModelRunner:
         slots = torch.arange(start, start + n, device=self.device)
         positions = (slots[None, :] + state.offsets[:, None]).expand(3, batch, n)
         mask = None if state.key_mask is None else state.key_mask[:, None, None, : start + n]
-        hidden = self.model.hidden_states(self.model.language_model.embed(token_ids), positions, state.cache, mask)
-        state.last_hidden = hidden[:, -1]
-        return hidden
+        return self.model.hidden_states(self.model.language_model.embed(token_ids), positions, state.cache, mask)
 
     def new_cache(self, batch: int, capacity: int, layers: int | None = None) -> KVCache:
         """A cache for ``layers`` decoder layers (default: all of them; the MTP drafter keeps a one-layer cache)."""

@@ -37,7 +37,7 @@ def attention_window(slots_needed: int, capacity: int) -> int:
 
 class StaticDecodeStep:
     """One token per row on top of a prefilled ``DecodeState``, attending over the first ``window`` cache slots:
-    set ``token_ids`` and ``slot`` (< window), call, read ``logits`` [B, 1, V] and ``hidden`` [B, 1, hidden]."""
+    set ``token_ids`` and ``slot`` (< window), call, read ``logits`` [B, 1, V]."""
 
     def __init__(self, model, state, window: int):
         cache = state.cache
@@ -51,17 +51,17 @@ class StaticDecodeStep:
         written = torch.ones(batch, window, dtype=torch.bool, device=device)
         self.key_mask = written if state.key_mask is None else state.key_mask[:, :window].clone()
         self.cache = SlotCache(cache.keys, cache.values, self.slot, window)
-        self.logits = self.hidden = None
+        self.logits = None
 
-    def __call__(self) -> tuple[torch.Tensor, torch.Tensor]:
+    def __call__(self) -> torch.Tensor:
         model = self.model
         batch = self.token_ids.shape[0]
         positions = (self.slot + self.offsets)[None, :, None].expand(3, batch, 1)
         mask = ((self.slots <= self.slot)[None, :] & self.key_mask)[:, None, None, :]
         embeds = model.language_model.embed(self.token_ids)
         hidden = model.language_model(embeds, model.rope.cos_sin(positions, embeds.dtype), self.cache, mask)
-        self.hidden, self.logits = hidden, model.lm_head(hidden)
-        return self.logits, self.hidden
+        self.logits = model.lm_head(hidden)
+        return self.logits
 
 
 class GraphDecoder:
@@ -82,18 +82,17 @@ class GraphDecoder:
         return state.cache.keys is self.cache_keys
 
     def decode(self, token_ids: torch.Tensor, state) -> torch.Tensor:
-        """token_ids [B, 1] -> logits [B, 1, V]; advances the cache and updates ``state.last_hidden``."""
+        """token_ids [B, 1] -> logits [B, 1, V]; advances the cache."""
         window = attention_window(state.cache.length + 1, state.cache.capacity)
         step, graph = self.steps.get(window) or self._build(window, state)
         step.token_ids.copy_(token_ids)
         step.slot.fill_(state.cache.length)
         if graph is not None:
             graph.replay()
-            logits, hidden = step.logits.clone(), step.hidden  # the next replay overwrites the outputs
+            logits = step.logits.clone()  # the next replay overwrites the outputs
         else:
-            logits, hidden = step()
+            logits = step()
         state.cache.advance(1)
-        state.last_hidden = hidden[:, -1].clone()
         return logits
 
     def _build(self, window: int, state) -> tuple[StaticDecodeStep, object]:

@@ -44,7 +44,7 @@ def _unescaped(text: str, token: str) -> bool:
     return re.search(pattern, text) is not None
 
 
-_FENCE = re.compile(r"```[A-Za-z0-9_-]*[ \t]*\r?\n?(.*?)(?:```|\Z)", re.DOTALL)
+_FENCE = re.compile(r"```[A-Za-z0-9_+#.-]*[ \t]*\r?\n?(.*?)(?:```|\Z)", re.DOTALL)  # ```json, ```c++, ```c#
 
 
 def strip_code_fences(text: str) -> str:

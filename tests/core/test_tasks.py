@@ -10,7 +10,7 @@ from glmocr_core.api import TASKS
 from glmocr_core.errors import InputError, UsageError
 from glmocr_core.runtime.repetition import RepetitionConfig
 from glmocr_core.tasks.tables import TableGrid
-from glmocr_core.tasks.parsing import parse_output, strip_formula_wrappers
+from glmocr_core.tasks.parsing import parse_output, strip_code_fences, strip_formula_wrappers
 from glmocr_core.tasks.specs import EXTRACT_PREFIX, TASK_SPECS, default_max_new_tokens, repetition_config, task_prompt
 
 SCHEMA = '{"invoice_no": "", "seller": {"name": ""}, "items": [{"price": ""}]}'
@@ -148,3 +148,9 @@ def test_text_output_is_not_parsed():
 def test_parsing_an_unknown_task_is_a_usage_error():
     with pytest.raises(UsageError):
         parse_output("ocr", "x")
+
+
+@pytest.mark.parametrize("fence, body", [("```json\n{\"a\": 1}\n```", '{"a": 1}'), ("```c++\nint x;\n```", "int x;"),
+                                         ("```c#\nvar x;\n```", "var x;"), ("no fence", "no fence")])
+def test_code_fence_language_tags_are_not_content(fence, body):
+    assert strip_code_fences(fence) == body
