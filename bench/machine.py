@@ -9,18 +9,16 @@ import subprocess
 from importlib import metadata
 from pathlib import Path
 
+from glmocr_core.runtime.devices import parse_cpuinfo
+
 # CPU features that decide which kernels win: AVX-512 (fp32), VNNI (int8 dot products), BF16 and AMX (bf16 math).
 RELEVANT_FLAGS = ("avx2", "avx512f", "avx512_vnni", "avx512_bf16", "amx_tile", "amx_bf16", "amx_int8")
 
 
 def cpu_model_and_flags(cpuinfo: str) -> tuple[str, set[str]]:
-    """The first processor's model name and feature flags from /proc/cpuinfo text."""
-    fields: dict[str, str] = {}
-    for line in cpuinfo.splitlines():
-        key, _, value = line.partition(":")
-        fields.setdefault(key.strip(), value.strip())  # the first processor's values
-    model = fields.get("model name") or platform.processor() or "unknown"
-    return model, set((fields.get("flags") or fields.get("Features") or "").split())
+    """The first processor's model name and feature flags from /proc/cpuinfo text (the core's parser)."""
+    cpu = parse_cpuinfo(cpuinfo)
+    return cpu.model or platform.processor() or "unknown", set(cpu.flags)
 
 
 def memory_gib() -> float:

@@ -1,4 +1,4 @@
-"""Fixtures shared by every test folder. Keep each helper's fixtures in its own clearly marked section."""
+"""Fixtures shared by every test folder: the session's environment and the small test tokenizer."""
 
 from __future__ import annotations
 
@@ -7,12 +7,11 @@ from pathlib import Path
 
 import pytest
 
-# ---- session-wide environment (lead) -------------------------------------------------------------------------
+from glmocr_core.paths import NO_WEIGHT_CACHE_ENV
+
 # Engines loaded by tests must not write converted-weight caches into the real user cache folder; the cache has its
 # own tests with explicit temporary folders.
-os.environ.setdefault("GLMOCR_NO_WEIGHT_CACHE", "1")
-
-# ---- tokenizer fixtures (tokenizer / tasks / tables / repetition tests) -------------------------------------
+os.environ.setdefault(NO_WEIGHT_CACHE_ENV, "1")
 
 
 @pytest.fixture(scope="session")
@@ -36,5 +35,3 @@ def hf_tokenizer(synthetic_tokenizer_dir):
     transformers = pytest.importorskip("transformers")
     return transformers.AutoTokenizer.from_pretrained(str(synthetic_tokenizer_dir))
 
-
-# ---- end of tokenizer fixtures --------------------------------------------------------------------------------

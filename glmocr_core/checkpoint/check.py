@@ -81,7 +81,7 @@ VISION_BLOCK = re.compile(r"^model\.visual\.blocks\.(\d+)\.")
 
 
 def _expected_shapes(config) -> dict[str, list[int]]:
-    """Shapes of a few telling tensors, computed from config.json (see glmocr-architecture.md section 6)."""
+    """Shapes of a few telling tensors, computed from config.json (the project notes shared/docs/glmocr-architecture.md, section 6)."""
     t, v = config.text, config.vision
     return {
         "model.language_model.embed_tokens.weight": [t.vocab_size, t.hidden_size],

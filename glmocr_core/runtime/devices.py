@@ -92,6 +92,7 @@ class CpuFeatures:
     """The instruction-set flags the policies look at. Tests inject these instead of reading the machine's."""
 
     flags: frozenset[str] = frozenset()
+    model: str = ""
 
     @property
     def fast_bf16(self) -> bool:
@@ -99,15 +100,24 @@ class CpuFeatures:
         return bool(BF16_MATRIX_FLAGS & self.flags)
 
 
+def parse_cpuinfo(text: str) -> CpuFeatures:
+    """The first processor's flags and model name from /proc/cpuinfo text (ARM kernels say "Features")."""
+    fields: dict[str, str] = {}
+    for line in text.splitlines():
+        key, _, value = line.partition(":")
+        fields.setdefault(key.strip(), value.strip())
+    flags = fields.get("flags") or fields.get("Features") or ""
+    return CpuFeatures(frozenset(flags.split()), fields.get("model name", ""))
+
+
 @functools.cache
 def host_cpu() -> CpuFeatures:
-    """This machine's CPU flags (Linux /proc/cpuinfo); none elsewhere, which keeps every policy exact and safe."""
+    """This machine's CPU (Linux /proc/cpuinfo); no flags elsewhere, which keeps every policy exact and safe."""
     try:
         with open("/proc/cpuinfo", encoding="utf-8") as handle:
-            flags = next((line for line in handle if line.startswith("flags")), "")
+            return parse_cpuinfo(handle.read())
     except OSError:
         return CpuFeatures()
-    return CpuFeatures(frozenset(flags.partition(":")[2].split()))
 
 
 def precision_summary(precision: str, cpu: CpuFeatures | None = None) -> str:

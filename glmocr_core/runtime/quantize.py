@@ -3,7 +3,8 @@
 CPU decode at batch 1 is bound by memory bandwidth: every token reads all decoder weights. fbgemm's dynamic int8
 linear (per-output-channel int8 weights, activations quantized per call) reads a quarter of fp32's bytes and was
 measured at ~4x the fp32 speed on a decoder-sized matrix here, while torch's weight-only int8 kernel is slower than
-fp32 on this kind of CPU. The vision tower stays in fp32 (compute-bound, and accuracy matters most there).
+fp32 on this kind of CPU. The vision tower keeps the compute dtype (fp32; bf16 on CPUs with bf16 matrix units, where
+``runtime.devices`` picks bf16 for "fast"): it is compute-bound, and accuracy matters most there.
 Activation scales are per call, so long prompts are fed in row chunks: one outlier row cannot coarsen the
 quantization of a whole prefill.
 """
@@ -24,7 +25,7 @@ from ..model.glm_ocr import GlmOcrModel
 CHUNK_ROWS = 64  # rows that share one activation scale during prefill
 SMOOTH_ALPHA = 0.5
 SMOOTHED_NORMS = ("input_layernorm", "post_attention_layernorm")
-FAST_CACHE_FORMAT = 1  # bump when the stored form or the recipe changes
+FAST_CACHE_FORMAT = 2  # bump when the stored form or the recipe changes (2: keyed by the compute dtype too)
 log = logging.getLogger(__name__)
 
 
@@ -114,10 +115,11 @@ def prepare_fast(model: GlmOcrModel, cache_path: Path | None = None) -> int:
     return count
 
 
-def fast_cache_path(cache_dir: Path, model_dir: Path) -> Path:
-    """Where a checkpoint's fast-precision weights are cached: keyed like the fp32 cache, plus this recipe."""
+def fast_cache_path(cache_dir: Path, model_dir: Path, dtype: torch.dtype) -> Path:
+    """Where a checkpoint's fast-precision weights are cached: keyed like the converted-weight cache, plus this
+    recipe and the compute dtype (smoothing in bf16 gives other norms than in fp32)."""
     locations = tensor_locations(model_dir)
-    recipe = [f"fast-int8:format={FAST_CACHE_FORMAT}:smooth={SMOOTH_ALPHA}:lm_head=int8"]
+    recipe = [f"fast-int8:format={FAST_CACHE_FORMAT}:smooth={SMOOTH_ALPHA}:lm_head=int8:compute={dtype}"]
     return cache_file(cache_dir, cache_key(list(locations.values()), torch.qint8, recipe))
 
 
@@ -176,7 +178,8 @@ def _cache_mismatch(model, stored: dict, norms: dict, targets: list[str]) -> str
 
 @torch.no_grad()
 def smooth_decoder(model: GlmOcrModel, alpha: float = 0.5) -> None:
-    """Data-free SmoothQuant: move per-channel scale from the activations into the weights, exactly in fp32.
+    """Data-free SmoothQuant: move per-channel scale from the activations into the weights (scales in fp32, applied
+    in the weights' dtype).
 
     A channel that a norm's weight makes large is large in every token, which coarsens the per-call activation
     scale for all the others. Dividing the norm weight by s and multiplying the following linears' input columns by

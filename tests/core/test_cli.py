@@ -174,7 +174,7 @@ def test_region_outside_the_page_exits_4(capsys, tiny_checkpoint, image_files):
 
 
 def test_info_reports_device_dtype_backend_threads(capsys, tiny_checkpoint):
-    assert main(["info", "--model", str(tiny_checkpoint)]) == 0
+    assert main(["info", "--model", str(tiny_checkpoint), "--device", "cpu"]) == 0
     out = capsys.readouterr().out
     for word in ("device: cpu", "dtype: float32", "attention backend", "threads:", "ready"):
         assert word in out

@@ -20,7 +20,8 @@ from glmocr_core.tasks.tables import TableGrid
 @pytest.fixture(scope="module")
 def engine(tiny_checkpoint):
     stages = []
-    loaded = Engine.load(tiny_checkpoint, progress=lambda stage, fraction: stages.append((stage, fraction)))
+    loaded = Engine.load(tiny_checkpoint, device="cpu",
+                         progress=lambda stage, fraction: stages.append((stage, fraction)))
     loaded.stages = stages
     return loaded
 

@@ -25,7 +25,7 @@ def page():
 
 @pytest.fixture(scope="module")
 def engine(tiny_checkpoint):
-    return Engine.load(tiny_checkpoint)
+    return Engine.load(tiny_checkpoint, device="cpu")
 
 
 def _final(items):
@@ -82,7 +82,7 @@ def _request(engine, image, use_mtp, max_new=40):
 
 @pytest.fixture(scope="module")
 def mtp_engine(tiny_checkpoint_mtp):
-    return Engine.load(tiny_checkpoint_mtp, mtp=True)
+    return Engine.load(tiny_checkpoint_mtp, device="cpu", mtp=True)
 
 
 @pytest.mark.parametrize("seed", [0, 1, 2])

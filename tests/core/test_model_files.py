@@ -214,7 +214,7 @@ def test_a_folder_that_does_not_exist(tmp_path):
 
 
 # The published checkpoint: its config.json (text/vision parts that matter) and a sample of the tensor shapes listed
-# in docs (glmocr-architecture.md section 6). The check must accept the real model, MTP layer included.
+# in the project notes (shared/docs/glmocr-architecture.md, section 6). The check must accept the real model, MTP layer included.
 REAL_CONFIG = {
     "model_type": "glm_ocr",
     "text_config": {"vocab_size": 59392, "hidden_size": 1536, "intermediate_size": 4608, "num_hidden_layers": 16,
