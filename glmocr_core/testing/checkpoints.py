@@ -103,6 +103,8 @@ def _write_json(path: Path, data: dict) -> None:
     path.write_text(json.dumps(data, indent=2, ensure_ascii=False), encoding="utf-8")
 
 
-def build_tiny_checkpoint(out_dir: str | Path, seed: int = 0, with_mtp: bool = False, **config_kwargs) -> Path:
-    """A tiny random checkpoint (a few MB) that loads and generates like the real one."""
-    return write_checkpoint(random_model(tiny_config(**config_kwargs), seed, with_mtp), out_dir)
+def build_tiny_checkpoint(out_dir: str | Path, seed: int = 0, with_mtp: bool = False, shards: int = 1,
+                          **config_kwargs) -> Path:
+    """A tiny random checkpoint (a few MB) that loads and generates like the real one; ``shards`` > 1 writes the
+    sharded layout (an index and model-0000N-of-0000M.safetensors files)."""
+    return write_checkpoint(random_model(tiny_config(**config_kwargs), seed, with_mtp), out_dir, shards=shards)

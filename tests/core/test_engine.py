@@ -153,3 +153,21 @@ def test_loading_a_folder_without_a_model_is_a_model_error(tmp_path):
 def test_unknown_precision_is_a_usage_error(tiny_checkpoint):
     with pytest.raises(UsageError):
         Engine.load(tiny_checkpoint, precision="turbo")
+
+
+def test_engine_satisfies_the_engine_protocol(engine):
+    from glmocr_core.api import OcrEngine
+
+    assert isinstance(engine, OcrEngine)
+
+
+def test_load_engine_loads_a_sharded_checkpoint(tmp_path, image):
+    from glmocr_core.api import OcrEngine, load_engine
+    from glmocr_core.testing.checkpoints import build_tiny_checkpoint
+
+    folder = build_tiny_checkpoint(tmp_path / "sharded", shards=2)
+    assert len(list(folder.glob("model-*-of-00002.safetensors"))) == 2 and not (folder / "model.safetensors").exists()
+    loaded = load_engine(str(folder), device="cpu")
+    assert isinstance(loaded, OcrEngine)
+    _, result = _collect(loaded.recognize(image, options=RecognizeOptions(max_new_tokens=4)))
+    assert result.timings.new_tokens >= 1
