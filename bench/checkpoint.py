@@ -9,10 +9,12 @@ requested number of tokens with identical work per step (fairer than an eos-supp
 from __future__ import annotations
 
 import json
-import struct
+import math
 import subprocess
 import sys
 from pathlib import Path
+
+from glmocr_core.checkpoint.check import read_weight_shapes
 
 RECIPE_VERSION = 1  # bump when the recipe changes, so cached checkpoints are rebuilt
 SEED = 1234
@@ -52,21 +54,11 @@ def build(size: str, folder: Path) -> None:
 
 
 def parameter_count(folder: Path) -> int:
-    """Parameters in the folder's safetensors files, from their headers alone (no torch import, no data read)."""
-    total = 0
-    for file in sorted(folder.glob("*.safetensors")):
-        with open(file, "rb") as handle:
-            (header_size,) = struct.unpack("<Q", handle.read(8))
-            header = json.loads(handle.read(header_size))
-        total += sum(_numel(entry["shape"]) for name, entry in header.items() if name != "__metadata__")
-    return total
-
-
-def _numel(shape: list[int]) -> int:
-    count = 1
-    for dim in shape:
-        count *= dim
-    return count
+    """Parameters in the folder's weight files, from their headers alone (no torch import, no data read)."""
+    shapes, problems = read_weight_shapes(folder)
+    if problems:
+        raise ValueError("; ".join(map(str, problems)))
+    return sum(math.prod(shape) for shape in shapes.values())
 
 
 def warm_page_cache(folder: Path) -> None:

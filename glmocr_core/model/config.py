@@ -31,13 +31,14 @@ def _coerce(value: Any, kind: type, key: str, source: str) -> Any:
     return value
 
 
-def from_json_dict(cls: type, data: Any, source: str, prefix: str = ""):
-    """Build dataclass ``cls`` from a JSON object. Field metadata ``key`` renames, ``path`` reads a nested key."""
+def from_json_dict(cls: type, data: Any, source: str, prefix: str = "", given: dict | None = None):
+    """Build dataclass ``cls`` from a JSON object. Field metadata ``path`` reads a nested key; fields in ``given``
+    are taken as they are (already parsed parts)."""
     if not isinstance(data, dict):
         raise ModelError(f"expected a JSON object{' at ' + prefix if prefix else ''}", source)
-    values = {}
+    values = dict(given or {})
     for f in dataclasses.fields(cls):
-        if not f.init:
+        if not f.init or f.name in values:
             continue
         path = f.metadata.get("path", (f.name,))
         value = _lookup(data, path)
@@ -149,9 +150,7 @@ class ModelConfig:
                 raise ModelError(f"required key '{key}' is missing", source)
         text = from_json_dict(TextConfig, data["text_config"], source, "text_config.")
         vision = from_json_dict(VisionConfig, data["vision_config"], source, "vision_config.")
-        top = {k: v for k, v in data.items() if k not in ("text_config", "vision_config")}
-        ids = from_json_dict(_TokenIds, top, source)
-        config = cls(text=text, vision=vision, model_type=model_type, **dataclasses.asdict(ids))
+        config = from_json_dict(cls, data, source, given={"text": text, "vision": vision})
         config.validate(source)
         return config
 
@@ -176,14 +175,6 @@ class ModelConfig:
         return {"architectures": ["GlmOcrForConditionalGeneration"], **top,
                 "text_config": {"model_type": "glm_ocr_text", **text, "rope_parameters": rope},
                 "vision_config": {"model_type": "glm_ocr_vision", **vision}}
-
-
-@dataclass
-class _TokenIds:
-    image_token_id: int = 59280
-    image_start_token_id: int = 59256
-    image_end_token_id: int = 59257
-    video_token_id: int = 59281
 
 
 @dataclass
