@@ -11,17 +11,13 @@ import logging.handlers
 import sys
 from pathlib import Path
 
-import platformdirs
+from app.paths import log_dir
 
 LOG_FILE_NAME = "glmocr-studio.log"
 MAX_LOG_BYTES = 2 * 1024 * 1024
 BACKUP_COUNT = 3  # 4 files x 2 MB at most
 LOG_FORMAT = "%(asctime)s %(levelname)-7s %(threadName)s %(name)s: %(message)s"
 _HANDLER_NAME = "glmocr-studio-file"
-
-
-def log_dir(app_dir_name: str = "glmocr-studio") -> Path:
-    return Path(platformdirs.user_log_dir(app_dir_name, appauthor=False))
 
 
 def setup_logging(level: int = logging.INFO, folder: str | Path | None = None) -> Path:

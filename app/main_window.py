@@ -28,7 +28,8 @@ from app.first_run import FirstRunPanel
 from app.page_render import PageRenderer
 from app.page_view import PageView
 from app.region_list import RegionList
-from app.settings import APP_NAME, KEYS, Settings, looks_like_checkpoint
+from app.settings import APP_NAME, KEYS, Settings
+from glmocr_core.checkpoint.layout import looks_like_checkpoint
 from app.task_style import TASK_LABELS, TASK_SHORTCUTS
 
 THUMB_WIDTH = 120

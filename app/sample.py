@@ -8,8 +8,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import platformdirs
 from PIL import Image, ImageDraw, ImageFont
+
+from app.paths import samples_dir
 
 SAMPLE_NAME = "glmocr-sample-page.png"
 PAGE_SIZE = (1240, 1754)  # A4 at 150 dpi
@@ -29,10 +30,6 @@ NUMERATOR = [("minus",), ("t", "b ± "), ("sqrt", [("t", "b"), ("sup", "2"), ("t
 DENOMINATOR = [("t", "2a")]
 TABLE = [["Month", "Visits", "Catalogue use"], ["January", "612", "41 %"], ["February", "588", "44 %"],
          ["March", "704", "47 %"]]
-
-
-def sample_dir(app_dir_name: str = "glmocr-studio") -> Path:
-    return Path(platformdirs.user_data_dir(app_dir_name, appauthor=False)) / "samples"
 
 
 def _font(size: int) -> ImageFont.ImageFont:
@@ -131,7 +128,7 @@ def render_sample_page() -> Image.Image:
 
 def ensure_sample(folder: str | Path | None = None) -> Path:
     """The sample page's path, drawing it first if it is not there yet."""
-    target = Path(folder) if folder else sample_dir()
+    target = Path(folder) if folder else samples_dir()
     path = target / SAMPLE_NAME
     if not path.is_file():
         target.mkdir(parents=True, exist_ok=True)

@@ -25,10 +25,10 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Callable
 
-import platformdirs
 from PIL import Image, UnidentifiedImageError
 from PySide6.QtCore import QLockFile, QObject, QTimer, Signal
 
+from app.paths import autosave_dir, pasted_dir
 from app.atomic import WriteError, atomic_write_bytes, atomic_write_text
 from app.doc_model import DocumentSession
 
@@ -36,8 +36,6 @@ SESSION_FORMAT = "glmocr-studio-session"
 SESSION_VERSION = 1
 SESSION_SUFFIX = ".glmocr-session"
 SESSION_FILTER = f"GLM-OCR sessions (*{SESSION_SUFFIX});;JSON (*.json);;All files (*)"
-APP_DIR_NAME = "glmocr-studio"
-DATA_DIR_ENV = "GLMOCR_DATA_DIR"  # tests and portable installs point this at their own folder
 AUTOSAVE_DELAY_MS = 3000
 
 
@@ -47,19 +45,6 @@ class SessionError(ValueError):
     def __init__(self, path, reason: str):
         super().__init__(f"Cannot open session {path}: {reason}")
         self.path, self.reason = str(path), reason
-
-
-def user_data_dir() -> Path:
-    override = os.environ.get(DATA_DIR_ENV)
-    return Path(override) if override else Path(platformdirs.user_data_dir(APP_DIR_NAME, appauthor=False))
-
-
-def autosave_dir() -> Path:
-    return user_data_dir() / "autosave"
-
-
-def pasted_dir() -> Path:
-    return user_data_dir() / "pasted"
 
 
 # --- pasted pictures ----------------------------------------------------------------------------------------------

@@ -1,27 +1,31 @@
 """All persistent settings in one table of typed keys, stored with QSettings.
 
 Adding a setting is one line in ``KEYS``. Read with ``settings.get("name")``, write with ``settings.set("name", v)``;
-values come back with the key's type whatever the storage backend (INI files store everything as text).
+values come back with the key's type whatever the storage backend (INI files store everything as text). Defaults that
+are facts of the engine (task budgets, PDF resolution, the Hub repository, device and precision names) come from
+glmocr_core, so the app and the command line never disagree.
 """
 
 from __future__ import annotations
 
 import os
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
-import platformdirs
 from PySide6.QtCore import QByteArray, QSettings
 
+from glmocr_core.api import TASKS
+from glmocr_core.checkpoint.download import DEFAULT_REPO_ID, DEFAULT_REVISION
+from glmocr_core.documents.pages import DEFAULT_DPI
+from glmocr_core.runtime.devices import DEVICES, PRECISIONS
+from glmocr_core.tasks.specs import TASK_SPECS
+
+from app.paths import default_model_dir, model_dir_from_env
+
+# Byte for byte what locates every user's native settings store and names the autosave lock owner: never change.
 ORG_NAME = "glmocr"
 APP_NAME = "GLM-OCR Studio"
-APP_DIR_NAME = "glmocr-studio"  # folder name under the platform data / log / cache directories
-MODEL_DIR_ENV = "GLMOCR_MODEL_DIR"
-
-
-def default_model_dir() -> str:
-    return str(Path(platformdirs.user_data_dir(APP_DIR_NAME, appauthor=False)) / "models" / "GLM-OCR")
+THEMES = ("system", "light", "dark")
 
 
 @dataclass(frozen=True)
@@ -32,42 +36,30 @@ class Key:
     help: str = ""
 
 
-KEYS: dict[str, Key] = {}
+def _table(*keys: Key) -> dict[str, Key]:
+    return {key.name: key for key in keys}
 
 
-def register(*keys: Key) -> None:
-    """Add keys to the table (other modules may register their own at import time)."""
-    for key in keys:
-        KEYS[key.name] = key
-
-
-register(
+KEYS: dict[str, Key] = _table(
     Key("window/geometry", bytes, b"", "main window position and size"),
     Key("window/state", bytes, b"", "dock and toolbar layout"),
     Key("last_folder", str, "", "folder the Open dialog starts in"),
     Key("recent_files", list, [], "most recently opened documents, newest first"),
-    Key("default_task", str, "text", "task given to newly drawn regions"),
-    Key("theme", str, "system", "system, light or dark"),
+    Key("default_task", str, TASKS[0], "task given to newly drawn regions"),
+    Key("theme", str, "system", ", ".join(THEMES)),
     Key("model_dir", str, "", "model checkpoint folder; empty = default under the user data folder"),
     Key("auto_run", bool, True, "run a region as soon as it is drawn"),
-)
-
-# --- model manager and settings dialog (issue 6) ---
-from glmocr_core.tasks.specs import TASK_SPECS  # noqa: E402  (plain data, no torch)
-
-register(
-    Key("device", str, "auto", "auto, cpu, cuda, cuda:N or mps"),
-    Key("precision", str, "auto", "auto, exact (fp32) or fast (bf16/fp16 where the device supports it)"),
+    Key("device", str, "auto", f"{', '.join(DEVICES)} (cuda:N picks one GPU)"),
+    Key("precision", str, "auto", ", ".join(PRECISIONS)),
     *(Key(f"max_new_tokens/{name}", int, spec.max_new_tokens, f"token budget of a {spec.label} region")
       for name, spec in TASK_SPECS.items()),
     Key("repeat_guard", bool, True, "stop a generation that loops on the same text"),
-    Key("pdf_dpi", int, 200, "resolution PDF pages are rendered at for OCR"),
+    Key("pdf_dpi", int, DEFAULT_DPI, "resolution PDF pages are rendered at for OCR"),
     Key("autosave_interval_s", int, 5, "seconds between a change and its autosave; 0 = off"),
-    Key("hub/repo_id", str, "zai-org/GLM-OCR", "Hugging Face Hub repository the model is downloaded from"),
-    Key("hub/revision", str, "main", "branch, tag or commit of that repository"),
+    Key("hub/repo_id", str, DEFAULT_REPO_ID, "Hugging Face Hub repository the model is downloaded from"),
+    Key("hub/revision", str, DEFAULT_REVISION, "branch, tag or commit of that repository"),
     Key("hub/endpoint", str, "", "Hub mirror URL; empty = huggingface.co (or $HF_ENDPOINT)"),
 )
-# --- end issue 6 ---
 
 MAX_RECENT_FILES = 10
 
@@ -133,15 +125,10 @@ class Settings:
         return recent
 
     def model_dir(self) -> str:
-        """Where the model lives: $GLMOCR_MODEL_DIR, else the setting, else the platform default."""
-        return os.environ.get(MODEL_DIR_ENV) or self.get("model_dir") or default_model_dir()
+        """Where the model lives: $GLMOCR_MODEL_DIR, else the setting, else the default under the data folder."""
+        return str(model_dir_from_env() or self.get("model_dir") or default_model_dir())
 
 
 def _copy_default(value):
     return list(value) if isinstance(value, list) else value
 
-
-def looks_like_checkpoint(folder: str | os.PathLike) -> bool:
-    """Cheap check before a load is attempted; the model manager does the thorough validation."""
-    folder = Path(folder)
-    return (folder / "config.json").is_file() and (folder / "model.safetensors").is_file()

@@ -26,7 +26,7 @@ from PySide6.QtWidgets import (
     QVBoxLayout,
 )
 
-from app.logging_setup import log_dir
+from app.paths import log_dir
 from app.model_manager.text import escape, human_bytes
 from app.settings import KEYS
 from glmocr_core.tasks.specs import TASK_SPECS

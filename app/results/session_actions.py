@@ -24,8 +24,8 @@ from app.atomic import WriteError
 from app.doc_model import CANCELLED, RUNNING, DocumentSession
 from app.settings import KEYS
 from app.session import (AUTOSAVE_DELAY_MS, CHANGED, OK, SESSION_FILTER, SESSION_SUFFIX, Autosaver, LoadedSession, SessionError,
-                         check_document, document_location, find_recoverable, load_session, relink, save_session,
-                         user_data_dir)
+                         check_document, document_location, find_recoverable, load_session, relink, save_session)
+from app.paths import user_data_dir
 
 TEST_DRIVER_ENV = "GLMOCR_TEST_DRIVER"  # a Python file run with ``window`` in scope once the window is up (tests)
 LAST_SESSION_NAME = "last-session" + SESSION_SUFFIX

@@ -10,13 +10,9 @@ import re
 from pathlib import Path
 
 from app.atomic import atomic_write_text
-from app.session import user_data_dir
+from app.paths import templates_dir
 
 _UNSAFE = re.compile(r"[^\w .()-]+", re.UNICODE)
-
-
-def templates_dir() -> Path:
-    return user_data_dir() / "templates"
 
 
 def template_from_data(data):

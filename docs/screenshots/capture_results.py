@@ -25,7 +25,8 @@ from app.doc_model import DONE  # noqa: E402
 from app.main_window import MainWindow  # noqa: E402
 from app.qt_compat import install_bool_refcount_guard  # noqa: E402
 from app.results import install_into_window  # noqa: E402
-from app.settings import MODEL_DIR_ENV, Settings  # noqa: E402
+from app.paths import MODEL_DIR_ENV  # noqa: E402
+from app.settings import Settings  # noqa: E402
 from page_fonts import page_fonts  # noqa: E402
 
 TEXT = """## Results

@@ -20,7 +20,8 @@ OUT = Path(__file__).resolve().parent
 
 from app.main_window import MainWindow  # noqa: E402
 from app.qt_compat import install_bool_refcount_guard  # noqa: E402
-from app.settings import MODEL_DIR_ENV, Settings  # noqa: E402
+from app.paths import MODEL_DIR_ENV  # noqa: E402
+from app.settings import Settings  # noqa: E402
 from fake_engine import FakeFactory  # noqa: E402
 from page_fonts import page_fonts  # noqa: E402
 

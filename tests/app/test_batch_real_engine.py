@@ -7,7 +7,8 @@ from PIL import Image
 
 from app.engine_host import load_real_engine
 from app.main_window import MainWindow
-from app.settings import MODEL_DIR_ENV, Settings
+from app.paths import MODEL_DIR_ENV
+from app.settings import Settings
 
 WAIT_MS = 120000
 BOXES = [(0, 0, 110, 60), (40, 20, 230, 100), (5, 5, 60, 95)]

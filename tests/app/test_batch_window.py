@@ -5,8 +5,10 @@ from PIL import Image, ImageDraw
 from PySide6.QtWidgets import QMessageBox
 
 from app.main_window import MainWindow
-from app.settings import MODEL_DIR_ENV, Settings
+from app.paths import MODEL_DIR_ENV
+from app.settings import Settings
 from fake_engine import FakeFactory
+from helpers import header_checkpoint as fake_checkpoint
 
 WAIT_MS = 10000
 BOXES = [(20, 20, 180, 80), (220, 20, 380, 80), (20, 150, 380, 280)]
@@ -14,13 +16,6 @@ BOXES = [(20, 20, 180, 80), (220, 20, 380, 80), (20, 150, 380, 280)]
 
 def script(region):
     return [f"at{int(region[0])}y{int(region[1])}.{i} " for i in range(5)]
-
-
-def fake_checkpoint(folder):
-    folder.mkdir(parents=True, exist_ok=True)
-    (folder / "config.json").write_text("{}")
-    (folder / "model.safetensors").write_bytes(b"")
-    return folder
 
 
 @pytest.fixture

@@ -9,7 +9,8 @@ import pytest
 import app.sample
 from app.main_window import MainWindow
 from app.model_manager import install_model_manager
-from app.settings import MODEL_DIR_ENV, Settings
+from app.paths import MODEL_DIR_ENV
+from app.settings import Settings
 
 WAIT_MS = 120_000
 
@@ -30,7 +31,7 @@ pytestmark = [pytest.mark.slow, pytest.mark.skipif(bool(_engine_import_error()),
 def fresh_install(qtbot, tmp_path, monkeypatch):
     """A window as a new user sees it: no model anywhere, the real engine factory, the manager installed."""
     monkeypatch.delenv(MODEL_DIR_ENV, raising=False)
-    monkeypatch.setattr(app.sample, "sample_dir", lambda: tmp_path / "samples")
+    monkeypatch.setenv("GLMOCR_DATA_DIR", str(tmp_path))
     settings = Settings(tmp_path / "settings.ini")
     settings.set("model_dir", str(tmp_path / "user-data" / "models" / "GLM-OCR"))
     settings.set("max_new_tokens/text", 6)

@@ -9,7 +9,8 @@ import pytest
 import app.about
 from app.main_window import MainWindow
 from app.model_manager import install_model_manager
-from app.settings import MODEL_DIR_ENV, Settings
+from app.paths import MODEL_DIR_ENV
+from app.settings import Settings
 from app.model_manager.install import open_settings
 from fake_engine import FakeFactory
 from test_model_manager import header_checkpoint

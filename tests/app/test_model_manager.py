@@ -45,7 +45,7 @@ def header_checkpoint(folder: Path) -> Path:
 @pytest.fixture
 def isolated(settings, tmp_path, monkeypatch):
     monkeypatch.delenv("GLMOCR_MODEL_DIR", raising=False)
-    monkeypatch.setattr(app.sample, "sample_dir", lambda: tmp_path / "samples")
+    monkeypatch.setenv("GLMOCR_DATA_DIR", str(tmp_path))
     settings.set("model_dir", str(tmp_path / "model"))
     return settings
 

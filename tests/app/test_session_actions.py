@@ -15,7 +15,8 @@ from app.results import install
 from app.results import session_actions
 from app.results.session_actions import install_file_actions
 from app.session import save_session
-from app.settings import MODEL_DIR_ENV, Settings
+from app.paths import MODEL_DIR_ENV
+from app.settings import Settings
 
 TABLE = "<table><tr><td>a</td><td>b</td></tr></table>"
 

@@ -18,7 +18,8 @@ from app.main_window import MainWindow
 from app.results import install
 from app.results.session_actions import FileActions, install_file_actions
 from app.session import CHANGED, NO_FILE, OK, Autosaver, check_document, keep_pasted_copy, load_session
-from app.settings import MODEL_DIR_ENV, Settings
+from app.paths import MODEL_DIR_ENV
+from app.settings import Settings
 
 WAIT_MS = 10000
 

@@ -116,7 +116,7 @@ def test_engine_load_options_follow_the_settings(settings, device, precision, ex
 
 def test_open_log_folder_opens_the_platform_log_folder(qtbot, settings, tmp_path, monkeypatch):
     opened = []
-    monkeypatch.setattr(settings_dialog, "log_dir", lambda: tmp_path / "logs")
+    monkeypatch.setenv("GLMOCR_DATA_DIR", str(tmp_path))
     monkeypatch.setattr(QDesktopServices, "openUrl", lambda url: opened.append(url.toLocalFile()) or True)
     dialog = make_dialog(qtbot, settings)
     dialog.log_button.click()

@@ -1,4 +1,5 @@
-from app.settings import KEYS, MODEL_DIR_ENV, Key, Settings, default_model_dir, looks_like_checkpoint, register
+from app.paths import MODEL_DIR_ENV, default_model_dir
+from app.settings import KEYS, Settings
 
 
 def test_defaults_come_back_typed(tmp_path):
@@ -20,20 +21,9 @@ def test_values_round_trip_through_the_ini_file(tmp_path):
     assert again.get("window/geometry") == b"\x00\x01binary"
 
 
-def test_registering_a_key_is_one_call(tmp_path):
-    register(Key("test/pdf_dpi", int, 200))
-    settings = Settings(tmp_path / "s.ini")
-    assert settings.get("test/pdf_dpi") == 200
-    settings.set("test/pdf_dpi", 300)
-    assert Settings(tmp_path / "s.ini").get("test/pdf_dpi") == 300
-    del KEYS["test/pdf_dpi"]
-
-
 def test_corrupt_value_falls_back_to_default(tmp_path):
-    register(Key("test/n", int, 7))
-    (tmp_path / "s.ini").write_text("[test]\nn=abc\n")
-    assert Settings(tmp_path / "s.ini").get("test/n") == 7
-    del KEYS["test/n"]
+    (tmp_path / "s.ini").write_text("[General]\npdf_dpi=abc\n")
+    assert Settings(tmp_path / "s.ini").get("pdf_dpi") == KEYS["pdf_dpi"].default
 
 
 def test_recent_files_are_unique_newest_first_and_bounded(tmp_path):
@@ -47,15 +37,8 @@ def test_recent_files_are_unique_newest_first_and_bounded(tmp_path):
 def test_model_dir_env_overrides_setting(tmp_path, monkeypatch):
     settings = Settings(tmp_path / "s.ini")
     monkeypatch.delenv(MODEL_DIR_ENV, raising=False)
-    assert settings.model_dir() == default_model_dir()
+    assert settings.model_dir() == str(default_model_dir())
     settings.set("model_dir", "/from/settings")
     assert settings.model_dir() == "/from/settings"
     monkeypatch.setenv(MODEL_DIR_ENV, str(tmp_path))
     assert settings.model_dir() == str(tmp_path)
-
-
-def test_checkpoint_sniffing(tmp_path):
-    assert not looks_like_checkpoint(tmp_path)
-    (tmp_path / "config.json").write_text("{}")
-    (tmp_path / "model.safetensors").write_bytes(b"")
-    assert looks_like_checkpoint(tmp_path)

@@ -13,17 +13,12 @@ from glmocr_core.errors import InputError
 from app.cards import PlainResultView
 from app.main_window import MainWindow
 from app.page_view import NO_AREA_HINT
-from app.settings import MODEL_DIR_ENV, Settings
+from app.paths import MODEL_DIR_ENV
+from app.settings import Settings
 from fake_engine import FakeFactory
+from helpers import header_checkpoint as fake_checkpoint
 
 WAIT_MS = 10000
-
-
-def fake_checkpoint(folder):
-    folder.mkdir(parents=True, exist_ok=True)
-    (folder / "config.json").write_text("{}")
-    (folder / "model.safetensors").write_bytes(b"")
-    return folder
 
 
 def make_png(path, size=(400, 300)):

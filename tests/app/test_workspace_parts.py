@@ -10,7 +10,8 @@ from app import cards
 from app.doc_model import Region
 from app.intake import can_accept, read_mime
 from app.main import build_window
-from app.settings import MODEL_DIR_ENV, Settings
+from app.paths import MODEL_DIR_ENV
+from app.settings import Settings
 from fake_engine import FakeFactory
 
 

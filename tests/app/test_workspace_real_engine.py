@@ -4,7 +4,8 @@ import pytest
 from PIL import Image
 
 from app.main_window import MainWindow
-from app.settings import MODEL_DIR_ENV, Settings
+from app.paths import MODEL_DIR_ENV
+from app.settings import Settings
 
 WAIT_MS = 120000
 
