@@ -20,7 +20,7 @@ from PySide6.QtGui import QPalette
 from PySide6.QtWidgets import (QFrame, QHBoxLayout, QLabel, QScrollArea, QStyle, QTextEdit, QToolButton, QVBoxLayout,
                                QWidget)
 
-from app.doc_model import Region
+from app.document.model import Region
 from app.task_style import STATE_LABELS, TASK_COLORS, TASK_LABELS
 
 ViewFactory = Callable[[Region], QWidget]

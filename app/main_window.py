@@ -22,7 +22,7 @@ from glmocr_core.errors import GlmOcrError
 from app import intake
 from app.about import about_text, apply_theme
 from app.cards import ResultsPanel
-from app.doc_model import CANCELLED, DONE, FAILED, QUEUED, RUNNING, DocumentSession, Region, result_to_dict
+from app.document.model import CANCELLED, DONE, FAILED, QUEUED, RUNNING, DocumentSession, Region, result_to_dict
 from app.engine_host import EngineHost, OcrJob, load_real_engine
 from app.first_run import FirstRunPanel
 from app.page_render import PageRenderer

@@ -13,7 +13,7 @@ from PySide6.QtGui import QBrush, QColor, QCursor, QFont, QPainter, QPen, QPixma
 from PySide6.QtWidgets import (QGraphicsItem, QGraphicsPixmapItem, QGraphicsRectItem, QGraphicsScene,
                                QGraphicsView)
 
-from app.doc_model import clip_box
+from app.document.model import clip_box
 from app.page_render import PageRenderer
 from app.task_style import STATE_SYMBOLS, TASK_COLORS, TASK_LABELS
 

@@ -6,7 +6,7 @@ from PySide6.QtCore import QMimeData
 from PySide6.QtGui import QGuiApplication
 from PySide6.QtWidgets import QMenu, QToolButton
 
-from app.results.content import CopyChoice, copy_choices
+from app.document.content import CopyChoice, copy_choices
 
 
 def mime_for(choice: CopyChoice) -> QMimeData:

@@ -12,8 +12,8 @@ from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import (QComboBox, QHBoxLayout, QInputDialog, QMenu, QMessageBox, QPlainTextEdit, QPushButton,
                                QStyledItemDelegate, QTabWidget, QToolButton, QTreeWidget, QTreeWidgetItem, QWidget)
 
-from app.results import templates
-from app.results.content import extract_data, pretty_json
+from app.document import templates
+from app.document.content import extract_data, pretty_json
 from app.results.formula_view import notice_label
 from app.results.base import ResultView
 
@@ -127,7 +127,7 @@ class ExtractResultView(ResultView):
         super().__init__(region, parent)
         layout = self.body
         data, error = extract_data(region)
-        self.error_label = notice_label(f"{error}. The raw text is kept below." if error else "")
+        self.error_label = notice_label(f"{_sentence(error)} The raw text is kept below." if error else "")
         self.error_label.setVisible(bool(error))
         layout.addWidget(self.error_label)
         self.tabs = QTabWidget(self)
@@ -169,6 +169,11 @@ class ExtractResultView(ResultView):
         name, ok = QInputDialog.getText(self, "Save template", "Template name:")
         if ok and name.strip():
             save_template_with_questions(self, name.strip(), self.template_text())
+
+
+def _sentence(message: str) -> str:
+    """The core's lower-case parse message as a sentence of its own."""
+    return f"{message[:1].upper()}{message[1:]}."
 
 
 def save_template_with_questions(parent: QWidget, name: str, text: str) -> bool:

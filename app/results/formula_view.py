@@ -6,7 +6,7 @@ from PySide6.QtCore import QTimer
 from PySide6.QtGui import QFontDatabase
 from PySide6.QtWidgets import QLabel, QPlainTextEdit
 
-from app.results.content import formula_latex
+from app.document.content import formula_latex
 from app.results.web import make_katex_view
 from app.results.base import ResultView
 

@@ -19,16 +19,15 @@ from PySide6.QtCore import QObject, QTimer, Signal
 from PySide6.QtGui import QAction, QKeySequence
 from PySide6.QtWidgets import QApplication, QFileDialog, QMessageBox
 
-from app import export
-from app.atomic import WriteError
-from app.doc_model import CANCELLED, RUNNING, DocumentSession
-from app.settings import KEYS
-from app.session import (AUTOSAVE_DELAY_MS, CHANGED, OK, SESSION_FILTER, SESSION_SUFFIX, Autosaver, LoadedSession, SessionError,
-                         check_document, document_location, find_recoverable, load_session, relink, save_session)
-from app.paths import user_data_dir
+from app.document import export
+from app.document.atomic import WriteError
+from app.document.model import CANCELLED, RUNNING, DocumentSession
+from app.document.autosave import Autosaver, find_recoverable
+from app.document.session_file import (CHANGED, OK, SESSION_FILTER, SESSION_SUFFIX, LoadedSession, SessionError,
+                                       check_document, document_location, last_session_path, load_session, relink,
+                                       save_session)
 
 TEST_DRIVER_ENV = "GLMOCR_TEST_DRIVER"  # a Python file run with ``window`` in scope once the window is up (tests)
-LAST_SESSION_NAME = "last-session" + SESSION_SUFFIX
 
 
 class EditHub(QObject):
@@ -43,10 +42,6 @@ edit_hub = EditHub()
 def connect_card_edits(card) -> None:
     """Card decorator (see ``app.results.install``)."""
     card.edited.connect(lambda region_id, _text: edit_hub.edited.emit(region_id))
-
-
-def last_session_path() -> Path:
-    return user_data_dir() / LAST_SESSION_NAME
 
 
 class FileActions(QObject):
@@ -107,9 +102,7 @@ class FileActions(QObject):
 
     def autosave_delay_ms(self) -> int:
         """The user's autosave interval (settings dialog); the built-in few seconds when the app has no such key."""
-        if "autosave_interval_s" in KEYS:
-            return int(self.window.settings.get("autosave_interval_s")) * 1000
-        return AUTOSAVE_DELAY_MS
+        return int(self.window.settings.get("autosave_interval_s")) * 1000
 
     def ui_state(self) -> dict:
         return {"page": self.window.page_view.page} if self.window.session is not None else {}

@@ -1,7 +1,7 @@
 """Table result: an editable grid with merged cells, row/column edits, undo/redo and spreadsheet copy/paste.
 
 The grid itself is a ``glmocr_core.tasks.tables.TableGrid``; every change replaces it with an edited copy
-(``app.results.table_edit``) through a QUndoCommand that remembers the grid before and after.
+(``app.document.table_edit``) through a QUndoCommand that remembers the grid before and after.
 """
 
 from __future__ import annotations
@@ -13,8 +13,8 @@ from PySide6.QtGui import QAction, QFont, QGuiApplication, QKeySequence, QUndoCo
 from PySide6.QtWidgets import (QAbstractItemView, QHBoxLayout, QHeaderView, QMenu, QPlainTextEdit, QTableView,
                                QToolButton, QVBoxLayout)
 
-from app.results import table_edit
-from app.results.content import CopyChoice, table_grid
+from app.document import table_edit
+from app.document.content import CopyChoice, table_grid
 from app.results.copy_menu import copy_to_clipboard
 from app.results.formula_view import notice_label
 from app.results.base import ResultView

@@ -6,7 +6,7 @@ from PySide6.QtCore import QTimer
 from PySide6.QtWidgets import QTabWidget, QTextBrowser
 
 from app.results.formula_view import RERENDER_DELAY_MS, monospace_editor, notice_label
-from app.results.markdown_render import markdown_to_html
+from app.document.markdown import markdown_to_html
 from app.results.web import make_katex_view
 from app.results.base import ResultView
 

@@ -21,7 +21,7 @@ import PySide6.QtWebEngineWidgets  # noqa: E402,F401  (before the QApplication)
 from PySide6.QtCore import QEventLoop, QTimer  # noqa: E402
 from PySide6.QtWidgets import QApplication  # noqa: E402
 
-from app.doc_model import DONE  # noqa: E402
+from app.document.model import DONE  # noqa: E402
 from app.main_window import MainWindow  # noqa: E402
 from app.qt_compat import install_bool_refcount_guard  # noqa: E402
 from app.results import install_into_window  # noqa: E402

@@ -4,8 +4,8 @@ import stat
 
 import pytest
 
-from app import atomic
-from app.atomic import WriteError, atomic_write_bytes, atomic_write_text
+from app.document import atomic
+from app.document.atomic import WriteError, atomic_write_bytes, atomic_write_text
 
 
 def _leftovers(folder):

@@ -1,6 +1,6 @@
 from glmocr_core.api import OcrResult, Timings
 
-from app.doc_model import (CANCELLED, DONE, DocumentSession, Region, clip_box, normalize_box, result_to_dict)
+from app.document.model import (CANCELLED, DONE, DocumentSession, Region, clip_box, normalize_box, result_to_dict)
 
 
 def test_box_is_normalized_whatever_the_drag_direction():

@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from app.doc_model import DONE, QUEUED, DocumentSession, Region
-from app.export import (document_json_text, document_markdown, export_json, export_markdown,
+from app.document.model import DONE, QUEUED, DocumentSession, Region
+from app.document.export import (document_json_text, document_markdown, export_json, export_markdown,
                         export_tables_csv, planned_csv_paths)
 
 GOLDEN = Path(__file__).parent / "golden"
@@ -62,7 +62,7 @@ def test_json_export_matches_golden_and_has_everything():
     assert [r["id"] for r in data["regions"]] == ["f1", "t1", "txt", "t2", "e1", "e2", "q"]
     formula = data["regions"][0]
     assert formula["edited"] and formula["parsed"] == "\\frac{a}{b} + c" and formula["model_text"] == "$$\\frac{a}{b}$$"
-    assert data["regions"][5]["parse_error"].startswith("Not valid JSON")
+    assert data["regions"][5]["parse_error"].startswith("the output is not valid JSON")
 
 
 def test_csv_export_matches_golden_with_and_without_bom(tmp_path):

@@ -3,7 +3,7 @@
 import pytest
 from glmocr_core.tasks.tables import parse_html_table
 
-from app.results.table_edit import (anchor_at, empty_grid, insert_col, insert_row, normalized, remove_col,
+from app.document.table_edit import (anchor_at, empty_grid, insert_col, insert_row, normalized, remove_col,
                                     remove_row, set_text)
 
 SPANNED = ("<table><tr><th colspan=2>Head</th><th>n</th></tr>"

@@ -4,7 +4,7 @@ import json
 
 import pytest
 
-from app.results import templates
+from app.document import templates
 
 
 def test_template_from_data_empties_values_and_keeps_structure():

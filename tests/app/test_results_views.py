@@ -7,7 +7,7 @@ from PySide6.QtCore import QItemSelection, QItemSelectionModel, Qt
 from PySide6.QtGui import QGuiApplication
 from PySide6.QtWidgets import QPlainTextEdit
 
-from app.doc_model import DONE, Region
+from app.document.model import DONE, Region
 from app.resources_setup import katex_available
 from app.results import make_result_view
 from app.results.web import blocked_requests
@@ -178,7 +178,7 @@ def test_extract_tree_edits_keep_json_types(qtbot):
 
 def test_extract_parse_error_shows_message_and_raw_text(qtbot):
     view = show(qtbot, make_result_view(region("extract", '{"a": 1,')))
-    assert view.error_label.isVisible() and "Not valid JSON" in view.error_label.text()
+    assert view.error_label.isVisible() and "The output is not valid JSON" in view.error_label.text()
     assert view.tabs.currentWidget() is view.raw and view.raw.toPlainText() == '{"a": 1,'
 
 

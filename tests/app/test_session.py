@@ -7,11 +7,12 @@ import sys
 
 import pytest
 
-from app import session
-from app.atomic import WriteError
-from app.doc_model import DONE, DocumentSession, Region
-from app.session import (CHANGED, MISSING, NO_FILE, OK, Autosaver, SessionError, check_document, file_sha256,
-                         find_recoverable, load_session, relink, save_session)
+from app.document import autosave
+from app.document.atomic import WriteError
+from app.document.model import DONE, DocumentSession, Region
+from app.document.autosave import Autosaver, find_recoverable
+from app.document.session_file import (CHANGED, MISSING, NO_FILE, OK, SessionError, check_document, file_sha256,
+                                       load_session, relink, save_session)
 
 
 def make_doc(path=None, content_hash="") -> DocumentSession:
@@ -81,7 +82,7 @@ def test_autosave_failure_is_reported_and_retried(qtbot, tmp_path, monkeypatch):
     def disk_full(*args, **kwargs):
         raise WriteError(args[0], OSError(28, "No space left on device"))
 
-    monkeypatch.setattr(session, "atomic_write_text", disk_full)
+    monkeypatch.setattr(autosave, "atomic_write_text", disk_full)
     with qtbot.waitSignal(saver.failed) as failed:
         saver.save_now()
     assert "disk is full" in failed.args[0] and saver.dirty
@@ -93,11 +94,13 @@ def test_autosave_failure_is_reported_and_retried(qtbot, tmp_path, monkeypatch):
 _CRASHING_CHILD = """
 import os, sys
 from PySide6.QtCore import QCoreApplication
-from app.doc_model import DocumentSession
-from app.session import Autosaver
+from app.document.autosave import Autosaver
+from app.document.model import DocumentSession
+from app.qt_compat import install_bool_refcount_guard
+install_bool_refcount_guard()
 app = QCoreApplication([])
 doc = DocumentSession(path=None, name="lost.png")
-saver = Autosaver(lambda: doc, folder=sys.argv[1])
+saver = Autosaver(lambda: doc, folder=sys.argv[1], delay_ms=0)
 saver.save_now()
 os._exit(9)  # die without finish(): the lock stays on disk with a dead owner
 """

@@ -8,13 +8,13 @@ from PIL import Image
 from PySide6.QtWidgets import QApplication, QFileDialog, QMessageBox
 
 from app import cards
-from app.atomic import WriteError
-from app.doc_model import DONE
+from app.document.atomic import WriteError
+from app.document.model import DONE
 from app.main_window import MainWindow
 from app.results import install
 from app.results import session_actions
 from app.results.session_actions import install_file_actions
-from app.session import save_session
+from app.document.session_file import save_session
 from app.paths import MODEL_DIR_ENV
 from app.settings import Settings
 
@@ -167,7 +167,7 @@ def test_clean_exit_keeps_the_last_session_and_it_reopens(window, tmp_path):
 
 
 def test_template_button_sets_schema_and_reruns_only_on_extract_cards(window, tmp_path):
-    from app.results import templates
+    from app.document import templates
 
     open_with_regions(window, tmp_path)
     region = window.add_region(0, (5, 200, 200, 280), task="extract", run=False)

@@ -25,7 +25,7 @@ EDITS = {"formula": "\\frac{a}{b}+1", "text": "Edited *text* with $x^2$", "table
 FIRST_RUN = r'''
 import json
 from pathlib import Path
-from app.doc_model import DONE
+from app.document.model import DONE
 
 OUT = Path(OUT_DIR)
 window.settings.set("autosave_interval_s", 2)  # the user's setting; keeps the proof short

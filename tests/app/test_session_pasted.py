@@ -11,13 +11,15 @@ from PySide6.QtGui import QColor, QImage, QPainter
 from PySide6.QtTest import QTest
 from PySide6.QtWidgets import QApplication, QFileDialog
 
-from app import cards, session
-from app.atomic import WriteError
-from app.doc_model import DocumentSession, Region
+from app import cards
+from app.document import session_file
+from app.document.atomic import WriteError
+from app.document.model import DocumentSession, Region
 from app.main_window import MainWindow
 from app.results import install
 from app.results.session_actions import FileActions, install_file_actions
-from app.session import CHANGED, NO_FILE, OK, Autosaver, check_document, keep_pasted_copy, load_session
+from app.document.autosave import Autosaver
+from app.document.session_file import CHANGED, NO_FILE, OK, check_document, keep_pasted_copy, load_session
 from app.paths import MODEL_DIR_ENV
 from app.settings import Settings
 
@@ -51,7 +53,7 @@ def test_the_copy_is_the_pasted_bytes_named_by_their_hash_and_written_once(data_
     copy = keep_pasted_copy(doc)
     assert copy == data_dir / "pasted" / f"{doc.content_hash}.jpg" and copy.read_bytes() == data
     assert doc.pasted_copy == str(copy) and check_document(doc).status == OK
-    monkeypatch.setattr(session, "atomic_write_bytes", lambda *a, **k: pytest.fail("rewrote an existing copy"))
+    monkeypatch.setattr(session_file, "atomic_write_bytes", lambda *a, **k: pytest.fail("rewrote an existing copy"))
     assert keep_pasted_copy(doc) == copy
     assert keep_pasted_copy(DocumentSession(path="/a/file.png", pasted_data=data)) is None  # files need no copy
 
@@ -69,13 +71,13 @@ def test_a_missing_or_damaged_copy_is_reported_for_the_relink_flow(data_dir):
 
 def test_saved_session_records_the_copy_and_restores_it(data_dir, tmp_path):
     doc = pasted_doc(encoded("PNG"))
-    path = session.save_session(doc, tmp_path / "work.glmocr-session")
+    path = session_file.save_session(doc, tmp_path / "work.glmocr-session")
     saved = json.loads(path.read_text())["document"]
     assert saved["pasted_copy"].endswith(".png") and "pasted_data" not in saved
     loaded = load_session(path).document
-    assert loaded.pasted_copy == doc.pasted_copy and session.document_location(loaded) == doc.pasted_copy
+    assert loaded.pasted_copy == doc.pasted_copy and session_file.document_location(loaded) == doc.pasted_copy
     with pytest.raises(FileExistsError):
-        session.save_session(pasted_doc(encoded("BMP")), path)
+        session_file.save_session(pasted_doc(encoded("BMP")), path)
     assert not list((data_dir / "pasted").glob("*.bmp"))  # refused before anything was written
 
 
@@ -86,7 +88,7 @@ def test_autosave_keeps_the_session_when_the_copy_cannot_be_written(qtbot, data_
     def disk_full(*args, **kwargs):
         raise WriteError(args[0], OSError(28, "No space left on device"))
 
-    monkeypatch.setattr(session, "atomic_write_bytes", disk_full)
+    monkeypatch.setattr(session_file, "atomic_write_bytes", disk_full)
     with qtbot.waitSignal(saver.failed) as failed:
         assert saver.save_now() == saver.path  # regions and results are saved all the same
     assert "pasted image" in failed.args[0] and "disk is full" in failed.args[0]

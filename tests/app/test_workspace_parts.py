@@ -7,7 +7,7 @@ from PySide6.QtGui import QColor, QImage
 from PySide6.QtWidgets import QLabel, QToolButton
 
 from app import cards
-from app.doc_model import Region
+from app.document.model import Region
 from app.intake import can_accept, read_mime
 from app.main import build_window
 from app.paths import MODEL_DIR_ENV

@@ -2,35 +2,19 @@
 
 A region keeps the model's raw text, the parsed result (``Region.result["parsed"]``) and the user's edit
 (``Region.edited_text``); the edit always wins. Edits are stored as text in the task's own format: Markdown for text,
-LaTeX for formulas, HTML for tables (so spans survive) and JSON for extraction.
+LaTeX for formulas, HTML for tables (so spans survive) and JSON for extraction. Text without a parsed result (an
+edit, an old session) is read with the core's parsers, the same ones that filled ``parsed`` for a live result.
 """
 
 from __future__ import annotations
 
 import json
-import re
 from dataclasses import dataclass
 
+from glmocr_core.tasks.parsing import parse_json_output, strip_code_fences, strip_formula_wrappers
 from glmocr_core.tasks.tables import TableGrid, parse_html_table
 
-from app.results.markdown_render import markdown_to_plain
-
-_FENCE = re.compile(r"^\s*```[\w+-]*[ \t]*\n(?P<body>.*?)\n?```\s*$", re.DOTALL)
-_MATH_WRAPPERS = (("$$", "$$"), ("\\[", "\\]"), ("\\(", "\\)"), ("$", "$"))
-
-
-def strip_code_fence(text: str) -> str:
-    match = _FENCE.match(text)
-    return match.group("body") if match else text
-
-
-def strip_math_delimiters(text: str) -> str:
-    """``$$x$$``, ``\\[x\\]``, ``\\(x\\)`` or ``$x$`` (maybe inside a code fence) -> ``x``."""
-    body = strip_code_fence(text).strip()
-    for left, right in _MATH_WRAPPERS:
-        if len(body) > len(left) + len(right) and body.startswith(left) and body.endswith(right):
-            return body[len(left):len(body) - len(right)].strip()
-    return body
+from app.document.markdown import markdown_to_plain
 
 
 def _parsed(region):
@@ -41,7 +25,7 @@ def formula_latex(region) -> str:
     if region.edited_text is not None:
         return region.edited_text
     parsed = _parsed(region)
-    return parsed if isinstance(parsed, str) else strip_math_delimiters(region.text)
+    return parsed if isinstance(parsed, str) else strip_formula_wrappers(region.text)
 
 
 def table_grid(region) -> TableGrid:
@@ -55,15 +39,11 @@ def table_grid(region) -> TableGrid:
 
 
 def extract_data(region):
-    """(data, None) for valid JSON, or (None, readable error) with the raw text still in ``region``."""
+    """(data, None) for a JSON object or list, or (None, readable error) with the raw text still in ``region``."""
     parsed = _parsed(region)
     if region.edited_text is None and isinstance(parsed, (dict, list)):
         return parsed, None
-    raw = strip_code_fence(region.display_text).strip()
-    try:
-        return json.loads(raw), None
-    except json.JSONDecodeError as exc:
-        return None, f"Not valid JSON: {exc.msg} at line {exc.lineno}, column {exc.colno}"
+    return parse_json_output(region.display_text)
 
 
 def pretty_json(data) -> str:
@@ -85,7 +65,7 @@ def region_markdown(region) -> str:
             return text.strip()
     if task == "extract":
         data, error = extract_data(region)
-        body = pretty_json(data) if error is None else strip_code_fence(text).strip()
+        body = pretty_json(data) if error is None else strip_code_fences(text)
         return f"```json\n{body}\n```"
     return text.strip()
 

@@ -9,7 +9,7 @@ import json
 import re
 from pathlib import Path
 
-from app.atomic import atomic_write_text
+from app.document.atomic import atomic_write_text
 from app.paths import templates_dir
 
 _UNSAFE = re.compile(r"[^\w .()-]+", re.UNICODE)

@@ -1,10 +1,8 @@
-"""Session files, autosave and crash recovery: nothing a user did is lost.
+"""Session files: a document's regions, results and edits on disk, and checks that the document is still there.
 
 A session file is JSON: format + version, the document's path and content hash, and every region with its result and
-the user's edits (``DocumentSession.to_dict``). The autosaver writes one to the user data folder a few seconds after
-a change. Each running app holds a lock file (``QLockFile``, which notices when its owner died) next to its autosave;
-on the next start an autosave whose owner is gone (a crash, ``kill -9``) is offered for restore. A clean exit deletes
-both, so only lost work is ever offered.
+the user's edits (``DocumentSession.to_dict``). Autosave and crash recovery (``app.document.autosave``) write the same
+format.
 
 A pasted or dropped picture has no file of its own, so saving such a session (by hand or by autosave) first keeps a
 copy of its bytes in the data folder, ``pasted/<content hash>.<format>``, and records that path; restoring opens the
@@ -18,25 +16,22 @@ import errno
 import hashlib
 import io
 import json
-import os
-import uuid
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Callable
 
 from PIL import Image, UnidentifiedImageError
-from PySide6.QtCore import QLockFile, QObject, QTimer, Signal
 
-from app.paths import autosave_dir, pasted_dir
-from app.atomic import WriteError, atomic_write_bytes, atomic_write_text
-from app.doc_model import DocumentSession
+from app.document.atomic import WriteError, atomic_write_bytes, atomic_write_text
+from app.document.model import DocumentSession
+from app.paths import pasted_dir, user_data_dir
 
 SESSION_FORMAT = "glmocr-studio-session"
 SESSION_VERSION = 1
 SESSION_SUFFIX = ".glmocr-session"
 SESSION_FILTER = f"GLM-OCR sessions (*{SESSION_SUFFIX});;JSON (*.json);;All files (*)"
-AUTOSAVE_DELAY_MS = 3000
+LAST_SESSION_NAME = "last-session" + SESSION_SUFFIX
 
 
 class SessionError(ValueError):
@@ -45,6 +40,11 @@ class SessionError(ValueError):
     def __init__(self, path, reason: str):
         super().__init__(f"Cannot open session {path}: {reason}")
         self.path, self.reason = str(path), reason
+
+
+def last_session_path() -> Path:
+    """Where a clean exit keeps the open session (File > Reopen Last Session)."""
+    return user_data_dir() / LAST_SESSION_NAME
 
 
 # --- pasted pictures ----------------------------------------------------------------------------------------------
@@ -189,128 +189,3 @@ def relink(doc: DocumentSession, new_path, hash_file: Callable[[str], str] = fil
     if not doc.name:
         doc.name = Path(new_path).name
     return check_document(doc, hash_file)
-
-
-# --- autosave and crash recovery --------------------------------------------------------------------------------
-
-@dataclass
-class Recoverable:
-    """An autosave left behind by an app that did not exit cleanly."""
-
-    autosave_path: Path
-    lock_path: Path
-    saved_at: str
-    document_name: str
-
-    def load(self) -> LoadedSession:
-        return load_session(self.autosave_path)
-
-    def discard(self) -> None:
-        for path in (self.autosave_path, self.lock_path):
-            path.unlink(missing_ok=True)
-
-
-def _owner_is_gone(lock_path: Path) -> bool:
-    """True when no live process holds this lock (QLockFile detects a dead owner by its pid and app name)."""
-    if not lock_path.exists():
-        return True
-    lock = QLockFile(str(lock_path))
-    lock.setStaleLockTime(0)  # only a dead owner makes it stale, never its age: a live app may run for days
-    if lock.tryLock(0):
-        lock.unlock()  # we only looked; unlock removes the (stale) lock file
-        return True
-    return False
-
-
-def find_recoverable(folder: Path | None = None) -> list[Recoverable]:
-    """Autosaves whose app died, newest first. Call at start, before this app's own Autosaver starts."""
-    folder = folder or autosave_dir()
-    found = []
-    for autosave in folder.glob("*.json") if folder.is_dir() else []:
-        lock_path = autosave.with_suffix(".lock")
-        if not _owner_is_gone(lock_path):
-            continue  # another running window's live autosave
-        try:
-            loaded = load_session(autosave)
-        except SessionError:
-            autosave.unlink(missing_ok=True)  # a damaged autosave cannot be restored; do not offer it forever
-            continue
-        name = loaded.document.name or Path(loaded.document.path or "pasted image").name
-        found.append(Recoverable(autosave, lock_path, loaded.saved_at, name))
-    return sorted(found, key=lambda r: r.saved_at, reverse=True)
-
-
-class Autosaver(QObject):
-    """Saves ``get_document()`` to this instance's autosave file ``delay_ms`` after the first unsaved change.
-
-    The main window owns one: call ``mark_dirty()`` after every change, ``save_now()`` before risky steps, and
-    ``finish()`` on a clean exit. A failed write emits ``failed(message)``; the data stays in memory and the next
-    change tries again.
-    """
-
-    saved = Signal(str)  # autosave path
-    failed = Signal(str)  # readable message
-
-    def __init__(self, get_document: Callable[[], DocumentSession | None], folder: Path | None = None,
-                 delay_ms: int | Callable[[], int] = AUTOSAVE_DELAY_MS, ui_state: Callable[[], dict] | None = None,
-                 parent=None):
-        super().__init__(parent)
-        self.delay_ms = delay_ms if callable(delay_ms) else (lambda: delay_ms)  # read at each change: a setting
-        self.get_document = get_document
-        self.ui_state = ui_state or dict
-        self.folder = Path(folder) if folder else autosave_dir()
-        instance = f"{os.getpid()}-{uuid.uuid4().hex[:8]}"
-        self.path = self.folder / f"{instance}.json"
-        self._lock = QLockFile(str(self.folder / f"{instance}.lock"))
-        self._timer = QTimer(self, singleShot=True)
-        self._timer.timeout.connect(self.save_now)
-        self.dirty = False
-
-    def _ensure_lock(self) -> None:
-        if not self._lock.isLocked():
-            self.folder.mkdir(parents=True, exist_ok=True)
-            self._lock.tryLock(0)
-
-    def mark_dirty(self) -> None:
-        """Schedule a save; further changes before it fires ride along instead of postponing it."""
-        self.dirty = True
-        delay = int(self.delay_ms())
-        if delay > 0 and not self._timer.isActive():  # 0 = autosave turned off by the user
-            self._timer.start(delay)
-
-    def save_now(self) -> Path | None:
-        self._timer.stop()
-        doc = self.get_document()
-        if doc is None:
-            self.discard()
-            return None
-        self._keep_pasted_copy(doc)
-        try:
-            self._ensure_lock()
-            atomic_write_text(self.path, session_text(doc, self.ui_state()), overwrite=True)
-        except (WriteError, OSError) as exc:
-            self.dirty = True  # still unsaved: the next change (or save_now) tries again
-            self.failed.emit(f"Autosave failed: {exc}")
-            return None
-        self.dirty = False
-        self.saved.emit(str(self.path))
-        return self.path
-
-    def _keep_pasted_copy(self, doc: DocumentSession) -> None:
-        """A failed copy must not cost the regions and results: say so, and save the session anyway."""
-        try:
-            keep_pasted_copy(doc)
-        except (WriteError, OSError) as exc:
-            self.failed.emit(f"Autosave could not keep a copy of the pasted image: {exc}")
-
-    def discard(self) -> None:
-        """Forget this instance's autosave (the document was closed on purpose)."""
-        self._timer.stop()
-        self.dirty = False
-        self.path.unlink(missing_ok=True)
-
-    def finish(self) -> None:
-        """Clean exit: nothing to recover next time."""
-        self.discard()
-        if self._lock.isLocked():
-            self._lock.unlock()

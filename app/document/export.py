@@ -1,6 +1,6 @@
 """Export a document's results: Markdown for the whole document, CSV per table, JSON with everything.
 
-Pure Python (no Qt), built on ``app.doc_model.DocumentSession``. Regions go in reading order (the user's order when
+Pure Python (no Qt), built on ``app.document.model.DocumentSession``. Regions go in reading order (the user's order when
 they set one). User edits win over model text everywhere. Files are written atomically and never replace an existing
 file unless ``overwrite=True`` (the UI asks first); a failed write raises ``app.atomic.WriteError`` and changes nothing.
 """
@@ -10,9 +10,9 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from app.atomic import atomic_write_text
-from app.doc_model import DocumentSession, Region
-from app.results.content import extract_data, formula_latex, region_markdown, table_grid
+from app.document.atomic import atomic_write_text
+from app.document.model import DocumentSession, Region
+from app.document.content import extract_data, formula_latex, region_markdown, table_grid
 
 EXPORT_FORMAT = "glmocr-studio-export"
 EXPORT_VERSION = 1
