@@ -8,7 +8,6 @@ Plug-in points for other parts of the app:
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 from PySide6.QtCore import QMetaMethod, QSize, Qt, Signal
@@ -16,19 +15,21 @@ from PySide6.QtGui import QAction, QActionGroup, QIcon, QKeySequence, QPixmap
 from PySide6.QtWidgets import (QApplication, QDockWidget, QFileDialog, QLabel, QListWidget, QListWidgetItem,
                                QMainWindow, QMessageBox, QPushButton, QStackedWidget, QVBoxLayout, QWidget)
 
-from glmocr_core.api import TASKS, RecognizeOptions
+from glmocr_core.api import TASKS
 from glmocr_core.errors import GlmOcrError
 
 from app import intake
 from app.about import about_text, apply_theme
 from app.cards import ResultsPanel
 from app.document.model import CANCELLED, DONE, FAILED, QUEUED, RUNNING, DocumentSession, Region, result_to_dict
-from app.engine_host import EngineHost, OcrJob, load_real_engine
+from app.engine.host import EngineHost
+from app.engine.options import load_options, ocr_dpi, recognize_options
+from app.engine.worker import OcrJob
 from app.first_run import FirstRunPanel
 from app.page_render import PageRenderer
 from app.page_view import PageView
 from app.region_list import RegionList
-from app.settings import APP_NAME, KEYS, Settings
+from app.settings import APP_NAME, Settings
 from glmocr_core.checkpoint.layout import looks_like_checkpoint
 from app.task_style import TASK_LABELS, TASK_SHORTCUTS
 
@@ -45,7 +46,9 @@ class MainWindow(QMainWindow):
     def __init__(self, settings: Settings | None = None, engine_factory=None, autoload_model: bool = True):
         super().__init__()
         self.settings = settings or Settings()
-        self.host = EngineHost(engine_factory or load_real_engine, self)
+        from glmocr_core.api import load_engine
+
+        self.host = EngineHost(engine_factory or load_engine, self)
         self.document = None  # glmocr_core.documents.Document
         self.session: DocumentSession | None = None
         self.last_error = ""  # last message shown in an error box (tests and logs read it)
@@ -527,17 +530,7 @@ class MainWindow(QMainWindow):
         whole_page = tuple(region.box) == (0.0, 0.0, *self.document.page_size(region.page))
         return OcrJob(region_id=region.id, document=self.document, page=region.page,
                       box=None if whole_page else tuple(region.box), task=region.task,
-                      options=self.recognize_options(region), dpi=self._setting_or("pdf_dpi", DEFAULT_DPI))
-
-    def recognize_options(self, region: Region) -> RecognizeOptions:
-        """Per-task options from settings the model manager registers (max tokens, repeat guard)."""
-        options = RecognizeOptions(schema=region.schema)
-        options.max_new_tokens = self._setting_or(f"max_new_tokens/{region.task}", None)
-        options.repeat_guard = self._setting_or("repeat_guard", True)
-        return options
-
-    def _setting_or(self, name: str, fallback):
-        return self.settings.get(name) if name in KEYS else fallback
+                      options=recognize_options(self.settings, region.task, region.schema), dpi=ocr_dpi(self.settings))
 
     def cancel_current(self) -> None:
         region = self.selected_region()
@@ -601,10 +594,7 @@ class MainWindow(QMainWindow):
         self.host.load_model(model_dir, **self._load_options())
 
     def _load_options(self) -> dict:
-        """Engine.load options (device, precision) from the saved settings."""
-        from app.settings_dialog import engine_load_options
-
-        return engine_load_options(self.settings)
+        return load_options(self.settings)
 
     def choose_model_folder(self) -> None:
         folder = QFileDialog.getExistingDirectory(self, "Choose the GLM-OCR model folder", self.settings.model_dir())

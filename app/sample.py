@@ -109,7 +109,7 @@ def _draw_table(draw: ImageDraw.ImageDraw, top: int) -> int:
         x = left
         for c, cell in enumerate(row):
             draw.rectangle((x, top, x + col_w[c], top + row_h), outline=INK, width=2)
-            draw.text((x + 16, top + 14), cell, font=_font(30), fill=INK)
+            draw.text((x + 16, top + 14), cell, font=font, fill=INK)
             x += col_w[c]
         top += row_h
     return top

@@ -46,20 +46,6 @@ DPI_RANGE = (72, 600)
 AUTOSAVE_RANGE_S = (0, 3600)
 
 
-def engine_load_options(settings) -> dict:
-    """Engine.load keyword arguments for the saved device and precision ("auto" leaves the engine's default)."""
-    options = {}
-    device = settings.get("device")
-    if device and device != "auto":
-        options["device"] = device
-    precision = settings.get("precision")
-    if precision == "exact":
-        options.update(dtype="float32", precision="exact")
-    elif precision == "fast":
-        options["precision"] = "fast"
-    return options
-
-
 _DEVICE_CACHE: list = []  # [devices] once detected: the hardware does not change while the app runs
 
 

@@ -17,7 +17,8 @@ from PySide6.QtCore import QCoreApplication
 from PySide6.QtGui import QAction, QKeySequence
 
 from app.model_manager.dialog import ModelManagerDialog
-from app.settings_dialog import SettingsDialog, engine_load_options
+from app.engine.options import load_options
+from app.settings_dialog import SettingsDialog
 from glmocr_core.checkpoint import check
 
 log = logging.getLogger(__name__)
@@ -34,7 +35,7 @@ def install_model_manager(window, downloader=None) -> ModelManagerDialog:
     dialog.sample_requested.connect(window.open_path)
     _add_settings_action(window, dialog)
     # The window's own mapping passes "exact" through, which keeps bf16 on a GPU; the setting promises fp32.
-    window._load_options = lambda: engine_load_options(window.settings)
+    window._load_options = lambda: load_options(window.settings)
     QCoreApplication.instance().aboutToQuit.connect(dialog.shutdown)
     return dialog
 

@@ -5,7 +5,8 @@ from PIL import Image
 
 from glmocr_core.documents.document import document_from_image
 
-from app.engine_host import MAX_BATCH, EngineHost, OcrJob, RowThrottle
+from app.engine.host import EngineHost
+from app.engine.worker import MAX_BATCH, OcrJob, RowThrottle
 from fake_engine import FakeFactory
 
 WAIT_MS = 10000

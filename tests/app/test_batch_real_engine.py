@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from app.engine_host import load_real_engine
+from glmocr_core.api import load_engine
 from app.main_window import MainWindow
 from app.paths import MODEL_DIR_ENV
 from app.settings import Settings
@@ -36,7 +36,7 @@ class CountingFactory:
         self.batch_sizes = []
 
     def __call__(self, model_dir, *, progress=None, **load_options):
-        engine = load_real_engine(model_dir, progress=progress, **load_options)
+        engine = load_engine(model_dir, progress=progress, **load_options)
         batch = engine.recognize_batch
 
         def counted(image, regions, *args, **kwargs):

@@ -6,7 +6,8 @@ from PIL import Image
 from glmocr_core.documents.document import document_from_image
 from glmocr_core.errors import InputError
 
-from app.engine_host import DeltaThrottle, EngineHost, OcrJob
+from app.engine.host import EngineHost
+from app.engine.worker import DeltaThrottle, OcrJob
 from fake_engine import FakeFactory
 
 WAIT_MS = 10000
@@ -145,4 +146,4 @@ def test_shutdown_during_a_job_stops_the_thread(qtbot, page):
     host.submit(OcrJob("r1", page, 0, None))
     assert factory.engine.paused.wait(10)
     assert host.shutdown()
-    assert host.thread.isFinished() and factory.engine.closed
+    assert not host.is_running() and factory.engine.closed

@@ -67,7 +67,7 @@ def test_exact_precision_loads_in_fp32_on_every_device(window_without_model):
     install_model_manager(window)
     window.settings.set("device", "cuda:0")
     window.settings.set("precision", "exact")
-    assert window._load_options() == {"device": "cuda:0", "dtype": "float32", "precision": "exact"}
+    assert window._load_options() == {"device": "cuda:0", "precision": "exact"}
 
 
 def test_settings_action_applies_theme_and_reloads_on_a_device_change(window_without_model, qtbot, tmp_path,

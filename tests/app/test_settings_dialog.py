@@ -11,7 +11,8 @@ from PySide6.QtGui import QDesktopServices
 import app.settings_dialog as settings_dialog
 from app import logging_setup
 from app.settings import KEYS, Settings
-from app.settings_dialog import SettingsDialog, engine_load_options
+from app.engine.options import load_options
+from app.settings_dialog import SettingsDialog
 from glmocr_core.runtime.devices import DeviceInfo
 
 CPU = DeviceInfo("cpu", "cpu", "CPU (8 logical cores)")
@@ -105,13 +106,13 @@ def test_failed_detection_leaves_the_cpu_usable(qtbot, settings):
 
 @pytest.mark.parametrize("device, precision, expected", [
     ("auto", "auto", {}),
-    ("cpu", "exact", {"device": "cpu", "dtype": "float32", "precision": "exact"}),
+    ("cpu", "exact", {"device": "cpu", "precision": "exact"}),
     ("cuda:0", "fast", {"device": "cuda:0", "precision": "fast"}),
 ])
-def test_engine_load_options_follow_the_settings(settings, device, precision, expected):
+def test_load_options_follow_the_settings(settings, device, precision, expected):
     settings.set("device", device)
     settings.set("precision", precision)
-    assert engine_load_options(settings) == expected
+    assert load_options(settings) == expected
 
 
 def test_open_log_folder_opens_the_platform_log_folder(qtbot, settings, tmp_path, monkeypatch):

@@ -1,11 +1,9 @@
-"""The background side of the GUI: a worker QObject in its own QThread that owns the engine.
+"""The engine's side of the GUI: a worker QObject, living in its own QThread, that owns the engine.
 
-The GUI thread never touches the model. It calls ``EngineHost`` methods, which queue work for the worker and
-return at once; results come back as Qt signals (queued across threads). torch is only imported inside the
-worker thread, by the default engine factory, so the window opens fast and works without a model.
-
-Jobs are keyed by a sequence number internally, so a late signal from a cancelled run of a region is never
-mistaken for the region's newer run; the public signals carry region ids.
+Its slots (load, drain, close) run on that thread; the GUI thread talks to it only through ``EngineHost``
+(``app.engine.host``), which queues and cancels jobs through the thread-safe methods below. The engine is whatever the
+``EngineLoader`` returns (``glmocr_core.api``): the worker knows the ``OcrEngine`` protocol only, so torch is imported
+by the loader, on this thread, and the window opens fast and works without a model.
 
 Batching: queued jobs on the same page image with the same task and options are taken together (up to
 ``MAX_BATCH``) and decoded by one ``Engine.recognize_batch`` call; each region still gets its own started, delta and
@@ -19,36 +17,25 @@ batch before streaming anything, its jobs run one by one so only the bad one fai
 
 from __future__ import annotations
 
-import itertools
 import threading
 import time
 from collections import deque
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Any
 
-from PySide6.QtCore import QObject, QThread, Signal, Slot
+from PySide6.QtCore import QObject, Signal, Slot
 
-from glmocr_core.api import STOP_CANCELLED, OcrResult, RecognizeOptions, RegionItem, TextDelta
+from glmocr_core.api import STOP_CANCELLED, EngineLoader, OcrEngine, OcrResult, RecognizeOptions, RegionItem, TextDelta
+from glmocr_core.documents.pages import DEFAULT_DPI, validate_region
 from glmocr_core.errors import GlmOcrError
-from glmocr_core.documents.pages import validate_region
 
 DELTA_INTERVAL_S = 0.05  # at most ~20 text updates a second reach the GUI, however fast tokens come
 # Regions decoded together at most. Decode is memory-bound, so rows share each weight read: on CPU a batch of 8 gives
-# about 4x the single-region rate (measured for the performance issue, fp32); more rows mostly add padding, memory
+# about 4x the single-region rate (measured on fp32); more rows mostly add padding, memory
 # and time to each region's first result. Not a setting on purpose: it is a property of the decoder, not a taste.
 MAX_BATCH = 8
 NO_MODEL_MESSAGE = "No model is loaded. Get the model or choose its folder first."
 NO_RESULT_MESSAGE = "The engine ended without a result for this region."
-SHUTDOWN_WAIT_MS = 5000
-
-EngineFactory = Callable[..., Any]  # (model_dir, *, progress, **load_options) -> engine
-
-
-def load_real_engine(model_dir: str, *, progress=None, **load_options):
-    """Default factory. Imported here, in the worker thread, because the engine pulls in torch."""
-    from glmocr_core.engine import Engine
-
-    return Engine.load(model_dir, progress=progress, **load_options)
 
 
 @dataclass
@@ -59,7 +46,7 @@ class OcrJob:
     box: tuple[float, float, float, float] | None  # page units; None = whole page
     task: str = "text"
     options: RecognizeOptions = field(default_factory=RecognizeOptions)
-    dpi: int = 200
+    dpi: int = DEFAULT_DPI
     seq: int = 0
 
 
@@ -160,8 +147,8 @@ class _BatchRun:
 
 
 class EngineWorker(QObject):
-    """Lives in the worker thread. Slots run there; the queue and stop bookkeeping are shared with the GUI thread
-    under ``lock``."""
+    """Lives in the worker thread. Slots run there; the queue and the stop bookkeeping are shared with the GUI thread
+    through the public methods, which take the lock themselves."""
 
     loading = Signal(str, float)
     ready = Signal(object)  # EngineInfo
@@ -173,28 +160,22 @@ class EngineWorker(QObject):
     cancelled = Signal(int, str, str)  # seq, region_id, partial text
     closed = Signal()
 
-    def __init__(self, factory: EngineFactory):
+    def __init__(self, loader: EngineLoader):
         super().__init__()
-        self.factory = factory
-        self.engine = None
+        self.loader = loader
+        self.engine: OcrEngine | None = None
         self.queue: deque[OcrJob] = deque()
-        self.lock = threading.Lock()
+        self._lock = threading.Lock()
         self.cancel_event = threading.Event()  # set exactly when every job inside the engine call is stopped
         self.batch: list[OcrJob] = []  # taken from the queue, not answered yet
         self.decoding: list[OcrJob] = []  # the part of ``batch`` inside the current engine call
         self.stopped: set[int] = set()  # seqs of ``batch`` jobs the host cancelled
 
-    @property
-    def current(self) -> OcrJob | None:
-        """The first unanswered job of the running batch (None when idle)."""
-        with self.lock:
-            return self.batch[0] if self.batch else None
-
     @Slot(str, dict)
     def load(self, model_dir: str, load_options: dict) -> None:
         self._close_engine()
         try:
-            self.engine = self.factory(model_dir, progress=self.loading.emit, **load_options)
+            self.engine = self.loader(model_dir, progress=self.loading.emit, **load_options)
         except Exception as exc:  # noqa: BLE001 - any load failure is shown, never raised into Qt
             self.load_failed.emit(readable_error(exc))
             return
@@ -212,13 +193,41 @@ class EngineWorker(QObject):
         self.closed.emit()
         self.thread().quit()
 
-    # --- stop requests (called by the host with ``lock`` held) ------------------------------
+    # --- requests from the GUI thread (any thread may call these) -----------------------------
 
-    def request_stop(self, job: OcrJob) -> None:
+    def enqueue(self, jobs: list[OcrJob]) -> None:
+        with self._lock:
+            self.queue.extend(jobs)
+
+    def cancel_region(self, region_id: str) -> tuple[bool, bool]:
+        """Drop the region's queued jobs and stop its running one: (any dropped, any stop requested)."""
+        with self._lock:
+            dropped = [job for job in self.queue if job.region_id == region_id]
+            for job in dropped:
+                self.queue.remove(job)
+            running = [job for job in self.batch if job.region_id == region_id]
+            for job in running:
+                self._stop_locked(job)
+        return bool(dropped), bool(running)
+
+    def stop_running(self) -> None:
+        """Stop every job of the running batch (queued jobs stay queued)."""
+        with self._lock:
+            self._stop_batch_locked()
+
+    def cancel_everything(self) -> list[OcrJob]:
+        """Empty the queue and stop the running batch; returns the queued jobs that were dropped."""
+        with self._lock:
+            dropped = list(self.queue)
+            self.queue.clear()
+            self._stop_batch_locked()
+        return dropped
+
+    def _stop_locked(self, job: OcrJob) -> None:
         self.stopped.add(job.seq)
         self._update_cancel_event()
 
-    def stop_everything(self) -> None:
+    def _stop_batch_locked(self) -> None:
         self.stopped.update(job.seq for job in self.batch)
         self._update_cancel_event()
 
@@ -233,7 +242,7 @@ class EngineWorker(QObject):
 
     def _next_batch(self) -> list[OcrJob]:
         """The next queued job and up to MAX_BATCH - 1 queued mates it can share an engine call with."""
-        with self.lock:
+        with self._lock:
             self.batch, self.decoding = [], []
             self.stopped.clear()
             self.cancel_event.clear()
@@ -247,17 +256,17 @@ class EngineWorker(QObject):
             return list(self.batch)
 
     def _begin_decoding(self, jobs: list[OcrJob]) -> None:
-        with self.lock:
+        with self._lock:
             self.decoding = list(jobs)
             self._update_cancel_event()
 
     def _is_stopped(self, job: OcrJob) -> bool:
-        with self.lock:
+        with self._lock:
             return job.seq in self.stopped
 
     def _answer(self, signal, job: OcrJob, payload) -> None:
         """Send a job's final signal and forget it (a later stop request for it is then a no-op)."""
-        with self.lock:
+        with self._lock:
             self.batch = [j for j in self.batch if j is not job]
             self.decoding = [j for j in self.decoding if j is not job]
         signal.emit(job.seq, job.region_id, payload)
@@ -398,155 +407,3 @@ class EngineWorker(QObject):
                 engine.close()
             except Exception:  # noqa: BLE001 - closing must not stop a shutdown
                 pass
-
-
-class EngineHost(QObject):
-    """GUI-thread facade: submit, cancel, load, shut down. Re-emits worker signals with region ids only."""
-
-    model_loading = Signal(str, float)  # stage text, fraction 0..1
-    model_ready = Signal(object)  # EngineInfo
-    model_failed = Signal(str)
-    job_started = Signal(str)
-    text_delta = Signal(str, str)  # region_id, text since the last delta
-    job_finished = Signal(str, object)  # region_id, OcrResult
-    job_failed = Signal(str, str)  # region_id, message
-    job_cancelled = Signal(str, str)  # region_id, partial text
-
-    _load_requested = Signal(str, dict)
-    _wake = Signal()
-    _close_requested = Signal()
-
-    def __init__(self, factory: EngineFactory = load_real_engine, parent=None):
-        super().__init__(parent)
-        self._seq = itertools.count(1)
-        self._latest: dict[str, int] = {}  # region_id -> seq of its newest submission
-        self.engine_info = None
-        self.loading = False
-        self.thread = QThread()
-        self.thread.setObjectName("glmocr-engine")
-        self.worker = EngineWorker(factory)
-        self.worker.moveToThread(self.thread)
-        self._connect()
-        self.thread.start()
-
-    def _connect(self) -> None:
-        w = self.worker
-        self._load_requested.connect(w.load)
-        self._wake.connect(w.drain)
-        self._close_requested.connect(w.close)
-        w.loading.connect(self.model_loading)
-        w.ready.connect(self._on_ready)
-        w.load_failed.connect(self._on_load_failed)
-        w.started.connect(self._on_started)
-        w.delta.connect(self._on_delta)
-        w.finished.connect(self._on_finished)
-        w.failed.connect(self._on_failed)
-        w.cancelled.connect(self._on_cancelled)
-
-    # Real slots on this GUI-thread object, so Qt queues worker signals into the GUI thread.
-    @Slot(int, str)
-    def _on_started(self, seq, region_id):
-        self._forward(seq, region_id, self.job_started, region_id)
-
-    @Slot(int, str, str)
-    def _on_delta(self, seq, region_id, text):
-        self._forward(seq, region_id, self.text_delta, region_id, text)
-
-    @Slot(int, str, object)
-    def _on_finished(self, seq, region_id, result):
-        self._forward(seq, region_id, self.job_finished, region_id, result, done=True)
-
-    @Slot(int, str, str)
-    def _on_failed(self, seq, region_id, message):
-        self._forward(seq, region_id, self.job_failed, region_id, message, done=True)
-
-    @Slot(int, str, str)
-    def _on_cancelled(self, seq, region_id, partial):
-        self._forward(seq, region_id, self.job_cancelled, region_id, partial, done=True)
-
-    def _forward(self, seq: int, region_id: str, signal, *args, done: bool = False) -> None:
-        if self._latest.get(region_id) != seq:
-            return  # a superseded run of this region: its news is stale
-        if done:
-            del self._latest[region_id]
-        signal.emit(*args)
-
-    @Slot(object)
-    def _on_ready(self, info) -> None:
-        self.loading, self.engine_info = False, info
-        self.model_ready.emit(info)
-
-    @Slot(str)
-    def _on_load_failed(self, message: str) -> None:
-        self.loading, self.engine_info = False, None
-        self.model_failed.emit(message)
-
-    # --- requests from the GUI -------------------------------------------------------------
-
-    @property
-    def has_model(self) -> bool:
-        return self.engine_info is not None
-
-    def load_model(self, model_dir: str, **load_options) -> None:
-        self.loading, self.engine_info = True, None
-        self._load_requested.emit(str(model_dir), load_options)
-
-    def submit(self, job: OcrJob) -> None:
-        """Queue a job; a queued or running job of the same region is cancelled first."""
-        self.submit_many([job])
-
-    def submit_many(self, jobs: list[OcrJob]) -> None:
-        """Queue several jobs at once, so the worker sees them together and can batch those of one page."""
-        for job in jobs:
-            self.cancel(job.region_id, notify=False)
-            job.seq = next(self._seq)
-            self._latest[job.region_id] = job.seq
-        with self.worker.lock:
-            self.worker.queue.extend(jobs)
-        if jobs:
-            self._wake.emit()
-
-    def is_pending(self, region_id: str) -> bool:
-        return region_id in self._latest
-
-    def cancel(self, region_id: str, notify: bool = True) -> None:
-        """Cancel one region's job: drop it from the queue, or stop it within a token if it runs (alone or in a
-        batch, where the other regions keep running)."""
-        with self.worker.lock:
-            dropped = [j for j in self.worker.queue if j.region_id == region_id]
-            for job in dropped:
-                self.worker.queue.remove(job)
-            running = [j for j in self.worker.batch if j.region_id == region_id]
-            for job in running:
-                self.worker.request_stop(job)
-        if not notify:
-            self._latest.pop(region_id, None)  # a resubmission or deletion: the old run's signals are stale
-        elif dropped and not running:
-            self._latest.pop(region_id, None)
-            self.job_cancelled.emit(region_id, "")
-
-    def cancel_current(self) -> None:
-        """Stop what the engine is running now: the current region, or every region of the current batch."""
-        with self.worker.lock:
-            self.worker.stop_everything()
-
-    def cancel_all(self) -> None:
-        with self.worker.lock:
-            dropped = list(self.worker.queue)
-            self.worker.queue.clear()
-            self.worker.stop_everything()
-        for job in dropped:
-            if self._latest.pop(job.region_id, None) is not None:
-                self.job_cancelled.emit(job.region_id, "")
-
-    def shutdown(self, wait_ms: int = SHUTDOWN_WAIT_MS) -> bool:
-        """Cancel everything, close the engine in its thread and stop the thread. True if it stopped in time."""
-        if not self.thread.isRunning():
-            return True
-        self._latest.clear()
-        self.cancel_all()
-        self._close_requested.emit()
-        stopped = self.thread.wait(wait_ms)
-        if not stopped:
-            self.thread.quit()  # the worker may be stuck in a model load; the event loop exits when it returns
-        return stopped

@@ -1,0 +1,167 @@
+"""The GUI-thread face of the engine: submit, cancel, load and shut down, with results as Qt signals.
+
+The GUI thread never touches the model. ``EngineHost`` methods queue work for the ``EngineWorker`` in its own
+QThread and return at once; the worker's signals come back queued into this thread. Jobs are keyed by a sequence
+number internally, so a late signal from a cancelled run of a region is never mistaken for the region's newer run; the
+public signals carry region ids.
+"""
+
+from __future__ import annotations
+
+import itertools
+
+from PySide6.QtCore import QObject, QThread, Signal, Slot
+
+from glmocr_core.api import EngineInfo, EngineLoader
+
+from app.engine.worker import EngineWorker, OcrJob
+
+SHUTDOWN_WAIT_MS = 5000
+
+
+class EngineHost(QObject):
+    """GUI-thread facade: submit, cancel, load, shut down. Re-emits worker signals with region ids only."""
+
+    model_loading = Signal(str, float)  # stage text, fraction 0..1
+    model_ready = Signal(object)  # EngineInfo
+    model_failed = Signal(str)
+    job_started = Signal(str)
+    text_delta = Signal(str, str)  # region_id, text since the last delta
+    job_finished = Signal(str, object)  # region_id, OcrResult
+    job_failed = Signal(str, str)  # region_id, message
+    job_cancelled = Signal(str, str)  # region_id, partial text
+
+    _load_requested = Signal(str, dict)
+    _wake = Signal()
+    _close_requested = Signal()
+
+    def __init__(self, loader: EngineLoader, parent=None):
+        super().__init__(parent)
+        self._seq = itertools.count(1)
+        self._latest: dict[str, int] = {}  # region_id -> seq of its newest submission
+        self.engine_info: EngineInfo | None = None
+        self.loading = False
+        self.thread = QThread()
+        self.thread.setObjectName("glmocr-engine")
+        self.worker = EngineWorker(loader)
+        self.worker.moveToThread(self.thread)
+        self._connect()
+        self.thread.start()
+
+    def _connect(self) -> None:
+        w = self.worker
+        self._load_requested.connect(w.load)
+        self._wake.connect(w.drain)
+        self._close_requested.connect(w.close)
+        w.loading.connect(self.model_loading)
+        w.ready.connect(self._on_ready)
+        w.load_failed.connect(self._on_load_failed)
+        w.started.connect(self._on_started)
+        w.delta.connect(self._on_delta)
+        w.finished.connect(self._on_finished)
+        w.failed.connect(self._on_failed)
+        w.cancelled.connect(self._on_cancelled)
+
+    # Real slots on this GUI-thread object, so Qt queues worker signals into the GUI thread.
+    @Slot(int, str)
+    def _on_started(self, seq, region_id):
+        self._forward(seq, region_id, self.job_started, region_id)
+
+    @Slot(int, str, str)
+    def _on_delta(self, seq, region_id, text):
+        self._forward(seq, region_id, self.text_delta, region_id, text)
+
+    @Slot(int, str, object)
+    def _on_finished(self, seq, region_id, result):
+        self._forward(seq, region_id, self.job_finished, region_id, result, done=True)
+
+    @Slot(int, str, str)
+    def _on_failed(self, seq, region_id, message):
+        self._forward(seq, region_id, self.job_failed, region_id, message, done=True)
+
+    @Slot(int, str, str)
+    def _on_cancelled(self, seq, region_id, partial):
+        self._forward(seq, region_id, self.job_cancelled, region_id, partial, done=True)
+
+    def _forward(self, seq: int, region_id: str, signal, *args, done: bool = False) -> None:
+        if self._latest.get(region_id) != seq:
+            return  # a superseded run of this region: its news is stale
+        if done:
+            del self._latest[region_id]
+        signal.emit(*args)
+
+    @Slot(object)
+    def _on_ready(self, info) -> None:
+        self.loading, self.engine_info = False, info
+        self.model_ready.emit(info)
+
+    @Slot(str)
+    def _on_load_failed(self, message: str) -> None:
+        self.loading, self.engine_info = False, None
+        self.model_failed.emit(message)
+
+    # --- requests from the GUI -------------------------------------------------------------
+
+    @property
+    def has_model(self) -> bool:
+        return self.engine_info is not None
+
+    def load_model(self, model_dir: str, **load_options) -> None:
+        self.loading, self.engine_info = True, None
+        self._load_requested.emit(str(model_dir), load_options)
+
+    def submit(self, job: OcrJob) -> None:
+        """Queue a job; a queued or running job of the same region is cancelled first."""
+        self.submit_many([job])
+
+    def submit_many(self, jobs: list[OcrJob]) -> None:
+        """Queue several jobs at once, so the worker sees them together and can batch those of one page."""
+        for job in jobs:
+            self.cancel(job.region_id, notify=False)
+            job.seq = next(self._seq)
+            self._latest[job.region_id] = job.seq
+        self.worker.enqueue(jobs)
+        if jobs:
+            self._wake.emit()
+
+    def is_pending(self, region_id: str) -> bool:
+        return region_id in self._latest
+
+    def cancel(self, region_id: str, notify: bool = True) -> None:
+        """Cancel one region's job: drop it from the queue, or stop it within a token if it runs (alone or in a
+        batch, where the other regions keep running)."""
+        dropped, running = self.worker.cancel_region(region_id)
+        if not notify:
+            self._latest.pop(region_id, None)  # a resubmission or deletion: the old run's signals are stale
+        elif dropped and not running:
+            self._latest.pop(region_id, None)
+            self.job_cancelled.emit(region_id, "")
+
+    def cancel_current(self) -> None:
+        """Stop what the engine is running now: the current region, or every region of the current batch."""
+        self.worker.stop_running()
+
+    def cancel_all(self) -> None:
+        for job in self.worker.cancel_everything():
+            if self._latest.pop(job.region_id, None) is not None:
+                self.job_cancelled.emit(job.region_id, "")
+
+    def is_running(self) -> bool:
+        """Whether the worker thread still runs (it stops on shutdown, unless a model load holds it)."""
+        return self.thread.isRunning()
+
+    def wait(self, ms: int) -> bool:
+        """Wait up to ``ms`` for the worker thread to end; True when it has."""
+        return self.thread.wait(ms)
+
+    def shutdown(self, wait_ms: int = SHUTDOWN_WAIT_MS) -> bool:
+        """Cancel everything, close the engine in its thread and stop the thread. True if it stopped in time."""
+        if not self.thread.isRunning():
+            return True
+        self._latest.clear()
+        self.cancel_all()
+        self._close_requested.emit()
+        stopped = self.thread.wait(wait_ms)
+        if not stopped:
+            self.thread.quit()  # the worker may be stuck in a model load; the event loop exits when it returns
+        return stopped
