@@ -3,7 +3,8 @@
     python packaging/build.py [--target auto|linux|windows|macos] [--skip-installer] [--skip-smoke]
 
 Steps: KaTeX into resources/web/katex (``python -m app.resources_setup``), the icon (make_icon.py), the PyInstaller
-folder (glmocr_studio.spec), a smoke test of the frozen GUI and CLI (smoke.py), then the installer:
+folder (glmocr_studio.spec: the one ``glmocr-studio`` executable, plus its console twin ``glmocr-studio.com`` on
+Windows), a smoke test of the frozen window and of ``glmocr-studio ocr`` (smoke.py), then the installer:
 Linux .deb (+ AppImage when appimagetool is available), Windows Inno Setup .exe, macOS .dmg.
 Everything lands in packaging/dist/ (git-ignored); intermediate files in packaging/build/.
 PyInstaller cannot cross-compile, so --target must match the OS it runs on.

@@ -1,4 +1,9 @@
-"""Frozen entry point of the GUI executable (``glmocr-studio``), with a self-test for installer smoke checks.
+"""Frozen entry point of the ``glmocr-studio`` executable: the window, the command line and an installer self-test.
+
+``glmocr-studio ocr|info ...`` (and ``-h``, ``--help``, ``--version``) runs the core's command line without loading
+Qt, exactly as ``app/launch.py`` does for a pip install (its ``wants_command_line`` decides); anything else (nothing,
+or file paths) opens the window. The same file is built twice on Windows only: windowed as ``glmocr-studio.exe`` and
+as a console twin, ``glmocr-studio.com``, which is what a terminal runs (see ``metadata.WINDOWS_CONSOLE_NAME``).
 
 ``glmocr-studio --self-test`` (or ``GLMOCR_STUDIO_SELF_TEST=1``) starts the real app, waits until its main window
 is visible, checks that the bundle carries what the app loads at run time (KaTeX, the core's data files, torch),
@@ -185,22 +190,60 @@ def run_self_test(argv: list[str]) -> int:
     import PySide6.QtWebEngineWidgets  # noqa: F401  (must come before the QApplication, as in app.main)
     from PySide6.QtWidgets import QApplication
 
+    from app.main import StudioApplication
     from app.main import main as app_main
 
-    application = QApplication.instance() or QApplication([sys.argv[0]])
+    application = QApplication.instance() or StudioApplication([sys.argv[0]])  # the app's own class, as app.main
     test = install_self_test(application, float(os.environ.get(SELF_TEST_TIMEOUT_ENV, "120")))
     code = app_main([a for a in argv if a != SELF_TEST_FLAG])
     test.scratch.cleanup()
     return code
 
 
-def main() -> int:
-    argv = sys.argv[1:]
-    if self_test_requested(argv):
-        return run_self_test(argv)
+def ensure_output_streams() -> None:
+    """A windowed Windows executable starts with ``sys.stdout``/``sys.stderr`` set to None. For a command-line call
+    (someone typed ``glmocr-studio.exe ocr ...``), write to the console of the terminal that started it when there is
+    one, else discard the output; the exit code still tells the caller what happened."""
+    missing = [name for name in ("stdout", "stderr") if getattr(sys, name) is None]
+    if not missing:
+        return
+    stream = _parent_console() if sys.platform == "win32" else None
+    if stream is None:
+        stream = open(os.devnull, "w", encoding="utf-8")
+    for name in missing:
+        setattr(sys, name, stream)
+
+
+def _parent_console():
+    try:
+        import ctypes
+
+        if not ctypes.windll.kernel32.AttachConsole(-1):  # ATTACH_PARENT_PROCESS: fails when there is no terminal
+            return None
+        return open("CONOUT$", "w", encoding="utf-8", errors="replace")
+    except (AttributeError, OSError):
+        return None
+
+
+def run_command_line(args: list[str]) -> int:
+    """``glmocr-studio ocr|info|--help|--version``: the core's command line; Qt is never imported."""
+    ensure_output_streams()
+    from glmocr_core.cli import main as command_line
+
+    return command_line(args)
+
+
+def main(argv: list[str] | None = None) -> int:
+    from app.launch import wants_command_line  # imports neither Qt nor torch
+
+    args = sys.argv[1:] if argv is None else list(argv)
+    if wants_command_line(args):  # before the self-test switch: a command-line call never opens a window
+        return run_command_line(args)
+    if self_test_requested(args):
+        return run_self_test(args)
     from app.main import main as app_main
 
-    return app_main(argv)
+    return app_main(args)
 
 
 if __name__ == "__main__":

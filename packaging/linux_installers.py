@@ -1,9 +1,10 @@
 """Linux installers from the PyInstaller folder: a .deb (dpkg-deb) and an AppImage (appimagetool, when present).
 
-The .deb installs the bundle into /opt/glmocr-studio, links both executables into /usr/bin and registers the
-desktop entry (with the image/PDF MIME types it opens) and hicolor icons; Debian's triggers refresh the menu and
-icon caches. Its only maintainer scripts add an AppArmor profile on Ubuntu 24.04+, where QtWebEngine's sandbox
-needs one. The AppImage holds the same bundle under usr/lib/glmocr-studio.
+The .deb installs the bundle into /opt/glmocr-studio, links its one executable into /usr/bin/glmocr-studio (the
+window, and ``glmocr-studio ocr|info`` on the command line) and registers the desktop entry (with the image/PDF MIME
+types it opens) and hicolor icons; Debian's triggers refresh the menu and icon caches. Its only maintainer scripts
+add an AppArmor profile on Ubuntu 24.04+, where QtWebEngine's sandbox needs one. The AppImage holds the same bundle
+under usr/lib/glmocr-studio.
 """
 
 from __future__ import annotations
@@ -42,7 +43,7 @@ def deb_control(version: str, arch: str, installed_kib: int) -> str:
              f"Description: {metadata.SUMMARY}",
              " A desktop app that reads text, formulas (LaTeX) and tables from images and PDFs with the",
              " GLM-OCR model, entirely offline. The model (about 2.2 GB) is downloaded on first start.",
-             " Also installs the glmocr command line for batches."]
+             " The same glmocr-studio command runs batches from a terminal: glmocr-studio ocr FILE..."]
     return "\n".join(lines) + "\n"
 
 
@@ -59,8 +60,7 @@ def stage_deb_tree(bundle: Path, root: Path, version: str, icon_png: Path = meta
     shutil.rmtree(root, ignore_errors=True)
     shutil.copytree(bundle, root / INSTALL_PREFIX, symlinks=True)
     (root / "usr/bin").mkdir(parents=True)
-    for name in (metadata.GUI_NAME, metadata.CLI_NAME):
-        os.symlink(f"/{INSTALL_PREFIX}/{name}", root / "usr/bin" / name)
+    os.symlink(f"/{INSTALL_PREFIX}/{metadata.GUI_NAME}", root / "usr/bin" / metadata.GUI_NAME)
     applications = root / "usr/share/applications"
     applications.mkdir(parents=True)
     shutil.copy2(DESKTOP_FILE, applications / DESKTOP_FILE.name)

@@ -14,8 +14,16 @@ PACKAGING_DIR = Path(__file__).resolve().parent
 REPO_ROOT = PACKAGING_DIR.parent
 
 DISPLAY_NAME = "GLM-OCR Studio"
-GUI_NAME = "glmocr-studio"  # the GUI executable, the bundle folder, the .desktop file and the icon name
-CLI_NAME = "glmocr"  # the command-line executable shipped next to the GUI one
+# The one command, `glmocr-studio`: the executable, the bundle folder, the .desktop file and the icon name. Without a
+# subcommand it opens the window; `glmocr-studio ocr|info ...` is the command line (entry_studio.py dispatches, as
+# app/launch.py does for a pip install). There is no `glmocr`: that is the official GLM-OCR SDK's command.
+GUI_NAME = "glmocr-studio"
+# Windows only: a windowed .exe cannot write to the terminal it was started from, so the bundle also carries a
+# console build of the same entry, built as CONSOLE_BUILD_NAME (PyInstaller appends .exe) and renamed to
+# WINDOWS_CONSOLE_NAME beside glmocr-studio.exe. cmd and PowerShell try PATHEXT's .COM before .EXE, so typing
+# `glmocr-studio` there runs the console twin; Explorer, shortcuts and "Open with" run the windowed .exe.
+CONSOLE_BUILD_NAME = f"{GUI_NAME}-console"
+WINDOWS_CONSOLE_NAME = f"{GUI_NAME}.com"
 BUNDLE_ID = "org.glmocr.studio"  # macOS CFBundleIdentifier and the Linux desktop-entry id prefix
 PUBLISHER = "GLM-OCR Studio contributors"
 SUMMARY = "Local OCR for text, formulas and tables with the GLM-OCR model"

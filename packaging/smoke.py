@@ -1,15 +1,18 @@
-"""Smoke tests of a frozen bundle: the GUI shows its main window offscreen, the CLI recognizes an image.
+"""Smoke tests of a frozen bundle: the layout is right, the window shows offscreen, ``glmocr-studio ocr`` works.
 
-``python packaging/smoke.py [BUNDLE_DIR]`` (default: the folder build.py made for this OS). Both runs use a fresh
+``python packaging/smoke.py [BUNDLE_DIR]`` (default: the folder build.py made for this OS). Every run uses a fresh
 home/config/data folder, so they never read or write the developer's settings, sessions or model.
-The CLI run uses a tiny random checkpoint made by ``glmocr_core.testing`` with the build's own Python: it proves
-that torch, safetensors, tokenizers, jinja2 and Pillow all work inside the bundle without the 2.2 GB model.
+The command-line run is what a terminal starts for ``glmocr-studio`` (the one executable; ``glmocr-studio.com`` on
+Windows) with no display at all, so it also proves that ``ocr``/``info`` never start Qt. It recognizes an image with
+a tiny random checkpoint made by ``glmocr_core.testing`` with the build's own Python: torch, safetensors, tokenizers,
+jinja2 and Pillow all work inside the bundle without the 2.2 GB model.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import plistlib
 import subprocess
 import sys
 import tempfile
@@ -22,8 +25,48 @@ GUI_TIMEOUT_S = 180  # the first start of a cold bundle reads ~1 GB from disk
 CLI_TIMEOUT_S = 300
 
 
-def executable(bundle: Path, name: str) -> Path:
-    return bundle / (name + ".exe" if sys.platform == "win32" else name)
+# Names an earlier layout shipped: the old CLI, which shadowed the official SDK's `glmocr` command.
+RETIRED_NAMES = ("glmocr", "glmocr.exe")
+
+
+def executable(bundle: Path, name: str, platform: str = sys.platform) -> Path:
+    return bundle / (name + ".exe" if platform == "win32" else name)
+
+
+def command_line_executable(bundle: Path, platform: str = sys.platform) -> Path:
+    """What typing ``glmocr-studio`` in a terminal runs: the console twin on Windows, the one executable elsewhere."""
+    if platform == "win32":
+        return bundle / metadata.WINDOWS_CONSOLE_NAME
+    return bundle / metadata.GUI_NAME
+
+
+def layout_problems(bundle: Path, platform: str = sys.platform) -> list[str]:
+    """One ``glmocr-studio`` command per bundle: the executable (and on Windows its console twin, renamed from the
+    console build), no retired ``glmocr``; on macOS an Info.plist that starts it in the foreground."""
+    problems = [f"{path.name} is missing" for path in {executable(bundle, metadata.GUI_NAME, platform),
+                                                       command_line_executable(bundle, platform)}
+                if not path.is_file()]
+    strays = list(RETIRED_NAMES) + [f"{metadata.CONSOLE_BUILD_NAME}.exe"]
+    if platform != "win32":
+        strays.append(metadata.WINDOWS_CONSOLE_NAME)
+    problems += [f"{name} should not ship" for name in strays if (bundle / name).exists()]
+    if platform == "darwin":
+        problems += macos_plist_problems(bundle.parent / "Info.plist")
+    return sorted(problems)
+
+
+def macos_plist_problems(plist: Path) -> list[str]:
+    """PyInstaller's BUNDLE writes CFBundleExecutable and LSBackgroundOnly from the executables it was given."""
+    if not plist.is_file():
+        return [f"{plist} is missing"]
+    with open(plist, "rb") as handle:
+        info = plistlib.load(handle)
+    problems = []
+    if info.get("CFBundleExecutable") != metadata.GUI_NAME:
+        problems.append(f"CFBundleExecutable is {info.get('CFBundleExecutable')!r}, not {metadata.GUI_NAME!r}")
+    if info.get("LSBackgroundOnly"):
+        problems.append("LSBackgroundOnly is set: the app would have no Dock icon or menu bar")
+    return problems
 
 
 def default_bundle() -> Path:
@@ -43,6 +86,14 @@ def isolated_env(home: Path) -> dict[str, str]:
     home.mkdir(parents=True, exist_ok=True)
     for name in ("PYTHONPATH", "PYTHONHOME", "GLMOCR_RESOURCES_DIR", "GLMOCR_MODEL_DIR"):
         env.pop(name, None)  # the bundle must find everything in itself
+    return env
+
+
+def headless_env(home: Path) -> dict[str, str]:
+    """No display and no Qt platform: on Linux a command-line call that started Qt would abort here."""
+    env = isolated_env(home)
+    for name in ("QT_QPA_PLATFORM", "DISPLAY", "WAYLAND_DISPLAY"):
+        env.pop(name, None)
     return env
 
 
@@ -80,11 +131,15 @@ def make_cli_inputs(folder: Path) -> tuple[Path, Path]:
 
 
 def cli_test(bundle: Path, home: Path) -> bool:
-    cli = str(executable(bundle, metadata.CLI_NAME))
-    env = isolated_env(home)
+    """``glmocr-studio --version`` and ``glmocr-studio ocr ... --json`` as a terminal runs them, without a display."""
+    cli = str(command_line_executable(bundle))
+    env = headless_env(home)
     version = run([cli, "--version"], env, 60)
-    if version.returncode != 0 or metadata.project_version() not in version.stdout:
+    if version.returncode != 0 or f"{metadata.GUI_NAME} {metadata.project_version()}" not in version.stdout:
         return False
+    windowed = executable(bundle, metadata.GUI_NAME)
+    if str(windowed) != cli and run([str(windowed), "--version"], env, 60).returncode != 0:
+        return False  # Windows: the windowed .exe must also take a command-line call without a console
     model, image = make_cli_inputs(home)
     done = run([cli, "ocr", str(image), "--model", str(model), "--device", "cpu", "--max-new-tokens", "8", "--json"],
                env, CLI_TIMEOUT_S)
@@ -96,7 +151,10 @@ def cli_test(bundle: Path, home: Path) -> bool:
 
 def main(argv: list[str]) -> int:
     bundle = Path(argv[0]) if argv else default_bundle()
-    results = {}
+    problems = layout_problems(bundle)
+    for problem in problems:
+        print(f"layout: {problem}")
+    results = {"layout": not problems}
     with tempfile.TemporaryDirectory(prefix="glmocr-smoke-") as tmp:
         results["gui"] = gui_self_test(bundle, Path(tmp) / "gui-home")
         results["cli"] = cli_test(bundle, Path(tmp) / "cli-home")

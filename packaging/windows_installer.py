@@ -1,4 +1,8 @@
-"""Windows installer: compile windows/glmocr-studio.iss with Inno Setup's ISCC against the PyInstaller folder."""
+"""Windows installer: compile windows/glmocr-studio.iss with Inno Setup's ISCC against the PyInstaller folder.
+
+The folder holds the windowed ``glmocr-studio.exe`` and its console twin ``glmocr-studio.com``, which the spec
+makes with ``place_console_twin`` (see ``metadata.WINDOWS_CONSOLE_NAME``).
+"""
 
 from __future__ import annotations
 
@@ -13,6 +17,18 @@ ISS_FILE = metadata.PACKAGING_DIR / "windows" / f"{metadata.GUI_NAME}.iss"
 # Where the Inno Setup 6 installer (and Chocolatey's innosetup package) puts the compiler.
 ISCC_CANDIDATES = [Path(os.environ.get("ProgramFiles(x86)", r"C:\Program Files (x86)")) / "Inno Setup 6" / "ISCC.exe",
                    Path(os.environ.get("ProgramFiles", r"C:\Program Files")) / "Inno Setup 6" / "ISCC.exe"]
+
+
+def place_console_twin(bundle: Path) -> Path:
+    """Rename the console build (``glmocr-studio-console.exe``: PyInstaller always appends .exe) to
+    ``glmocr-studio.com`` beside ``glmocr-studio.exe``. Windows starts a PE file by its content, whatever its
+    extension, and the bootloader finds ``_internal`` next to itself, so the renamed file runs as built."""
+    built = bundle / f"{metadata.CONSOLE_BUILD_NAME}.exe"
+    twin = bundle / metadata.WINDOWS_CONSOLE_NAME
+    if not built.is_file():
+        raise SystemExit(f"{built} is missing: the spec's console EXE did not build")
+    built.replace(twin)  # replaces a twin left from an earlier build
+    return twin
 
 
 def find_iscc() -> str | None:

@@ -30,7 +30,7 @@ SKINNY_ROWS = 16
 
 class Linear(nn.Linear):
     """nn.Linear whose product goes through :func:`linear`, which picks the fastest exact fp32 kernel for the
-    number of rows. Weights stored narrower than the input (see weights.NARROW_STORED) are upcast at use."""
+    number of rows. Weights stored narrower than the input (see checkpoint.loading.NARROW_STORED) are upcast at use."""
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return linear(x, compute_weight(self.weight, x.dtype), self.bias)
@@ -79,7 +79,7 @@ def onednn_linear_available() -> bool:
 
 def compute_weight(weight: torch.Tensor, dtype: torch.dtype) -> torch.Tensor:
     """The weight in the compute dtype. Weights that are only used during prefill may be kept in the checkpoint's
-    bf16 (see weights.NARROW_STORED): the upcast gives exactly the fp32 values, block by block, for half the memory."""
+    bf16 (see checkpoint.loading.NARROW_STORED): the upcast gives exactly the fp32 values, block by block, for half the memory."""
     return weight if weight.dtype == dtype else weight.to(dtype)
 
 

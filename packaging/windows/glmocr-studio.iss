@@ -3,11 +3,15 @@
 ; packaging/build.py runs it as
 ;   iscc /DAppVersion=X.Y.Z /DSourceDir=...\dist\glmocr-studio /DIconFile=...\glmocr-studio.ico /DOutputDir=... glmocr-studio.iss
 ; The defaults below let it build by hand from packaging\windows after `python packaging\build.py --skip-installer`.
-; AppVersion must match pyproject.toml (tests/core/test_packaging.py checks it).
+; AppVersion must match pyproject.toml (tests/packaging/test_packaging.py checks it).
 ;
 ; Installs per user (no administrator rights) into %LOCALAPPDATA%\Programs by default; the first page offers an
 ; install for all users instead. The model (about 2.2 GB) is not part of the installer: the app downloads it on
 ; first start, into the user's data folder, which the uninstaller leaves alone.
+;
+; One command, glmocr-studio: the windowed glmocr-studio.exe (Start menu, desktop icon, "Open with") and its console
+; twin glmocr-studio.com, the same program built for the console. cmd and PowerShell try .COM before .EXE (PATHEXT),
+; so `glmocr-studio ocr scan.png` typed in the app folder (or by full path) runs the twin and prints there.
 
 #ifndef AppVersion
   #define AppVersion "0.1.0"
@@ -23,6 +27,7 @@
 #endif
 #define AppName "GLM-OCR Studio"
 #define ExeName "glmocr-studio.exe"
+#define ConsoleName "glmocr-studio.com"
 #define ProgId "GLMOCRStudio.Document"
 
 [Setup]
@@ -59,7 +64,9 @@ Name: "desktopicon"; Description: "{cm:CreateDesktopIcon}"; GroupDescription: "{
 Name: "associate"; Description: "Offer {#AppName} in ""Open with"" for images and PDFs"; GroupDescription: "File types:"; Flags: unchecked
 
 [Files]
-Source: "{#SourceDir}\*"; DestDir: "{app}"; Flags: ignoreversion recursesubdirs createallsubdirs
+Source: "{#SourceDir}\*"; DestDir: "{app}"; Excludes: "\{#ConsoleName}"; Flags: ignoreversion recursesubdirs createallsubdirs
+; Named on its own line so that ISCC fails when the build did not make it (packaging/windows_installer.py).
+Source: "{#SourceDir}\{#ConsoleName}"; DestDir: "{app}"; Flags: ignoreversion
 
 [Icons]
 Name: "{autoprograms}\{#AppName}"; Filename: "{app}\{#ExeName}"

@@ -1,4 +1,5 @@
-"""The ``glmocr`` command line: end-to-end parity with transformers' greedy generate, the JSON contract, exit codes."""
+"""The ``glmocr-studio`` command line (``ocr``, ``info``): end-to-end parity with transformers' greedy generate, the JSON
+contract, exit codes."""
 
 from __future__ import annotations
 
