@@ -83,9 +83,9 @@ def main(argv: list[str] | None = None) -> int:
     from app.model_manager import install_model_manager  # [issue 6 hook] model manager, validated folder, settings
 
     install_model_manager(window)
-    from app.results import install_into_window  # [issue 5 hook] result views, copy-as, sessions, export, autosave
+    from app.results.session_actions import install_file_actions
 
-    install_into_window(window)
+    install_file_actions(window)
     code = application.exec()
     if window.host.thread.isRunning():  # a model load that would not stop: exit without Qt aborting on it
         os._exit(code)

@@ -20,7 +20,7 @@ from glmocr_core.errors import GlmOcrError
 
 from app import intake
 from app.about import about_text, apply_theme
-from app.cards import ResultsPanel
+from app.results.cards import ResultsPanel
 from app.document.model import CANCELLED, DONE, FAILED, QUEUED, RUNNING, DocumentSession, Region, result_to_dict
 from app.engine.host import EngineHost
 from app.engine.options import load_options, ocr_dpi, recognize_options

@@ -15,6 +15,7 @@ from glmocr_core.api import TASKS
 QUEUED, RUNNING, DONE, CANCELLED, FAILED = "queued", "running", "done", "cancelled", "failed"
 STATES = (QUEUED, RUNNING, DONE, CANCELLED, FAILED)
 FINISHED_STATES = (DONE, CANCELLED, FAILED)
+IN_PROGRESS_STATES = (QUEUED, RUNNING)
 
 Box = tuple[float, float, float, float]
 

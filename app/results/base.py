@@ -15,3 +15,7 @@ class ResultView(QWidget):
         self.region = region
         self.body = QVBoxLayout(self)
         self.body.setContentsMargins(0, 0, 0, 0)
+
+    def text(self) -> str:
+        """The result as shown, in the task's text format (what an edit would store)."""
+        return self.region.display_text

@@ -8,11 +8,12 @@ from __future__ import annotations
 
 import json
 
-from PySide6.QtCore import Qt, Signal
-from PySide6.QtWidgets import (QComboBox, QHBoxLayout, QInputDialog, QMenu, QMessageBox, QPlainTextEdit, QPushButton,
+from PySide6.QtCore import Qt
+from PySide6.QtWidgets import (QHBoxLayout, QInputDialog, QMenu, QMessageBox, QPlainTextEdit, QPushButton,
                                QStyledItemDelegate, QTabWidget, QToolButton, QTreeWidget, QTreeWidgetItem, QWidget)
 
 from app.document import templates
+from app.document.model import IN_PROGRESS_STATES
 from app.document.content import extract_data, pretty_json
 from app.results.formula_view import notice_label
 from app.results.base import ResultView
@@ -140,7 +141,8 @@ class ExtractResultView(ResultView):
         self.tabs.addTab(self.raw, "Raw text")
         layout.addWidget(self.tabs)
         layout.addLayout(self._template_bar())
-        if error is None:
+        self.parsed = error is None
+        if self.parsed:
             self.tree.set_data(data)
         else:
             self.tabs.setTabEnabled(TREE_TAB, False)
@@ -155,6 +157,9 @@ class ExtractResultView(ResultView):
         bar.addStretch(1)
         bar.addWidget(self.save_template_button)
         return bar
+
+    def text(self) -> str:
+        return pretty_json(self.tree.data()) if self.parsed else self.region.display_text
 
     def _on_item_changed(self, item, column) -> None:
         text = pretty_json(self.tree.data())
@@ -191,50 +196,6 @@ def save_template_with_questions(parent: QWidget, name: str, text: str) -> bool:
         except (OSError, ValueError) as exc:
             QMessageBox.warning(parent, "Template not saved", str(exc))
             return False
-
-
-class TemplatePicker(QWidget):
-    """A small picker for the Extract task's JSON template: choose a saved one, or save the current text.
-
-    ``template_chosen(text)`` fires with the template's JSON text. The workspace puts it where the user sets a
-    region's schema.
-    """
-
-    template_chosen = Signal(str)
-
-    def __init__(self, current_text=lambda: "", parent=None):
-        super().__init__(parent)
-        self.current_text = current_text
-        self.combo = QComboBox(self)
-        self.combo.setAccessibleName("Extraction template")
-        self.combo.activated.connect(self._on_activated)
-        save = QToolButton(self)
-        save.setText("Save…")
-        save.setToolTip("Save the current template under a name")
-        save.clicked.connect(self._save_current)
-        layout = QHBoxLayout(self)
-        layout.setContentsMargins(0, 0, 0, 0)
-        layout.addWidget(self.combo, 1)
-        layout.addWidget(save)
-        self.reload()
-
-    def reload(self) -> None:
-        self.combo.clear()
-        self.combo.addItem("Choose a template…")
-        self.combo.addItems(templates.list_templates())
-
-    def _on_activated(self, index: int) -> None:
-        if index <= 0:
-            return
-        try:
-            self.template_chosen.emit(templates.load_template(self.combo.itemText(index)))
-        except (OSError, ValueError) as exc:
-            QMessageBox.warning(self, "Template not loaded", str(exc))
-
-    def _save_current(self) -> None:
-        name, ok = QInputDialog.getText(self, "Save template", "Template name:")
-        if ok and name.strip() and save_template_with_questions(self, name.strip(), self.current_text()):
-            self.reload()
 
 
 class TemplateButton(QToolButton):
@@ -294,7 +255,7 @@ class TemplateButton(QToolButton):
 
     def apply(self, text: str) -> None:
         self.region.schema = text
-        if self.region.state not in ("queued", "running"):
+        if self.region.state not in IN_PROGRESS_STATES:
             self.card.rerun_requested.emit(self.region.id)
 
     def save_current(self) -> None:
@@ -302,15 +263,3 @@ class TemplateButton(QToolButton):
         if ok and name.strip():
             save_template_with_questions(self, name.strip(), self.region.schema or "{}")
 
-
-def add_template_button(card) -> None:
-    """Card decorator: the Template button, shown only while the region's task is Extract."""
-    card.template_button = TemplateButton(card, card)
-    card.add_header_widget(card.template_button)
-    update_template_button(card)
-
-
-def update_template_button(card) -> None:
-    button = getattr(card, "template_button", None)
-    if button is not None:
-        button.setVisible(card.region.task == "extract")

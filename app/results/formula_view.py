@@ -54,6 +54,9 @@ class FormulaResultView(ResultView):
     def latex(self) -> str:
         return self.source.toPlainText()
 
+    def text(self) -> str:
+        return self.latex()
+
     def set_latex(self, tex: str) -> None:
         self.source.setPlainText(tex)
 

@@ -15,7 +15,7 @@ import os
 import runpy
 from pathlib import Path
 
-from PySide6.QtCore import QObject, QTimer, Signal
+from PySide6.QtCore import QObject, QTimer
 from PySide6.QtGui import QAction, QKeySequence
 from PySide6.QtWidgets import QApplication, QFileDialog, QMessageBox
 
@@ -30,20 +30,6 @@ from app.document.session_file import (CHANGED, OK, SESSION_FILTER, SESSION_SUFF
 TEST_DRIVER_ENV = "GLMOCR_TEST_DRIVER"  # a Python file run with ``window`` in scope once the window is up (tests)
 
 
-class EditHub(QObject):
-    """Every result card's ``edited`` signal ends here, so the autosaver hears about edits in any card."""
-
-    edited = Signal(str)  # region id
-
-
-edit_hub = EditHub()
-
-
-def connect_card_edits(card) -> None:
-    """Card decorator (see ``app.results.install``)."""
-    card.edited.connect(lambda region_id, _text: edit_hub.edited.emit(region_id))
-
-
 class FileActions(QObject):
     def __init__(self, window):
         super().__init__(window)
@@ -55,9 +41,7 @@ class FileActions(QObject):
                                    parent=self)
         self.autosaver.failed.connect(lambda message: window.statusBar().showMessage(message, 10_000))
         window.session_changed.connect(self.autosaver.mark_dirty)
-        window.session_changed.connect(self._update_card_buttons)
         window.document_opened.connect(self._on_document_opened)
-        edit_hub.edited.connect(self.autosaver.mark_dirty)
         QApplication.instance().aboutToQuit.connect(self.finish)
         self._build_actions()
 
@@ -93,13 +77,6 @@ class FileActions(QObject):
         for key in ("export_markdown", "export_csv", "export_csv_excel", "export_json"):
             export_menu.addAction(self.actions[key])
 
-    def _update_card_buttons(self) -> None:
-        """A region's task may have changed: the Template button belongs to Extract cards only."""
-        from app.results.extract_view import update_template_button
-
-        for card in self.window.results.cards.values():
-            update_template_button(card)
-
     def autosave_delay_ms(self) -> int:
         """The user's autosave interval (settings dialog); the built-in few seconds when the app has no such key."""
         return int(self.window.settings.get("autosave_interval_s")) * 1000
@@ -115,11 +92,7 @@ class FileActions(QObject):
     # --- helpers ----------------------------------------------------------------------------
 
     def flush_views(self) -> None:
-        """Commit edits still waiting in a view's typing pause, so a save contains them."""
-        for card in self.window.results.cards.values():
-            flush = getattr(card.view, "flush", None)
-            if callable(flush):
-                flush()
+        self.window.results.flush_edits()
 
     def _need_session(self) -> DocumentSession | None:
         if self.window.session is None:

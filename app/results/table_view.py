@@ -178,6 +178,9 @@ class TableResultView(ResultView):
         self.editor.changed.connect(self._on_changed)
         self._apply_spans()
 
+    def text(self) -> str:
+        return self.editor.grid.to_html() if self.editor is not None else self.region.display_text
+
     # --- building ---------------------------------------------------------------------------
 
     def _show_unreadable(self, layout: QVBoxLayout, reason: str) -> None:

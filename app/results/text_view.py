@@ -43,6 +43,9 @@ class TextResultView(ResultView):
     def markdown(self) -> str:
         return self.source.toPlainText()
 
+    def text(self) -> str:
+        return self.markdown()
+
     def _render(self) -> None:
         html = markdown_to_html(self.markdown())
         if self.preview is not None:

@@ -7,11 +7,9 @@ import pytest
 from PIL import Image
 from PySide6.QtWidgets import QApplication, QFileDialog, QMessageBox
 
-from app import cards
 from app.document.atomic import WriteError
 from app.document.model import DONE
 from app.main_window import MainWindow
-from app.results import install
 from app.results import session_actions
 from app.results.session_actions import install_file_actions
 from app.document.session_file import save_session
@@ -25,9 +23,6 @@ TABLE = "<table><tr><td>a</td><td>b</td></tr></table>"
 def window(qtbot, tmp_path, monkeypatch):
     monkeypatch.setenv("GLMOCR_DATA_DIR", str(tmp_path / "data"))
     monkeypatch.setenv(MODEL_DIR_ENV, str(tmp_path / "no-model"))
-    monkeypatch.setattr(cards, "_default_view", cards._default_view)  # install() changes these; undo after
-    monkeypatch.setattr(cards, "CARD_DECORATORS", list(cards.CARD_DECORATORS))
-    install()
     win = MainWindow(Settings(tmp_path / "settings.ini"), autoload_model=False)
     qtbot.addWidget(win)
     actions = install_file_actions(win)
@@ -180,5 +175,5 @@ def test_template_button_sets_schema_and_reruns_only_on_extract_cards(window, tm
     card.template_button.use_saved("invoice")
     assert json.loads(region.schema) == {"number": ""} and region.state == "queued"
     region.task = "text"
-    window.session_changed.emit()
+    window._sync_region_views()
     assert not card.template_button.isVisibleTo(card)

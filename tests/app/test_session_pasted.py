@@ -11,12 +11,10 @@ from PySide6.QtGui import QColor, QImage, QPainter
 from PySide6.QtTest import QTest
 from PySide6.QtWidgets import QApplication, QFileDialog
 
-from app import cards
 from app.document import session_file
 from app.document.atomic import WriteError
 from app.document.model import DocumentSession, Region
 from app.main_window import MainWindow
-from app.results import install
 from app.results.session_actions import FileActions, install_file_actions
 from app.document.autosave import Autosaver
 from app.document.session_file import CHANGED, NO_FILE, OK, check_document, keep_pasted_copy, load_session
@@ -101,9 +99,6 @@ def test_autosave_keeps_the_session_when_the_copy_cannot_be_written(qtbot, data_
 @pytest.fixture
 def make_window(qtbot, tmp_path, monkeypatch, data_dir):
     monkeypatch.setenv(MODEL_DIR_ENV, str(tmp_path / "no-model"))
-    monkeypatch.setattr(cards, "_default_view", cards._default_view)  # install() changes these; undo after
-    monkeypatch.setattr(cards, "CARD_DECORATORS", list(cards.CARD_DECORATORS))
-    install()
     made = []
 
     def make():

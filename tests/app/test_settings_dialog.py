@@ -8,7 +8,6 @@ import logging.handlers
 import pytest
 from PySide6.QtGui import QDesktopServices
 
-import app.settings_dialog as settings_dialog
 from app import logging_setup
 from app.settings import KEYS, Settings
 from app.engine.options import load_options

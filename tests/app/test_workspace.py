@@ -10,7 +10,6 @@ from PySide6.QtWidgets import QApplication
 
 from glmocr_core.errors import InputError
 
-from app.cards import PlainResultView
 from app.main_window import MainWindow
 from app.page_view import NO_AREA_HINT
 from app.paths import MODEL_DIR_ENV
@@ -288,7 +287,7 @@ def test_ocr_streams_into_the_card_then_finishes(open_window, qtbot, tmp_path):
     assert region.state == "running" and "Running" in window.region_list.state_of(region.id)
     factory.engine.release.set()
     qtbot.waitUntil(lambda: region.state == "done", timeout=WAIT_MS)
-    assert isinstance(card.view, PlainResultView) and card.view.toPlainText() == "Hello wide world"
+    assert card.view.text() == "Hello wide world"
     assert "Done" in window.region_list.state_of(region.id)
     assert region.result["text"] == "Hello wide world"
     assert "tok/s" in window.speed_label.text()
@@ -331,7 +330,7 @@ def test_cancel_mid_stream_keeps_the_partial_text(open_window, qtbot, tmp_path):
     qtbot.waitUntil(lambda: region.state == "cancelled", timeout=WAIT_MS)
     assert region.text == "one two "
     card = window.results.card(region.id)
-    assert card.view.toPlainText() == "one two " and card.message.isVisibleTo(card)
+    assert card.view.text() == "one two " and card.message.isVisibleTo(card)
     assert "Cancelled" in window.region_list.state_of(region.id)
 
 

@@ -1,13 +1,12 @@
-"""Smaller parts of the workspace: drop/paste parsing, the card plug-in points, the command line."""
+"""Smaller parts of the workspace: drop/paste parsing, result cards, the command line."""
 
-import pytest
 from PIL import Image
 from PySide6.QtCore import QMimeData, QUrl, Signal
 from PySide6.QtGui import QColor, QImage
-from PySide6.QtWidgets import QLabel, QToolButton
+from PySide6.QtWidgets import QLabel
 
-from app import cards
 from app.document.model import Region
+from app.results.cards import ResultCard
 from app.intake import can_accept, read_mime
 from app.main import build_window
 from app.paths import MODEL_DIR_ENV
@@ -52,53 +51,39 @@ def test_remote_urls_are_reported_not_opened():
     assert can_accept(mime) and not can_accept(None)
 
 
-@pytest.fixture
-def restore_card_hooks():
-    saved = (dict(cards._task_views), cards._default_view, list(cards.CARD_DECORATORS))
-    yield
-    cards._task_views.clear()
-    cards._task_views.update(saved[0])
-    cards.set_default_result_view(saved[1])
-    cards.CARD_DECORATORS[:] = saved[2]
-
-
 class EditableView(QLabel):
     edited = Signal(str)
 
 
-def test_registered_view_replaces_the_plain_one_for_its_task(qtbot, restore_card_hooks):
-    cards.register_result_view("formula", lambda region: EditableView(f"rendered {region.text}"))
-    formula = Region(page=0, box=(0, 0, 5, 5), task="formula", state="done", text="x^2")
-    text = Region(page=0, box=(0, 0, 5, 5), task="text", state="done", text="hi")
-    formula_card, text_card = cards.ResultCard(formula), cards.ResultCard(text)
-    qtbot.addWidget(formula_card)
-    qtbot.addWidget(text_card)
-    assert formula_card.view.text() == "rendered x^2"
-    assert isinstance(text_card.view, cards.PlainResultView)
+def done_region(task="text", text="hi") -> Region:
+    return Region(page=0, box=(0, 0, 5, 5), task=task, state="done", text=text)
+
+
+def test_a_card_shows_the_view_its_factory_makes_and_keeps_its_edits(qtbot):
+    formula = done_region("formula", "x^2")
+    card = ResultCard(formula, view_factory=lambda region: EditableView(f"rendered {region.text}"))
+    qtbot.addWidget(card)
+    assert card.view.text() == "rendered x^2"
     edits = []
-    formula_card.edited.connect(lambda rid, value: edits.append((rid, value)))
-    formula_card.view.edited.emit("x^3")
+    card.edited.connect(lambda rid, value: edits.append((rid, value)))
+    card.view.edited.emit("x^3")
     assert formula.edited_text == "x^3" and edits == [(formula.id, "x^3")]
 
 
-def test_decorators_add_header_buttons_to_every_card(qtbot, restore_card_hooks):
-    def add_copy_button(card):
-        button = QToolButton()
-        button.setText("Copy")
-        card.add_header_widget(button)
-        card.copy_button = button
-
-    cards.CARD_DECORATORS.append(add_copy_button)
-    card = cards.ResultCard(Region(page=0, box=(0, 0, 5, 5)))
+def test_every_card_can_copy_and_only_extract_cards_offer_a_template(qtbot):
+    region = done_region("text")
+    card = ResultCard(region, view_factory=lambda r: QLabel(r.text))
     qtbot.addWidget(card)
-    assert card.copy_button.parent() is card
+    assert card.copy_button.isVisibleTo(card) and not card.template_button.isVisibleTo(card)
+    region.task = "extract"
+    card.refresh()
+    assert card.template_button.isVisibleTo(card)
 
 
-def test_streaming_shows_plain_text_and_finishing_builds_the_view_once(qtbot, restore_card_hooks):
+def test_streaming_shows_plain_text_and_finishing_builds_the_view_once(qtbot):
     built = []
-    cards.set_default_result_view(lambda region: built.append(region.text) or QLabel(region.text))
     region = Region(page=0, box=(0, 0, 5, 5), state="running")
-    card = cards.ResultCard(region)
+    card = ResultCard(region, view_factory=lambda r: built.append(r.text) or QLabel(r.text))
     qtbot.addWidget(card)
     card.append_text("par")
     card.append_text("tial")

@@ -43,6 +43,6 @@ def test_draw_a_region_and_recognize_it_with_a_tiny_checkpoint(qtbot, tmp_path, 
     qtbot.waitUntil(lambda: region.is_finished, timeout=WAIT_MS)
     assert region.state == "done", region.error
     assert region.result["new_tokens"] >= 1 and region.result["stop_reason"] in ("eos", "max_tokens", "repetition")
-    assert window.results.card(region.id).view.toPlainText() == region.text
+    assert window.results.card(region.id).view.text() == region.text
     window.close()
     assert window.host.thread.isFinished()

@@ -1,14 +1,10 @@
-"""Result cards: one per region, next to the page. The plug-in point for result views.
+"""Result cards: one per region, next to the page, in a scrolling panel.
 
-While a region streams, its card shows the raw text as it arrives (a plain text box; cheap to append to).
-When the region finishes, the card asks ``make_result_view(region)`` for the finished view and puts it in its
-body. The default view is a read-only plain text box; the results package replaces it per task with
-``register_result_view(task, factory)`` (Markdown, KaTeX, table grid, JSON tree) or for all tasks with
-``set_default_result_view(factory)``.
-
-A view may define a Qt signal ``edited(str)``: the card then stores the text as the region's user edit
-(``Region.edited_text``) and re-emits ``ResultCard.edited``. Functions in ``CARD_DECORATORS`` run once for every
-new card, to add buttons such as "Copy as…" to ``card.add_header_widget``.
+While a region streams, its card shows the raw text as it arrives (a plain text box; cheap to append to). When the
+region finishes, the card asks its view factory (``make_result_view`` unless the panel was given another) for the
+finished view and puts it in its body. A view may define a Qt signal ``edited(str)``: the card then stores the text as
+the region's user edit (``Region.edited_text``) and re-emits ``ResultCard.edited``. Every card has a "Copy as" button;
+Extract cards also have a "Template" button.
 """
 
 from __future__ import annotations
@@ -17,16 +13,16 @@ from typing import Callable
 
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtGui import QPalette
-from PySide6.QtWidgets import (QFrame, QHBoxLayout, QLabel, QScrollArea, QStyle, QTextEdit, QToolButton, QVBoxLayout,
-                               QWidget)
+from PySide6.QtWidgets import QFrame, QHBoxLayout, QLabel, QScrollArea, QStyle, QTextEdit, QToolButton, QVBoxLayout, QWidget
 
-from app.document.model import Region
+from app.document.model import CANCELLED, DONE, FAILED, IN_PROGRESS_STATES, Region
+from app.results import make_result_view
+from app.results.copy_menu import CopyAsButton
+from app.results.extract_view import TemplateButton
 from app.task_style import STATE_LABELS, TASK_COLORS, TASK_LABELS
 
 ViewFactory = Callable[[Region], QWidget]
 
-_task_views: dict[str, ViewFactory] = {}
-CARD_DECORATORS: list[Callable[["ResultCard"], None]] = []
 MAX_BODY_HEIGHT = 320
 
 
@@ -58,35 +54,6 @@ class AutoHeightText(QTextEdit):
             self._fit_height()
 
 
-class PlainResultView(AutoHeightText):
-    """Default finished view: the text, read-only, selectable."""
-
-    def __init__(self, region: Region):
-        super().__init__(region.display_text)
-        self.setAccessibleName("Recognized text")
-
-
-def plain_result_view(region: Region) -> QWidget:
-    return PlainResultView(region)
-
-
-_default_view: ViewFactory = plain_result_view
-
-
-def register_result_view(task: str, factory: ViewFactory) -> None:
-    _task_views[task] = factory
-
-
-def set_default_result_view(factory: ViewFactory) -> None:
-    global _default_view
-    _default_view = factory
-
-
-def make_result_view(region: Region) -> QWidget:
-    """The finished view for ``region``: the task's registered factory, else the default."""
-    return _task_views.get(region.task, _default_view)(region)
-
-
 class ResultCard(QFrame):
     """A region's result: a header (number, task, page, state, actions) and a body (streaming text or view)."""
 
@@ -95,9 +62,10 @@ class ResultCard(QFrame):
     cancel_requested = Signal(str)
     edited = Signal(str, str)  # region id, text
 
-    def __init__(self, region: Region, parent=None):
+    def __init__(self, region: Region, parent=None, view_factory: ViewFactory = make_result_view):
         super().__init__(parent)
         self.region = region
+        self.view_factory = view_factory
         self.setObjectName("resultCard")
         self.setFrameShape(QFrame.Shape.StyledPanel)
         self.setAccessibleName(f"Result of region on page {region.page + 1}")
@@ -117,8 +85,6 @@ class ResultCard(QFrame):
         layout.addWidget(self.message)
         layout.addLayout(self.body)
         self.body.addWidget(self.stream_view)
-        for decorate in CARD_DECORATORS:
-            decorate(self)
         self.refresh()
 
     def _build_header(self) -> None:
@@ -131,11 +97,13 @@ class ResultCard(QFrame):
                                               self.rerun_requested)
         self.cancel_button = self._tool_button(QStyle.StandardPixmap.SP_MediaStop, "Stop this region",
                                                self.cancel_requested)
+        self.copy_button = CopyAsButton(self.region, self)
+        self.template_button = TemplateButton(self, self)
         for widget in (self.number_label, self.title_label):
             self.header.addWidget(widget)
         self.header.addStretch(1)
-        self._header_insert_at = self.header.count()
-        for widget in (self.state_label, self.rerun_button, self.cancel_button):
+        for widget in (self.copy_button, self.template_button, self.state_label, self.rerun_button,
+                       self.cancel_button):
             self.header.addWidget(widget)
 
     def _tool_button(self, icon: QStyle.StandardPixmap, tip: str, signal) -> QToolButton:
@@ -146,11 +114,6 @@ class ResultCard(QFrame):
         button.setAutoRaise(True)
         button.clicked.connect(lambda: signal.emit(self.region.id))
         return button
-
-    def add_header_widget(self, widget: QWidget) -> None:
-        """For plug-ins: put a button (e.g. "Copy as…") in the header, left of the state."""
-        self.header.insertWidget(self._header_insert_at, widget)
-        self._header_insert_at += 1
 
     def _make_stream_view(self) -> AutoHeightText:
         view = AutoHeightText(min_lines=1)
@@ -169,25 +132,26 @@ class ResultCard(QFrame):
         self.title_label.setText(f"<span style='color:{color}'>■</span> {TASK_LABELS[region.task]}"
                                  f" · page {region.page + 1}")
         self.state_label.setText(STATE_LABELS.get(region.state, region.state))
-        self.cancel_button.setVisible(region.state in ("queued", "running"))
-        self.rerun_button.setVisible(region.state not in ("queued", "running"))
+        self.cancel_button.setVisible(region.state in IN_PROGRESS_STATES)
+        self.rerun_button.setVisible(region.state not in IN_PROGRESS_STATES)
+        self.template_button.setVisible(region.task == "extract")  # the task may have changed since the last refresh
         self._show_message(region)
         body_key = (region.state, region.task, region.text)
         if body_key == self._body_key:
             return  # keep the current view (and anything the user is editing in it)
         self._body_key = body_key
-        if region.state in ("done", "cancelled"):
+        if region.state in (DONE, CANCELLED):
             self.show_final_view()
         else:
-            self.stream_view.setPlaceholderText("" if region.state == "failed" else "Waiting for the model…")
+            self.stream_view.setPlaceholderText("" if region.state == FAILED else "Waiting for the model…")
             self.show_stream()
-            self.stream_view.setVisible(region.state != "failed" or bool(region.text))
+            self.stream_view.setVisible(region.state != FAILED or bool(region.text))
 
     def _show_message(self, region: Region) -> None:
         text = ""
-        if region.state == "failed":
+        if region.state == FAILED:
             text = f"⚠ {region.error or 'The region could not be recognized.'}"
-        elif region.state == "cancelled":
+        elif region.state == CANCELLED:
             text = "Stopped. The text below is what was recognized before stopping."
         self.message.setText(text)
         self.message.setVisible(bool(text))
@@ -209,7 +173,7 @@ class ResultCard(QFrame):
         self.stream_view.ensureCursorVisible()
 
     def show_final_view(self) -> None:
-        self.set_view(make_result_view(self.region))
+        self.set_view(self.view_factory(self.region))
 
     def set_view(self, widget: QWidget) -> None:
         """Replace the body with ``widget`` (the finished result view)."""
@@ -251,8 +215,9 @@ class ResultsPanel(QScrollArea):
     cancel_requested = Signal(str)
     edited = Signal(str, str)
 
-    def __init__(self, parent=None):
+    def __init__(self, parent=None, view_factory: ViewFactory = make_result_view):
         super().__init__(parent)
+        self.view_factory = view_factory
         self.setWidgetResizable(True)
         self.setAccessibleName("Results")
         self.cards: dict[str, ResultCard] = {}
@@ -289,7 +254,7 @@ class ResultsPanel(QScrollArea):
         self.empty_label.setVisible(not self.cards)
 
     def _new_card(self, region: Region) -> ResultCard:
-        card = ResultCard(region, self.container)
+        card = ResultCard(region, self.container, self.view_factory)
         card.clicked.connect(self.card_clicked)
         card.rerun_requested.connect(self.rerun_requested)
         card.cancel_requested.connect(self.cancel_requested)
@@ -305,3 +270,10 @@ class ResultsPanel(QScrollArea):
         card = self.cards.get(region_id)
         if card is not None:
             self.ensureWidgetVisible(card, 0, 20)
+
+    def flush_edits(self) -> None:
+        """Commit edits still waiting in a view's typing pause, so a save or an export contains them."""
+        for card in self.cards.values():
+            flush = getattr(card.view, "flush", None)
+            if callable(flush):
+                flush()
