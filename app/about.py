@@ -12,7 +12,10 @@ from PySide6.QtWidgets import QApplication
 
 import app as app_package
 
-THEMES = {"light": Qt.ColorScheme.Light, "dark": Qt.ColorScheme.Dark, "system": Qt.ColorScheme.Unknown}
+from app.settings import THEMES
+
+COLOR_SCHEMES = {"system": Qt.ColorScheme.Unknown, "light": Qt.ColorScheme.Light, "dark": Qt.ColorScheme.Dark}
+assert tuple(COLOR_SCHEMES) == THEMES
 
 
 def about_text(engine_info=None) -> str:
@@ -37,7 +40,7 @@ def apply_theme(theme: str) -> None:
     A forced light or dark theme is asked of the platform first; where the platform cannot switch (plain X11,
     no desktop theme), Fusion's own palette for that scheme is installed instead.
     """
-    wanted = THEMES.get(theme, Qt.ColorScheme.Unknown)
+    wanted = COLOR_SCHEMES.get(theme, Qt.ColorScheme.Unknown)
     hints = QApplication.styleHints()
     if hasattr(hints, "setColorScheme"):  # Qt 6.8+
         hints.setColorScheme(wanted)

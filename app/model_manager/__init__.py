@@ -3,8 +3,8 @@
 Qt only; the folder check and the download itself are in glmocr_core.checkpoint (no Qt, no torch).
 """
 
-from app.model_manager.dialog import ModelManagerDialog
-from app.model_manager.worker import DownloadController
+from app.dialogs.downloads import DownloadController
+from app.dialogs.model_manager import ModelManagerDialog
 
 
 def install_model_manager(window, downloader=None):

@@ -16,9 +16,9 @@ import logging
 from PySide6.QtCore import QCoreApplication
 from PySide6.QtGui import QAction, QKeySequence
 
-from app.model_manager.dialog import ModelManagerDialog
+from app.dialogs.model_manager import ModelManagerDialog
 from app.engine.options import load_options
-from app.settings_dialog import SettingsDialog
+from app.dialogs.settings_dialog import SettingsDialog
 from glmocr_core.checkpoint import check
 
 log = logging.getLogger(__name__)

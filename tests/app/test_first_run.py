@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import pytest
 
-import app.sample
+from app.dialogs.sample_page import SAMPLE_NAME
 from app.main_window import MainWindow
 from app.model_manager import install_model_manager
 from app.paths import MODEL_DIR_ENV
@@ -64,7 +64,7 @@ def test_from_no_model_to_a_recognized_region(fresh_install, qtbot, tmp_path):
 
     manager.sample_button.click()  # the ready state offers the sample page the app draws itself
     assert window.session is not None and window.session.page_count == 1
-    assert window.session.path.endswith(app.sample.SAMPLE_NAME)
+    assert window.session.path.endswith(SAMPLE_NAME)
     heading = (100, 110, 1140, 190)  # the sample's heading line, in page pixels
     region = window.add_region(0, heading, run=True)
     qtbot.waitUntil(lambda: region.is_finished, timeout=WAIT_MS)

@@ -10,9 +10,9 @@ import numpy as np
 import pytest
 from safetensors.numpy import save_file
 
-import app.sample
-from app.model_manager import ModelManagerDialog
-from app.model_manager.text import human_bytes, human_eta, progress_line
+from app.dialogs import sample_page
+from app.dialogs.model_manager import ModelManagerDialog
+from app.dialogs.text import human_bytes, human_eta, progress_line
 from glmocr_core.errors import ModelError
 from glmocr_core.checkpoint.download import DownloadCancelled
 from glmocr_core.checkpoint.layout import INCOMPLETE_SUFFIX
@@ -177,7 +177,7 @@ def test_sample_page_is_made_here_and_offered(qtbot, isolated, tmp_path):
     from PIL import Image
 
     with Image.open(path) as page:
-        assert page.size == app.sample.PAGE_SIZE
+        assert page.size == sample_page.PAGE_SIZE
         assert page.convert("L").getextrema()[0] < 50  # there is ink on it
 
 

@@ -11,8 +11,8 @@ from PySide6.QtGui import QDesktopServices
 from app import logging_setup
 from app.settings import KEYS, Settings
 from app.engine.options import load_options
-from app.settings_dialog import SettingsDialog
-from glmocr_core.runtime.devices import DeviceInfo
+from app.dialogs.settings_dialog import DeviceCatalog, SettingsDialog
+from glmocr_core.runtime.devices import DeviceInfo, precision_summary
 
 CPU = DeviceInfo("cpu", "cpu", "CPU (8 logical cores)")
 H200 = DeviceInfo("cuda:0", "cuda", "NVIDIA H200", 150_000_000_000)
@@ -101,6 +101,25 @@ def test_failed_detection_leaves_the_cpu_usable(qtbot, settings):
     qtbot.waitUntil(lambda: "detection failed" in dialog.devices_label.text())
     assert "CUDA driver crashed" in dialog.devices_label.text()
     assert dialog.device_combo.findData("cpu") >= 0
+
+
+def test_each_precision_is_explained_in_the_cores_words(qtbot, settings):
+    dialog = make_dialog(qtbot, settings)
+    for precision in ("fast", "exact", "auto"):
+        dialog.precision_combo.setCurrentIndex(dialog.precision_combo.findData(precision))
+        assert dialog.precision_label.text() == precision_summary(precision)
+    dialog.precision_combo.setCurrentIndex(dialog.precision_combo.findData("fast"))
+    assert "int8" in dialog.precision_label.text()
+
+
+def test_devices_are_detected_once_per_run(qtbot, settings):
+    calls = []
+    catalog = DeviceCatalog(lambda: calls.append(1) or [CPU, H200])
+    for _ in range(2):
+        dialog = SettingsDialog(settings, devices=catalog)
+        qtbot.addWidget(dialog)
+        qtbot.waitUntil(lambda: "H200" in dialog.devices_label.text())
+    assert calls == [1]
 
 
 @pytest.mark.parametrize("device, precision, expected", [

@@ -34,7 +34,3 @@ def human_eta(seconds: float) -> str:
 def progress_line(done: int, total: int, speed: float, eta: float) -> str:
     """'1.2 GB of 2.2 GB · 8.4 MB/s · 2 min 05 s left'"""
     return f"{human_bytes(done)} of {human_bytes(total)} · {human_speed(speed)} · {human_eta(eta)}"
-
-
-def escape(text: str) -> str:
-    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")

@@ -9,6 +9,7 @@ The window keeps one instance and only hides it on close, so a download continue
 
 from __future__ import annotations
 
+import html
 import logging
 from pathlib import Path
 
@@ -28,10 +29,11 @@ from PySide6.QtWidgets import (
     QVBoxLayout,
 )
 
-from app.model_manager.text import escape, human_bytes, progress_line
-from app.model_manager.worker import DownloadController, Downloader
-from app.sample import ensure_sample
 from glmocr_core.checkpoint import check, download, layout
+
+from app.dialogs.downloads import DownloadController, Downloader
+from app.dialogs.sample_page import ensure_sample
+from app.dialogs.text import human_bytes, progress_line
 
 log = logging.getLogger(__name__)
 
@@ -176,7 +178,7 @@ class ModelManagerDialog(QDialog):
         state, problems = check.folder_state(folder)
         running = self.downloads.is_running()
         shown = "downloading" if running else state
-        listing = "".join(f"<li>{escape(str(p))}</li>" for p in problems[:12])
+        listing = "".join(f"<li>{_escape(str(p))}</li>" for p in problems[:12])
         self.state_label.setText(STATE_TEXT[shown] + (f"<ul>{listing}</ul>" if listing and not running else ""))
         self.ready_box.setVisible(shown == "ready")
         self.download_button.setEnabled(not running and state != "ready")
@@ -191,7 +193,6 @@ class ModelManagerDialog(QDialog):
     # --- folder ---------------------------------------------------------------------------------------------------
 
     def ask_for_folder(self) -> str:
-        """The folder picker (tests replace this)."""
         return QFileDialog.getExistingDirectory(self, "Choose the folder that holds the GLM-OCR model",
                                                 self.model_dir())
 
@@ -203,8 +204,8 @@ class ModelManagerDialog(QDialog):
         """Accept a complete checkpoint, an empty folder, or our own unfinished download; refuse anything else."""
         state, problems = check.folder_state(folder)
         if state == "problems" and not _has_partial(folder):
-            listing = "".join(f"<li>{escape(str(p))}</li>" for p in problems[:12])
-            self.message_label.setText(f"<b>{escape(folder)}</b> was not used, because it is not a complete "
+            listing = "".join(f"<li>{_escape(str(p))}</li>" for p in problems[:12])
+            self.message_label.setText(f"<b>{_escape(folder)}</b> was not used, because it is not a complete "
                                        f"GLM-OCR model:<ul>{listing}</ul>")
             return False
         self.settings.set("model_dir", str(Path(folder)))
@@ -261,7 +262,7 @@ class ModelManagerDialog(QDialog):
             self.model_ready.emit(folder)
 
     def _on_download_failed(self, message: str) -> None:
-        self.message_label.setText(f"<b style='color:#c62828'>{escape(message)}</b>".replace("\n", "<br>"))
+        self.message_label.setText(f"<b style='color:#c62828'>{_escape(message)}</b>".replace("\n", "<br>"))
         self.progress_label.setText("")
         self.refresh()
 
@@ -276,7 +277,7 @@ class ModelManagerDialog(QDialog):
         try:
             path = ensure_sample()
         except OSError as exc:
-            self.message_label.setText(f"The sample page could not be written: {escape(str(exc))}")
+            self.message_label.setText(f"The sample page could not be written: {_escape(str(exc))}")
             return
         self.sample_requested.emit(str(path))
 
@@ -302,3 +303,7 @@ def _rich_label(html: str) -> QLabel:
     label.setOpenExternalLinks(True)
     label.setTextInteractionFlags(Qt.TextInteractionFlag.TextBrowserInteraction)
     return label
+
+
+def _escape(text: str) -> str:
+    return html.escape(text, quote=False)

@@ -1,17 +1,19 @@
 """The settings dialog: device, precision, token budgets, repetition guard, PDF resolution, theme, autosave, logs.
 
-Every control reads and writes one key of the settings table (app.settings.KEYS), so defaults live in one place.
-Detecting devices needs torch, which takes seconds to import, so it runs on a background thread while the dialog
-is already usable.
+Every control reads and writes one key of the settings table (app.settings.KEYS), so defaults live in one place; the
+device and precision names and what each precision does come from glmocr_core. Detecting devices needs torch, which
+takes seconds to import, so a ``DeviceCatalog`` does it on a background thread while the dialog is already usable, once
+per run of the app.
 """
 
 from __future__ import annotations
 
+import html
 import logging
 import threading
 from typing import Callable
 
-from PySide6.QtCore import QObject, QUrl, Signal
+from PySide6.QtCore import QObject, QUrl, Signal, Slot
 from PySide6.QtGui import QDesktopServices
 from PySide6.QtWidgets import (
     QCheckBox,
@@ -26,71 +28,94 @@ from PySide6.QtWidgets import (
     QVBoxLayout,
 )
 
-from app.paths import log_dir
-from app.model_manager.text import escape, human_bytes
-from app.settings import KEYS
+from glmocr_core.documents.pages import MAX_DPI, MIN_DPI
+from glmocr_core.runtime.devices import DEVICES, PRECISIONS, precision_summary
 from glmocr_core.tasks.specs import TASK_SPECS
+
+from app.dialogs.text import human_bytes
+from app.paths import log_dir
+from app.settings import KEYS, THEMES
 
 log = logging.getLogger(__name__)
 
-PRECISIONS = {
-    "auto": "Automatic (fp32 on the CPU, bf16/fp16 on a GPU)",
-    "exact": "Exact (fp32 everywhere: slowest, matches the reference)",
-    "fast": "Fast (bf16/fp16 where the hardware supports it)",
-}
-THEMES = {"system": "Follow the system", "light": "Light", "dark": "Dark"}
-DEVICE_KINDS = {"auto": "Automatic (best available)", "cpu": "CPU", "cuda": "NVIDIA GPU (CUDA)",
-                "mps": "Apple GPU (MPS)"}
+PRECISION_LABELS = {"auto": "Automatic", "exact": "Exact", "fast": "Fast"}
+THEME_LABELS = {"system": "Follow the system", "light": "Light", "dark": "Dark"}
+DEVICE_LABELS = {"auto": "Automatic (best available)", "cpu": "CPU", "cuda": "NVIDIA GPU (CUDA)",
+                 "mps": "Apple GPU (MPS)"}
+# Every name the core accepts has a label (and nothing else does): a new core name fails here, not in a user's dialog.
+assert tuple(PRECISION_LABELS) == PRECISIONS and tuple(DEVICE_LABELS) == DEVICES and tuple(THEME_LABELS) == THEMES
 TOKEN_RANGE = (16, 32768)
-DPI_RANGE = (72, 600)
+DPI_RANGE = (max(72, MIN_DPI), min(600, MAX_DPI))  # the core's limits, narrowed to what is sensible to offer
 AUTOSAVE_RANGE_S = (0, 3600)
 
 
-_DEVICE_CACHE: list = []  # [devices] once detected: the hardware does not change while the app runs
-
-
-def _remember_devices(devices: list) -> None:
-    _DEVICE_CACHE[:] = [devices]
-
-
-def _default_list_devices():
+def _detect_devices() -> list:
     from glmocr_core.runtime.devices import list_devices  # imports torch inside the call, on the probe thread
 
     return list_devices()
 
 
-class _DeviceProbe(QObject):
-    """Detects devices on a daemon thread (importing torch takes seconds and cannot be interrupted; a daemon thread
-    never holds up quitting the way a running QThread would). Results arrive queued on the GUI thread."""
+class DeviceCatalog(QObject):
+    """This machine's compute devices, detected once (the hardware does not change while the app runs).
 
-    found = Signal(object)  # list of glmocr_core.runtime.devices.DeviceInfo
-    failed = Signal(str)
+    Detection runs on a daemon thread: importing torch takes seconds and cannot be interrupted, and a daemon thread
+    never holds up quitting the way a running QThread would. ``ready(devices, error)`` always arrives on the GUI
+    thread; a failed detection is not remembered, so the next request tries again.
+    """
 
-    def start(self, list_devices: Callable[[], list]) -> None:
-        threading.Thread(target=self._run, args=(list_devices,), name="device-probe", daemon=True).start()
+    ready = Signal(object, str)  # list of glmocr_core.runtime.devices.DeviceInfo, error message ("" when found)
+    _found = Signal(object)
+    _failed = Signal(str)
 
-    def _run(self, list_devices: Callable[[], list]) -> None:
+    def __init__(self, list_devices: Callable[[], list] | None = None, parent=None):
+        super().__init__(parent)
+        self._list_devices = list_devices or _detect_devices
+        self.devices: list | None = None
+        self._probing = False
+        self._found.connect(self._on_found)
+        self._failed.connect(self._on_failed)
+
+    def request(self) -> None:
+        """``ready`` now when the devices are known, else once a detection (started here if none runs) ends."""
+        if self.devices is not None:
+            self.ready.emit(self.devices, "")
+        elif not self._probing:
+            self._probing = True
+            threading.Thread(target=self._probe, name="device-probe", daemon=True).start()
+
+    def _probe(self) -> None:
         try:
-            devices = list(list_devices())
+            devices = list(self._list_devices())
         except Exception as exc:  # no torch, a broken driver: the CPU still works
             log.warning("device detection failed: %s", exc)
-            self._emit(self.failed, str(exc))
+            self._emit(self._failed, str(exc))
         else:
-            self._emit(self.found, devices)
+            self._emit(self._found, devices)
 
     @staticmethod
     def _emit(signal, value) -> None:
         try:
             signal.emit(value)
-        except RuntimeError:  # the dialog was closed and deleted meanwhile
+        except RuntimeError:  # the catalog was deleted meanwhile (its window closed)
             pass
+
+    @Slot(object)
+    def _on_found(self, devices: list) -> None:
+        self._probing, self.devices = False, devices
+        self.ready.emit(devices, "")
+
+    @Slot(str)
+    def _on_failed(self, message: str) -> None:
+        self._probing = False
+        self.ready.emit([], message)
 
 
 class SettingsDialog(QDialog):
     settings_changed = Signal(list)  # names of the keys whose value changed
     model_manager_requested = Signal()
 
-    def __init__(self, settings, parent=None, list_devices: Callable[[], list] | None = None):
+    def __init__(self, settings, parent=None, list_devices: Callable[[], list] | None = None,
+                 devices: DeviceCatalog | None = None):
         super().__init__(parent)
         self.settings = settings
         self.setWindowTitle("Settings")
@@ -98,7 +123,9 @@ class SettingsDialog(QDialog):
         self.devices: list = []
         self._build()
         self.load_values()
-        self._start_probe(list_devices)
+        self.catalog = devices or DeviceCatalog(list_devices, self)
+        self.catalog.ready.connect(self._on_devices)
+        self.catalog.request()
 
     # --- layout ---------------------------------------------------------------------------------------------------
 
@@ -121,7 +148,11 @@ class SettingsDialog(QDialog):
         self.devices_label = QLabel("Detecting devices…")
         self.devices_label.setWordWrap(True)
         self.devices_label.setAccessibleName("Detected devices")
-        self.precision_combo = _combo("Precision", PRECISIONS)
+        self.precision_combo = _combo("Precision", PRECISION_LABELS)
+        self.precision_label = QLabel()
+        self.precision_label.setWordWrap(True)
+        self.precision_label.setAccessibleName("What this precision does")
+        self.precision_combo.currentIndexChanged.connect(self._describe_precision)
         self.model_button = QPushButton("Model folder and download…")
         self.model_button.setAccessibleName("Open the model manager")
         self.model_button.clicked.connect(self.model_manager_requested)
@@ -129,6 +160,7 @@ class SettingsDialog(QDialog):
         form.addRow("Device", self.device_combo)
         form.addRow("", self.devices_label)
         form.addRow("Precision", self.precision_combo)
+        form.addRow("", self.precision_label)
         form.addRow("Model", self.model_button)
         return box
 
@@ -149,7 +181,7 @@ class SettingsDialog(QDialog):
 
     def _app_box(self) -> QGroupBox:
         box = QGroupBox("Application")
-        self.theme_combo = _combo("Theme", THEMES)
+        self.theme_combo = _combo("Theme", THEME_LABELS)
         self.autosave_spin = _spin("Autosave interval in seconds, 0 turns autosave off", AUTOSAVE_RANGE_S,
                                    step=15, suffix=" s")
         self.autosave_spin.setSpecialValueText("Off")
@@ -212,13 +244,13 @@ class SettingsDialog(QDialog):
 
     def _device_choices(self, saved: str) -> list[tuple[str, str]]:
         """(value, label) pairs: auto, CPU, each detected GPU, and the saved choice even if it is gone now."""
-        choices = [("auto", DEVICE_KINDS["auto"]), ("cpu", DEVICE_KINDS["cpu"])]
+        choices = [("auto", DEVICE_LABELS["auto"]), ("cpu", DEVICE_LABELS["cpu"])]
         for device in self.devices:
             if device.kind != "cpu":
                 memory = f", {human_bytes(device.memory_bytes)}" if device.memory_bytes else ""
                 choices.append((device.name, f"{device.name} — {device.description}{memory}"))
         if saved not in dict(choices):
-            label = DEVICE_KINDS.get(saved, saved)
+            label = DEVICE_LABELS.get(saved, saved)
             choices.append((saved, f"{label} (not detected)" if self.devices else label))
         return choices
 
@@ -228,25 +260,15 @@ class SettingsDialog(QDialog):
             self.device_combo.addItem(label, value)
         _select(self.device_combo, selected)
 
-    def _start_probe(self, list_devices: Callable[[], list] | None) -> None:
-        if list_devices is None and _DEVICE_CACHE:
-            self._on_devices(_DEVICE_CACHE[0])
-            return
-        self.probe = _DeviceProbe(self)
-        self.probe.found.connect(self._on_devices)
-        self.probe.failed.connect(self._on_probe_failed)
-        if list_devices is None:
-            self.probe.found.connect(_remember_devices)
-        self.probe.start(list_devices or _default_list_devices)
-
-    def _on_probe_failed(self, message: str) -> None:
-        self._on_devices([], message)
-
-    def _on_devices(self, devices: list, error: str = "") -> None:
+    def _on_devices(self, devices: list, error: str) -> None:
         current = self.device_combo.currentData() or self.settings.get("device")
         self.devices = devices
         self._fill_devices(current)
         self.devices_label.setText(_describe_devices(devices, error))
+
+    def _describe_precision(self) -> None:
+        precision = self.precision_combo.currentData()
+        self.precision_label.setText(precision_summary(precision) if precision else "")
 
     def open_log_folder(self) -> bool:
         folder = log_dir()
@@ -256,7 +278,7 @@ class SettingsDialog(QDialog):
 
 def _describe_devices(devices: list, error: str) -> str:
     if error:
-        return f"Only the CPU can be used: device detection failed ({escape(error)})."
+        return f"Only the CPU can be used: device detection failed ({html.escape(error, quote=False)})."
     gpus = [d for d in devices if d.kind != "cpu"]
     if not gpus:
         return "No GPU found: the model runs on the CPU."
