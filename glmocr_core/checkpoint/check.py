@@ -10,8 +10,8 @@ from pathlib import Path
 from typing import Iterable
 
 from ..errors import GlmOcrError, ModelError
-from ..model.config import MODEL_TYPE, ModelConfig
-from .layout import (CONFIG_FILE, SMALL_JSON_FILES, WEIGHTS_FILE, WEIGHTS_INDEX_FILE, Problem,
+from ..model.config import MODEL_TYPE, ModelConfig, load_preprocessor_config
+from .layout import (CONFIG_FILE, PREPROCESSOR_FILE, SMALL_JSON_FILES, WEIGHTS_FILE, WEIGHTS_INDEX_FILE, Problem,
                      missing_files, read_marker, read_weight_map)
 from .safetensors import HeaderError, read_safetensors_header
 
@@ -161,6 +161,17 @@ def _load_config(folder: Path):
         return None, Problem(CONFIG_FILE, exc.reason)
 
 
+def _preprocessor_problems(folder: Path) -> list[Problem]:
+    """Values in preprocessor_config.json that would divide by zero or exhaust memory (its JSON is checked above)."""
+    if not (folder / PREPROCESSOR_FILE).is_file():
+        return []
+    try:
+        load_preprocessor_config(folder)
+    except ModelError as exc:
+        return [Problem(PREPROCESSOR_FILE, exc.reason)]
+    return []
+
+
 def check_model_dir(path: str | Path) -> list[Problem]:
     """Everything wrong with a model folder, read from file names, JSON files and safetensors headers only.
 
@@ -170,7 +181,8 @@ def check_model_dir(path: str | Path) -> list[Problem]:
     if not folder.is_dir():
         return [Problem(str(folder), "the model folder does not exist")]
     problems = missing_files(folder) + _check_json_files(folder) + _marker_problems(folder)
-    config, config_problem = _load_config(folder) if (folder / "config.json").is_file() else (None, None)
+    problems += _preprocessor_problems(folder)
+    config, config_problem = _load_config(folder) if (folder / CONFIG_FILE).is_file() else (None, None)
     if config_problem:
         problems.append(config_problem)
     if (folder / WEIGHTS_FILE).is_file() or (folder / WEIGHTS_INDEX_FILE).is_file():

@@ -9,6 +9,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 CONFIG_FILE = "config.json"
+PREPROCESSOR_FILE = "preprocessor_config.json"
+GENERATION_FILE = "generation_config.json"
 WEIGHTS_FILE = "model.safetensors"
 WEIGHTS_INDEX_FILE = "model.safetensors.index.json"
 VERIFIED_MARKER = ".glmocr-verified.json"
@@ -30,12 +32,12 @@ REQUIRED_FILES: tuple[ModelFile, ...] = (
     ModelFile("tokenizer.json", "tokenizer"),
     ModelFile("tokenizer_config.json", "tokenizer settings"),
     ModelFile("chat_template.jinja", "chat template", alternative="tokenizer_config.json:chat_template"),
-    ModelFile("preprocessor_config.json", "image preprocessing settings"),
-    ModelFile("generation_config.json", "generation settings"),
+    ModelFile(PREPROCESSOR_FILE, "image preprocessing settings"),
 )
 # Small files worth keeping next to the weights when the repo has them (the licence travels with the model).
-OPTIONAL_DOWNLOADS = ("LICENSE", "README.md")
-SMALL_JSON_FILES = ("tokenizer_config.json", "preprocessor_config.json", "generation_config.json")
+# generation_config.json is optional in the wild (without it the model's own eos ids apply), but fetched when there.
+OPTIONAL_DOWNLOADS = (GENERATION_FILE, "LICENSE", "README.md")
+SMALL_JSON_FILES = ("tokenizer_config.json", PREPROCESSOR_FILE, GENERATION_FILE)
 
 
 @dataclass(frozen=True)
@@ -90,7 +92,15 @@ def read_weight_map(folder: Path) -> dict[str, str]:
         raise ValueError(f"cannot read its weight_map ({exc})") from None
     if not isinstance(weight_map, dict) or not all(isinstance(v, str) for v in weight_map.values()):
         raise ValueError("its weight_map is not an object of tensor names to file names")
+    outside = sorted({v for v in weight_map.values() if not _plain_file_name(v)})
+    if outside:
+        raise ValueError(f"its weight_map names files outside the model folder: {', '.join(outside[:3])}")
     return weight_map
+
+
+def _plain_file_name(name: str) -> bool:
+    """A shard must be a file of the model folder itself: no folders, no "..", no absolute or drive paths."""
+    return bool(name) and name not in (".", "..") and Path(name).name == name and "\\" not in name and ":" not in name
 
 
 # Verified marker: what a finished download recorded about each file

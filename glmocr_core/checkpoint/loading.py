@@ -8,7 +8,9 @@ file, corrupt or truncated file, missing/unexpected tensors, wrong shapes) is a 
 
 from __future__ import annotations
 
+import math
 import mmap
+import os
 import struct
 from contextlib import ExitStack
 from pathlib import Path
@@ -156,7 +158,10 @@ def load_model(model_dir: str | Path, dtype: torch.dtype = torch.float32, device
         model = GlmOcrModel(cfg, with_mtp=with_mtp)
     expected = {name: tensor.shape for name, tensor in model.state_dict().items()}
     _check_names(expected, set(locations), cfg, with_mtp, model_dir)
-    if cache_dir is not None and torch.device(device).type == "cpu" and _converts(locations, expected, dtype):
+    entries = _entries(locations, expected)
+    if torch.device(device).type == "cpu":
+        _check_fits_in_memory(entries, dtype, model_dir)
+    if cache_dir is not None and torch.device(device).type == "cpu" and _converts(entries, dtype):
         state = _through_cache(model, expected, locations, dtype, Path(cache_dir))
     else:
         state = _read_tensors(expected, locations, dtype, device)
@@ -164,11 +169,34 @@ def load_model(model_dir: str | Path, dtype: torch.dtype = torch.float32, device
     return model.eval()
 
 
-def _converts(locations: dict[str, Path], expected, dtype: torch.dtype) -> bool:
+def _entries(locations: dict[str, Path], expected) -> dict[str, dict]:
+    """The header entry (dtype, shape, offsets) of every tensor the model takes."""
     headers = {path: _header(path) for path in set(locations.values())}
-    entries = {name: headers[locations[name]][name] for name in expected}
+    return {name: headers[locations[name]][name] for name in expected}
+
+
+def _converts(entries: dict[str, dict], dtype: torch.dtype) -> bool:
     return any(torch_dtype(e["dtype"]) != target_dtype(name, e["dtype"], dtype, len(e["shape"]))
                for name, e in entries.items())
+
+
+def _check_fits_in_memory(entries: dict[str, dict], dtype: torch.dtype, where: Path) -> None:
+    """Refuse, before allocating anything, weights that cannot fit in this machine's memory at all (a huge or
+    sparse checkpoint would otherwise fail deep inside the allocator)."""
+    total = physical_memory_bytes()
+    needed = sum(math.prod(e["shape"]) * target_dtype(n, e["dtype"], dtype, len(e["shape"])).itemsize
+                 for n, e in entries.items())
+    if total and needed > total:
+        raise ModelError(f"the weights need {needed / 2**30:.1f} GiB of memory as {str(dtype).replace('torch.', '')} "
+                         f"but this machine has {total / 2**30:.1f} GiB in all", where)
+
+
+def physical_memory_bytes() -> int | None:
+    """Installed memory (Linux, macOS); None where the platform does not say (then nothing is refused)."""
+    try:
+        return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    except (AttributeError, ValueError, OSError):
+        return None
 
 
 def _through_cache(model: GlmOcrModel, expected, locations, dtype, cache_dir: Path) -> dict:

@@ -86,6 +86,23 @@ def read_json(path: Path) -> dict:
     return data
 
 
+def require_positive(config, names: tuple[str, ...], prefix: str, source: str) -> None:
+    """Sizes the model divides by or allocates from must be whole numbers of at least 1."""
+    for name in names:
+        value = getattr(config, name)
+        if value < 1:
+            raise ModelError(f"key '{prefix}{name}' must be at least 1, found {value!r}", source)
+
+
+TEXT_SIZES = ("vocab_size", "hidden_size", "intermediate_size", "num_hidden_layers", "num_attention_heads",
+              "num_key_value_heads", "head_dim")
+VISION_SIZES = ("hidden_size", "depth", "num_heads", "intermediate_size", "patch_size", "temporal_patch_size",
+                "spatial_merge_size", "out_hidden_size", "in_channels")
+# The most pixels a checkpoint may ask the processor to feed the model: four times the published model's
+# longest_edge (9,633,792). Past it the vision pass alone would need tens of GB, so such a config is refused.
+MAX_MODEL_PIXELS = 4 * 9_633_792
+
+
 @dataclass
 class VisionConfig:
     hidden_size: int
@@ -156,6 +173,10 @@ class ModelConfig:
 
     def validate(self, source: str) -> None:
         t, v = self.text, self.vision
+        require_positive(t, TEXT_SIZES, "text_config.", source)
+        require_positive(v, VISION_SIZES, "vision_config.", source)
+        if not all(isinstance(n, int) and not isinstance(n, bool) and n >= 0 for n in t.mrope_section):
+            raise ModelError("text_config.rope_parameters.mrope_section must be a list of whole numbers", source)
         if t.num_attention_heads % t.num_key_value_heads:
             raise ModelError("text_config.num_attention_heads must be a multiple of num_key_value_heads", source)
         if sum(t.mrope_section) * 2 != int(t.head_dim * t.partial_rotary_factor):
@@ -194,6 +215,21 @@ class PreprocessorConfig:
     def factor(self) -> int:
         return self.patch_size * self.merge_size
 
+    def validate(self, source: str) -> None:
+        require_positive(self, ("patch_size", "temporal_patch_size", "merge_size", "min_pixels", "max_pixels"),
+                         "", source)
+        if not self.min_pixels <= self.max_pixels <= MAX_MODEL_PIXELS:
+            raise ModelError(f"size.shortest_edge ({self.min_pixels}) and size.longest_edge ({self.max_pixels}) must "
+                             f"satisfy shortest <= longest <= {MAX_MODEL_PIXELS:,} pixels", source)
+        if not (_three_numbers(self.image_mean) and _three_numbers(self.image_std) and all(self.image_std)):
+            raise ModelError("image_mean and image_std must be three numbers each, image_std without zeros", source)
+        if self.rescale_factor <= 0:
+            raise ModelError(f"rescale_factor must be above 0, found {self.rescale_factor}", source)
+
+
+def _three_numbers(values: list) -> bool:
+    return len(values) == 3 and all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in values)
+
 
 @dataclass
 class GenerationConfig:
@@ -210,7 +246,9 @@ def load_model_config(model_dir: str | Path) -> ModelConfig:
 
 def load_preprocessor_config(model_dir: str | Path) -> PreprocessorConfig:
     path = Path(model_dir) / "preprocessor_config.json"
-    return from_json_dict(PreprocessorConfig, read_json(path), str(path))
+    config = from_json_dict(PreprocessorConfig, read_json(path), str(path))
+    config.validate(str(path))
+    return config
 
 
 def load_generation_config(model_dir: str | Path) -> GenerationConfig:
