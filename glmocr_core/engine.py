@@ -2,14 +2,16 @@
 
 It satisfies ``api.OcrEngine``: ``Engine.load`` reads a model folder once; ``recognize`` streams ``TextDelta`` pieces
 and ends with one ``OcrResult``; ``recognize_batch`` decodes several regions of one image together and streams
-``RegionItem``s. An engine is meant to be driven from one worker thread at a time.
+``RegionItem``s; ``recognize_many`` decodes several ``BatchItem``s (different images, regions, tasks, prompts, token
+budgets, or no image at all) as one batch, which is how ``glmocr_core.server`` batches concurrent requests.
+An engine is meant to be driven from one worker thread at a time.
 """
 
 from __future__ import annotations
 
 import threading
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Iterator
 
@@ -17,8 +19,8 @@ import numpy as np
 import torch
 from PIL import Image
 
-from .api import (STOP_CANCELLED, STOP_REPETITION, EngineInfo, OcrResult, Progress, RecognizeOptions, RegionItem,
-                  TextDelta, Timings)
+from .api import (STOP_CANCELLED, STOP_MAX_TOKENS, STOP_REPETITION, EngineInfo, OcrResult, Progress, RecognizeOptions,
+                  Region, RegionItem, SamplingOptions, TextDelta, Timings)
 from .checkpoint.check import require_model_dir
 from .checkpoint.loading import has_mtp_weights, load_model, tensor_locations
 from .documents.pages import crop_region
@@ -38,16 +40,33 @@ from .runtime.graphs import decode_step_mode
 from .runtime.quantize import fast_cache_path, prepare_fast
 from .runtime.repetition import RepetitionGuard
 from .tasks.parsing import parse_output
-from .tasks.specs import default_max_new_tokens, repetition_config, task_prompt
+from .tasks.specs import default_max_new_tokens, repetition_config, task_prompt, task_spec
 
+
+@dataclass
+class BatchItem:
+    """One prompt for ``Engine.recognize_many``."""
+
+    image: Image.Image | None  # None: a text-only prompt (no image tokens at all)
+    task: str = "text"  # chooses the repetition guard and how the output is parsed
+    region: Region | None = None
+    options: RecognizeOptions = field(default_factory=RecognizeOptions)
+    prompt: str | None = None  # the user text exactly as a client sent it; None: the task's prompt
+    text_first: bool = False  # the client's message put its text before the image
+
+
+def sampling_key(options: SamplingOptions) -> tuple:
+    """Items decode in one batch only when these agree: the batch shares one logits pipeline and one generator."""
+    return (options.do_sample, options.temperature, options.top_p, options.top_k, options.repetition_penalty,
+            options.seed)
 
 
 @dataclass
 class _Prepared:
-    """One region ready for the model."""
+    """One prompt ready for the model."""
 
     prompt: Prompt
-    pixels: np.ndarray
+    pixels: np.ndarray | None  # None for a text-only prompt
     preprocess_s: float
 
 
@@ -128,8 +147,14 @@ class Engine:
     def recognize(self, image: Image.Image, task: str = "text", region=None, options: RecognizeOptions | None = None,
                   cancel: threading.Event | None = None) -> Iterator[TextDelta | OcrResult]:
         options = options or RecognizeOptions()
-        prepared = self._prepare(image, [region], task, options)[0]
-        request = GenerationRequest(prepared.prompt.ids, torch.from_numpy(prepared.pixels), prepared.prompt.grids,
+        prepared = self._prepare_item(BatchItem(image, task, region, options))
+        yield from self._stream_one(prepared, task, options, cancel)
+
+    def _stream_one(self, prepared: _Prepared, task: str, options: RecognizeOptions,
+                    cancel: threading.Event | None, stop: Callable[[], bool] | None = None
+                    ) -> Iterator[TextDelta | OcrResult]:
+        """One prompt through ``TokenStream`` (the path that can use MTP speculative decoding)."""
+        request = GenerationRequest(prepared.prompt.ids, _tensor(prepared.pixels), prepared.prompt.grids,
                                     self._max_new_tokens(task, options), self._eos_ids(), options,
                                     use_mtp=self.info.mtp)
         stream = TokenStream(self.runner, request, cancel)
@@ -140,6 +165,9 @@ class Engine:
                 yield TextDelta(text)
             if looping:
                 stream.stop(STOP_REPETITION)
+                break
+            if stop is not None and stop():
+                stream.stop(STOP_CANCELLED)
                 break
         else:
             tail = tracker.decoder.flush()
@@ -157,26 +185,49 @@ class Engine:
         one-by-one ``recognize`` runs. ``cancel`` stops every region; ``stop_region(index)`` returning True stops
         just that one (it leaves the batch; the others go on)."""
         options = options or RecognizeOptions()
-        prepared = self._prepare(image, regions, task, options)
-        pixels = torch.from_numpy(np.concatenate([p.pixels for p in prepared]))
-        stream = BatchTokenStream(self.runner, [p.prompt for p in prepared], pixels,
-                                  self._max_new_tokens(task, options), self._eos_ids(), options, cancel)
-        trackers = [_TextTracker(self.tokenizer, task, options, set(self._eos_ids())) for _ in prepared]
+        image = to_rgb(image)  # once for all regions
+        items = [BatchItem(image, task, region, options) for region in regions]
+        yield from self._stream_rows(items, [self._prepare_item(item) for item in items], cancel, stop_region)
+
+    def recognize_many(self, items: list[BatchItem], cancel: threading.Event | None = None,
+                       stop_item: Callable[[int], bool] | None = None) -> Iterator[RegionItem]:
+        """Decode ``items`` together: RegionItems (``index`` = the item's position) with deltas and, as soon as an
+        item ends, its one OcrResult. Images, regions, tasks, prompts, token budgets and the repetition guard may
+        differ per item; the sampling settings (``sampling_key``) must agree. Greedy results equal one-by-one runs.
+        Every item is checked before any model work, so a bad one fails fast. ``stop_item(index)`` returning True
+        ends just that item."""
+        if not items:
+            return
+        if len({sampling_key(item.options) for item in items}) > 1:
+            raise UsageError("recognize_many decodes items with one sampling setting; group them by sampling_key")
+        prepared = [self._prepare_item(item) for item in items]
+        if len(items) == 1:  # the single-prompt path, which MTP speculative decoding can speed up
+            stop = (lambda: stop_item(0)) if stop_item is not None else None
+            for piece in self._stream_one(prepared[0], items[0].task, items[0].options, cancel, stop):
+                yield RegionItem(0, piece)
+            return
+        yield from self._stream_rows(items, prepared, cancel, stop_item)
+
+    def _stream_rows(self, items: list[BatchItem], prepared: list[_Prepared], cancel: threading.Event | None,
+                     stop_row: Callable[[int], bool] | None) -> Iterator[RegionItem]:
+        if not items:
+            return
+        budgets = [self._max_new_tokens(item.task, item.options) for item in items]
+        stream = BatchTokenStream(self.runner, [p.prompt for p in prepared], _concat_pixels(prepared),
+                                  max(budgets), self._eos_ids(), items[0].options, cancel)
+        trackers = [_TextTracker(self.tokenizer, item.task, item.options, set(self._eos_ids())) for item in items]
         finished: set[int] = set()
         for row, token in stream:
             text, looping = trackers[row].push(token)
             if text:
                 yield RegionItem(row, TextDelta(text))
-            if looping:
-                stream.stop_row(row, STOP_REPETITION)
-            elif stream.stop_reasons[row] is None and stop_region is not None and stop_region(row):
-                stream.stop_row(row, STOP_CANCELLED)
+            _police_row(stream, row, looping, budgets[row], stop_row)
             if stream.stop_reasons[row] is not None and row not in finished:
                 finished.add(row)
-                yield from self._finish_row(row, stream, trackers[row], prepared[row], task)
-        for row in range(len(prepared)):
+                yield from self._finish_row(row, stream, trackers[row], prepared[row], items[row].task)
+        for row in range(len(items)):
             if row not in finished:  # cancelled before its next token
-                yield from self._finish_row(row, stream, trackers[row], prepared[row], task)
+                yield from self._finish_row(row, stream, trackers[row], prepared[row], items[row].task)
 
     def _finish_row(self, row: int, stream: BatchTokenStream, tracker: "_TextTracker", item: "_Prepared",
                     task: str) -> Iterator[RegionItem]:
@@ -187,20 +238,29 @@ class Engine:
         timings = Timings(self.load_s, item.preprocess_s, stream.first_token_s, stream.decode_s[row])
         yield RegionItem(row, self._result(task, tracker.kept(stream.tokens[row]), reason, item, timings))
 
-    def _prepare(self, image: Image.Image, regions: list, task: str, options: RecognizeOptions) -> list[_Prepared]:
-        """Validate everything before any model work, so a bad region fails fast and alone."""
-        prompt_text = task_prompt(task, options.schema)
-        self._max_new_tokens(task, options)
-        image = to_rgb(image)
-        crops = [crop_region(image, region) if region is not None else image for region in regions]
-        return [self._prepare_one(crop, prompt_text) for crop in crops]
+    def _prepare_item(self, item: BatchItem) -> _Prepared:
+        """Validate an item before any model work, so a bad one fails fast and alone."""
+        task_spec(item.task)
+        prompt_text = item.prompt if item.prompt is not None else task_prompt(item.task, item.options.schema)
+        self._max_new_tokens(item.task, item.options)
+        if item.image is None:
+            return self._prepare_text(prompt_text)
+        image = to_rgb(item.image)
+        crop = crop_region(image, item.region) if item.region is not None else image
+        return self._prepare_one(crop, prompt_text, item.text_first)
 
-    def _prepare_one(self, crop: Image.Image, prompt_text: str) -> _Prepared:
+    def _prepare_one(self, crop: Image.Image, prompt_text: str, text_first: bool = False) -> _Prepared:
         started = time.perf_counter()
         rows, grid = preprocess_image(crop, self.preprocessor)
         merge = self.preprocessor.merge_size
-        ids = self.tokenizer.encode_prompt(prompt_text, [grid[0] * grid[1] * grid[2] // (merge * merge)])
+        ids = self.tokenizer.encode_prompt(prompt_text, [grid[0] * grid[1] * grid[2] // (merge * merge)],
+                                           text_first=text_first)
         return _Prepared(Prompt(ids, [grid]), rows, time.perf_counter() - started)
+
+    def _prepare_text(self, prompt_text: str) -> _Prepared:
+        started = time.perf_counter()
+        ids = self.tokenizer.encode_prompt(prompt_text, [])
+        return _Prepared(Prompt(ids, []), None, time.perf_counter() - started)
 
     def _result(self, task, tokens, stop_reason, prepared: _Prepared, timings: Timings) -> OcrResult:
         text = self.tokenizer.decode(tokens).strip()
@@ -208,7 +268,8 @@ class Engine:
         timings.new_tokens = len(tokens)
         return OcrResult(task=task, text=text, parsed=parsed, parse_error=error, token_ids=tokens,
                          stop_reason=stop_reason, prompt_tokens=len(prepared.prompt.ids),
-                         image_grid_thw=list(prepared.prompt.grids[0]), timings=timings)
+                         image_grid_thw=list(prepared.prompt.grids[0]) if prepared.prompt.grids else [],
+                         timings=timings)
 
     def _max_new_tokens(self, task: str, options: RecognizeOptions) -> int:
         value = options.max_new_tokens if options.max_new_tokens is not None else default_max_new_tokens(task)
@@ -218,6 +279,27 @@ class Engine:
 
     def _eos_ids(self) -> tuple[int, ...]:
         return tuple(self.generation.eos_token_id or self.runner.model.cfg.text.eos_token_id)
+
+
+def _police_row(stream: BatchTokenStream, row: int, looping: bool, budget: int,
+                stop_row: Callable[[int], bool] | None) -> None:
+    """End a row early: a repetition loop, its own token budget (the batch runs to the largest), or its caller."""
+    if looping:
+        stream.stop_row(row, STOP_REPETITION)
+    elif stream.stop_reasons[row] is None and len(stream.tokens[row]) >= budget:
+        stream.stop_row(row, STOP_MAX_TOKENS)
+    elif stream.stop_reasons[row] is None and stop_row is not None and stop_row(row):
+        stream.stop_row(row, STOP_CANCELLED)
+
+
+def _concat_pixels(prepared: list[_Prepared]) -> torch.Tensor | None:
+    """Every image's pixel rows in prompt order (text-only prompts have none)."""
+    parts = [p.pixels for p in prepared if p.pixels is not None]
+    return torch.from_numpy(np.concatenate(parts)) if parts else None
+
+
+def _tensor(pixels: np.ndarray | None) -> torch.Tensor | None:
+    return torch.from_numpy(pixels) if pixels is not None else None
 
 
 def _backend(name: str, device: str) -> str:
