@@ -22,6 +22,7 @@ from ..model.config import ModelConfig, load_model_config
 from ..model.glm_ocr import GlmOcrModel
 from .layout import WEIGHTS_FILE, WEIGHTS_INDEX_FILE, read_weight_map
 from .safetensors import DTYPES, HeaderError, read_safetensors_header
+
 # Copies of shared tensors that some exports place inside the MTP layer; the model uses the main ones.
 MTP_OPTIONAL_SUFFIXES = ("shared_head.head.weight", "embed_tokens.weight")
 

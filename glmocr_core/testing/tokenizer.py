@@ -14,8 +14,9 @@ import json
 from importlib import resources
 from pathlib import Path
 
-from ..processing.tokenizer import bundled_chat_template
 from tokenizers import AddedToken, Regex, Tokenizer, decoders, models, pre_tokenizers, trainers
+
+from ..processing.tokenizer import bundled_chat_template
 
 FIRST_SPECIAL_ID = 59246
 # Ids 0..TRAINED_VOCAB_SIZE-1 are real BPE tokens (256 bytes + merges); the corpus yields a few more merges than

@@ -9,11 +9,11 @@ import pytest
 import torch
 from safetensors.torch import load_file, save_file
 
-from glmocr_core.model.config import load_model_config, load_preprocessor_config
-from glmocr_core.errors import ModelError
-from glmocr_core.model.glm_ocr import GlmOcrModel, count_parameters
-from glmocr_core.testing.checkpoints import build_tiny_checkpoint, random_model, tiny_config, write_checkpoint
 from glmocr_core.checkpoint.loading import load_model
+from glmocr_core.errors import ModelError
+from glmocr_core.model.config import load_model_config, load_preprocessor_config
+from glmocr_core.model.glm_ocr import GlmOcrModel, count_parameters
+from glmocr_core.testing.checkpoints import random_model, tiny_config, write_checkpoint
 
 
 def _copy(src, tmp_path, name="ckpt"):

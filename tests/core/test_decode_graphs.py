@@ -9,9 +9,9 @@ import pytest
 import torch
 from PIL import Image
 
-from glmocr_core.runtime import graphs
 from glmocr_core.api import OcrResult, RecognizeOptions
 from glmocr_core.engine import Engine
+from glmocr_core.runtime import graphs
 
 REGIONS = [None, (0, 0, 110, 60), (40, 20, 230, 100)]
 

@@ -20,9 +20,9 @@ from glmocr_core.documents.document import (
     document_from_image,
     open_document,
 )
-from glmocr_core.processing.images import to_rgb
 from glmocr_core.documents.pages import DEFAULT_DPI
 from glmocr_core.errors import InputError
+from glmocr_core.processing.images import to_rgb
 
 RED, GREEN, BLUE, WHITE, BLACK = (255, 0, 0), (0, 255, 0), (0, 0, 255), (255, 255, 255), (0, 0, 0)
 

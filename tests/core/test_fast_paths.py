@@ -7,9 +7,9 @@ import pytest
 import torch
 from PIL import Image
 
-from glmocr_core.runtime import speculative
 from glmocr_core.api import OcrResult, RecognizeOptions
 from glmocr_core.engine import Engine
+from glmocr_core.runtime import speculative
 from glmocr_core.runtime.decoding import ModelRunner
 from glmocr_core.runtime.devices import CpuFeatures
 from glmocr_core.runtime.generate import GenerationRequest, TokenStream
@@ -160,8 +160,8 @@ print(inputs.pixels.shape[0], out.shape[0], resource.getrusage(resource.RUSAGE_S
 
 @torch.no_grad()
 def test_smoothing_keeps_fp32_logits(tiny_checkpoint):
-    from glmocr_core.runtime.quantize import smooth_decoder
     from glmocr_core.checkpoint.loading import load_model
+    from glmocr_core.runtime.quantize import smooth_decoder
 
     model = load_model(tiny_checkpoint)
     ids = [59248, 59250, 59253, 198, 40, 41, 42, 59254, 198]
@@ -206,8 +206,8 @@ def test_fast_mode_smooths_away_outlier_channels(tiny_checkpoint):
     stay closer to fp32 than int8 alone: that is why fast mode smooths first."""
     import copy
 
-    from glmocr_core.runtime.quantize import prepare_fast, quantize_decoder
     from glmocr_core.checkpoint.loading import load_model
+    from glmocr_core.runtime.quantize import prepare_fast, quantize_decoder
 
     base = load_model(tiny_checkpoint)
     with torch.no_grad():
@@ -246,8 +246,8 @@ def _refuse_quantizing(monkeypatch):
 
 
 def test_fast_weights_cache_round_trip_is_exact(tiny_checkpoint, tmp_path, monkeypatch):
-    from glmocr_core.runtime.quantize import int8_targets, prepare_fast
     from glmocr_core.checkpoint.loading import load_model
+    from glmocr_core.runtime.quantize import int8_targets, prepare_fast
 
     cache = tmp_path / "fast.safetensors"
     first = load_model(tiny_checkpoint)

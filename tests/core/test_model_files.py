@@ -10,10 +10,10 @@ import numpy as np
 import pytest
 from safetensors.numpy import save_file
 
-from glmocr_core.errors import ModelError
 from glmocr_core.checkpoint.check import check_model_dir, folder_state, require_model_dir
 from glmocr_core.checkpoint.layout import REQUIRED_FILES, WEIGHTS_FILE
 from glmocr_core.checkpoint.safetensors import read_safetensors_header
+from glmocr_core.errors import ModelError
 
 TINY_TEXT = {"model_type": "glm_ocr_text", "vocab_size": 64, "hidden_size": 16, "intermediate_size": 32,
              "num_hidden_layers": 2, "num_attention_heads": 2, "num_key_value_heads": 1, "head_dim": 8,
@@ -238,8 +238,8 @@ REAL_SHAPES = {
 
 
 def test_the_published_checkpoint_shapes_match_its_config():
-    from glmocr_core.model.config import ModelConfig
     from glmocr_core.checkpoint.check import config_weight_problems
+    from glmocr_core.model.config import ModelConfig
 
     config = ModelConfig.from_dict(REAL_CONFIG)
     assert config_weight_problems(config, REAL_SHAPES) == []

@@ -12,16 +12,14 @@ import http.server
 import json
 import socket
 import threading
-from pathlib import Path
 
 import pytest
 
 import glmocr_core.checkpoint.download as download
-from glmocr_core.errors import ModelError
 from glmocr_core.checkpoint.check import check_model_dir
 from glmocr_core.checkpoint.download import DownloadCancelled, download_model
 from glmocr_core.checkpoint.layout import INCOMPLETE_SUFFIX, VERIFIED_MARKER, WEIGHTS_FILE, read_marker
-
+from glmocr_core.errors import ModelError
 from tests.core.test_model_files import write_checkpoint
 
 REPO = "zai-org/GLM-OCR"

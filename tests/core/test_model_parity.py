@@ -10,10 +10,10 @@ import pytest
 import torch
 from PIL import Image
 
-from glmocr_core.model.config import load_preprocessor_config
-from glmocr_core.processing.preprocess import preprocess_images
-from glmocr_core.model.rope import mrope_positions
 from glmocr_core.checkpoint.loading import load_model
+from glmocr_core.model.config import load_preprocessor_config
+from glmocr_core.model.rope import mrope_positions
+from glmocr_core.processing.preprocess import preprocess_images
 from glmocr_core.runtime.decoding import ModelRunner
 
 transformers = pytest.importorskip("transformers")

@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from glmocr_core.errors import InputError, UsageError
 from glmocr_core.documents.pages import crop_region, parse_page_range, parse_region_arg, scale_box, validate_region
+from glmocr_core.errors import InputError, UsageError
 from glmocr_core.processing.images import MAX_ASPECT_RATIO, check_aspect_ratio
 
 # --------------------------------------------------------------------------- page ranges

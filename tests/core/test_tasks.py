@@ -9,9 +9,9 @@ import pytest
 from glmocr_core.api import TASKS
 from glmocr_core.errors import InputError, UsageError
 from glmocr_core.runtime.repetition import RepetitionConfig
-from glmocr_core.tasks.tables import TableGrid
 from glmocr_core.tasks.parsing import parse_output, strip_code_fences, strip_formula_wrappers
 from glmocr_core.tasks.specs import EXTRACT_PREFIX, TASK_SPECS, default_max_new_tokens, repetition_config, task_prompt
+from glmocr_core.tasks.tables import TableGrid
 
 SCHEMA = '{"invoice_no": "", "seller": {"name": ""}, "items": [{"price": ""}]}'
 
