@@ -10,15 +10,13 @@ from __future__ import annotations
 import codecs
 import json
 from functools import lru_cache
-from importlib import resources
 from pathlib import Path
 
 from jinja2 import TemplateError
-from jinja2.ext import loopcontrols
-from jinja2.sandbox import ImmutableSandboxedEnvironment
 from tokenizers import Tokenizer, decoders
 
 from ..errors import ModelError, UsageError
+from .chat_template import bundled_chat_template, compile_chat_template
 
 IMAGE_TOKEN = "<|image|>"
 BEGIN_IMAGE_TOKEN = "<|begin_of_image|>"
@@ -29,28 +27,6 @@ USER_TOKEN = "<|user|>"  # GLM models often end a turn by starting the next user
 # Tokens the core relies on; a checkpoint without them is not GLM-OCR.
 REQUIRED_SPECIALS = ("[gMASK]", "<sop>", USER_TOKEN, "<|assistant|>", BEGIN_IMAGE_TOKEN, IMAGE_TOKEN,
                      END_IMAGE_TOKEN, EOS_TOKEN)
-
-
-def bundled_chat_template() -> str:
-    """The official chat template, shipped with the core for checkpoints whose folder lacks one."""
-    return resources.files(__package__).joinpath("chat_template.jinja").read_text(encoding="utf-8")
-
-
-def _tojson(value, ensure_ascii=False, indent=None):
-    # transformers replaces jinja's tojson with one that accepts ensure_ascii; the template uses it for tools
-    return json.dumps(value, ensure_ascii=ensure_ascii, indent=indent)
-
-
-def _raise_exception(message):
-    raise TemplateError(message)
-
-
-def compile_chat_template(source: str):
-    """Compile like transformers does: trim_blocks + lstrip_blocks, sandboxed, with loop controls."""
-    env = ImmutableSandboxedEnvironment(trim_blocks=True, lstrip_blocks=True, extensions=[loopcontrols])
-    env.filters["tojson"] = _tojson
-    env.globals["raise_exception"] = _raise_exception
-    return env.from_string(source)
 
 
 def _load_tokenizer_file(path: Path) -> Tokenizer:
@@ -75,27 +51,33 @@ def _template_from_config(config_path: Path) -> str | None:
     return template if isinstance(template, str) else None
 
 
-def _find_chat_template(model_dir: Path) -> str:
-    """chat_template.jinja in the folder, else tokenizer_config.json's, else the bundled official copy."""
+def _find_chat_template(model_dir: Path) -> tuple[str, str]:
+    """(template, where it came from): chat_template.jinja in the folder, else tokenizer_config.json's, else the
+    bundled official copy."""
     jinja_path = model_dir / "chat_template.jinja"
     if jinja_path.is_file():
         try:
-            return jinja_path.read_text(encoding="utf-8")
+            return jinja_path.read_text(encoding="utf-8"), str(jinja_path)
         except (OSError, UnicodeDecodeError) as exc:
             raise ModelError(f"cannot read the chat template: {exc}", jinja_path) from exc
-    return _template_from_config(model_dir / "tokenizer_config.json") or bundled_chat_template()
+    config_path = model_dir / "tokenizer_config.json"
+    from_config = _template_from_config(config_path)
+    if from_config:
+        return from_config, str(config_path)
+    return bundled_chat_template(), "the bundled chat template"
 
 
 class GlmTokenizer:
     """A loaded tokenizer plus the chat template; builds prompts and decodes generated ids."""
 
-    def __init__(self, tokenizer: Tokenizer, chat_template: str, source: str = "tokenizer.json"):
+    def __init__(self, tokenizer: Tokenizer, chat_template: str, source: str = "tokenizer.json",
+                 template_source: str = "the chat template"):
         self._tokenizer = tokenizer
-        self.source = source
+        self.source, self.template_source = source, template_source
         try:
             self._template = compile_chat_template(chat_template)
         except TemplateError as exc:
-            raise ModelError(f"the chat template does not compile: {exc}", source) from exc
+            raise ModelError(f"the chat template does not compile: {exc}", template_source) from exc
         self.special_ids = self._lookup_specials()
         added = tokenizer.get_added_tokens_decoder()
         self.skipped_ids = frozenset(i for i, tok in added.items() if tok.special)
@@ -106,7 +88,8 @@ class GlmTokenizer:
         folder = Path(model_dir)
         tokenizer_path = folder / "tokenizer.json"
         tokenizer = _load_tokenizer_file(tokenizer_path)
-        return cls(tokenizer, _find_chat_template(folder), str(tokenizer_path))
+        template, template_source = _find_chat_template(folder)
+        return cls(tokenizer, template, str(tokenizer_path), template_source)
 
     def _lookup_specials(self) -> dict[str, int]:
         ids = {}
@@ -147,14 +130,17 @@ class GlmTokenizer:
         try:
             return self._template.render(messages=messages, add_generation_prompt=True)
         except TemplateError as exc:
-            raise ModelError(f"the chat template failed to render: {exc}", self.source) from exc
+            raise ModelError(f"the chat template failed to render: {exc}", self.template_source) from exc
 
     def encode_prompt(self, task_text: str, image_token_counts: list[int], text_first: bool = False) -> list[int]:
         """Prompt ids with each image placeholder expanded to its number of merged image tokens."""
+        if IMAGE_TOKEN in task_text:
+            raise UsageError(f"the task text contains {IMAGE_TOKEN}, which would add image slots of its own")
         prompt = self.render_prompt(task_text, n_images=len(image_token_counts), text_first=text_first)
         pieces = prompt.split(IMAGE_TOKEN)
-        if len(pieces) - 1 != len(image_token_counts):
-            raise UsageError(f"the prompt has {len(pieces) - 1} image slots for {len(image_token_counts)} images")
+        if len(pieces) - 1 != len(image_token_counts):  # the checkpoint's template is not GLM-OCR's
+            raise ModelError(f"the chat template gives {len(pieces) - 1} image slots for "
+                             f"{len(image_token_counts)} images", self.template_source)
         if any(count < 1 for count in image_token_counts):
             raise UsageError(f"every image needs at least one token, got {image_token_counts}")
         # Same string transformers' processor builds before tokenizing, so the ids match by construction.

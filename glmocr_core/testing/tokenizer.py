@@ -16,7 +16,7 @@ from pathlib import Path
 
 from tokenizers import AddedToken, Regex, Tokenizer, decoders, models, pre_tokenizers, trainers
 
-from ..processing.tokenizer import bundled_chat_template
+from ..processing.chat_template import bundled_chat_template
 
 FIRST_SPECIAL_ID = 59246
 # Ids 0..TRAINED_VOCAB_SIZE-1 are real BPE tokens (256 bytes + merges); the corpus yields a few more merges than

@@ -273,3 +273,34 @@ def test_cut_boundaries_are_line_ends_then_tag_ends(glm_tokenizer):
     assert glm_tokenizer.encode("</td>")[-1] in tags
     assert all(glm_tokenizer.decode([i]).endswith(">") for i in tags)
     assert not (set(glm_tokenizer.eos_ids) & (lines | tags))
+
+
+# ---- a chat template from outside is data: bounded, and its faults are the checkpoint's -------------------------
+
+HOSTILE_TEMPLATES = {
+    "huge-repeat": "{{ 'a' * 4000000000 }}",
+    "huge-power": "{{ 10 ** 100000 }}",
+    "nested-loops": "{% for i in range(100000) %}{% for j in range(100000) %}x{% endfor %}{% endfor %}",
+    "long-output": "{% for i in range(9000) %}{{ 'abcdefghijklmnopqrstuvwxyz' * 26 }}{% endfor %}",
+    "padding": "{{ 'a'.ljust(4000000000) }}",
+}
+
+
+@pytest.mark.timeout(60)
+@pytest.mark.parametrize("name", sorted(HOSTILE_TEMPLATES))
+def test_a_hostile_chat_template_fails_fast_with_a_model_error(synthetic_tokenizer_dir, tmp_path, name):
+    folder = tmp_path / "model"
+    _copy_tokenizer_files(synthetic_tokenizer_dir, folder, names=("tokenizer.json", "tokenizer_config.json"))
+    (folder / "chat_template.jinja").write_text(HOSTILE_TEMPLATES[name], encoding="utf-8")
+    tokenizer = GlmTokenizer.from_dir(folder)
+    with pytest.raises(ModelError, match="chat_template.jinja"):
+        tokenizer.encode_prompt("Text Recognition:", [4])
+
+
+def test_a_template_without_an_image_slot_is_the_checkpoints_fault(synthetic_tokenizer_dir, tmp_path):
+    folder = tmp_path / "model"
+    _copy_tokenizer_files(synthetic_tokenizer_dir, folder, names=("tokenizer.json", "tokenizer_config.json"))
+    (folder / "chat_template.jinja").write_text("[gMASK]<sop><|user|>{{ messages[0].content[-1].text }}",
+                                                encoding="utf-8")
+    with pytest.raises(ModelError, match="image slots"):
+        GlmTokenizer.from_dir(folder).encode_prompt("Text Recognition:", [4])
