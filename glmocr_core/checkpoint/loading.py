@@ -8,6 +8,7 @@ file, corrupt or truncated file, missing/unexpected tensors, wrong shapes) is a 
 
 from __future__ import annotations
 
+import logging
 import math
 import mmap
 import os
@@ -22,6 +23,9 @@ from ..model.config import ModelConfig, load_model_config
 from ..model.glm_ocr import GlmOcrModel
 from .layout import WEIGHTS_FILE, WEIGHTS_INDEX_FILE, read_weight_map
 from .safetensors import DTYPES, HeaderError, read_safetensors_header
+from .weight_cache import cache_file, cache_key, discard, intact, mark_used, store
+
+log = logging.getLogger(__name__)
 
 # Copies of shared tensors that some exports place inside the MTP layer; the model uses the main ones.
 MTP_OPTIONAL_SUFFIXES = ("shared_head.head.weight", "embed_tokens.weight")
@@ -201,8 +205,6 @@ def physical_memory_bytes() -> int | None:
 
 
 def _through_cache(model: GlmOcrModel, expected, locations, dtype, cache_dir: Path) -> dict:
-    from .weight_cache import cache_file, cache_key, store  # the cache writer pulls in safetensors' saver
-
     path = cache_file(cache_dir, cache_key(list(locations.values()), dtype, list(expected)))
     state = _map_cache(model, path, expected, dtype) if path.exists() else None
     if state is None:
@@ -214,15 +216,18 @@ def _through_cache(model: GlmOcrModel, expected, locations, dtype, cache_dir: Pa
 def _map_cache(model: GlmOcrModel, path: Path, expected, dtype) -> dict | None:
     """The cached tensors as views of the mapped file (kept open by the model), or None if it is unusable."""
     try:
+        if not intact(path):
+            log.warning("the converted-weight cache %s was changed after it was written; rebuilding it", path)
+            raise ModelError("cache changed after it was written", path)
         mapped = MappedSafetensors(path)
         if any(mapped.shape(n) != tuple(s) or torch_dtype(mapped.entries[n]["dtype"]) not in
                (dtype, target_dtype(n, mapped.entries[n]["dtype"], dtype, len(s))) for n, s in expected.items()):
             raise ModelError("cache does not match the checkpoint", path)
     except (ModelError, KeyError, OSError):
-        path.unlink(missing_ok=True)  # rebuilt below
+        discard(path)  # rebuilt below
         return None
     model.weight_source = mapped  # the parameters live in this mapping
-    path.touch()  # most recently used: pruning keeps it
+    mark_used(path)
     return {name: mapped.view(name) for name in expected}
 
 

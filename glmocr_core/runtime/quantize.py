@@ -19,7 +19,7 @@ import torch
 from torch import nn
 
 from ..checkpoint.loading import tensor_locations
-from ..checkpoint.weight_cache import cache_file, cache_key, store
+from ..checkpoint.weight_cache import cache_file, cache_key, intact, store
 from ..model.glm_ocr import GlmOcrModel
 
 CHUNK_ROWS = 64  # rows that share one activation scale during prefill
@@ -142,6 +142,9 @@ def _apply_cached(model: GlmOcrModel, path: Path) -> bool:
     from safetensors import SafetensorError
     from safetensors.torch import load_file
 
+    if not intact(path):
+        log.warning("fast-precision cache %s was changed after it was written, quantizing again", path)
+        return False
     try:
         stored = load_file(str(path))
     except (OSError, SafetensorError) as exc:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import shutil
 
 import pytest
@@ -255,3 +256,35 @@ def test_full_disk_means_no_cache_and_no_leftovers(tiny_checkpoint, tmp_path, mo
     model = load_model(tiny_checkpoint, cache_dir=tmp_path / "cache")
     assert model.lm_head.weight.dtype == torch.float32
     assert list((tmp_path / "cache").iterdir()) == []
+
+
+def _overwrite_keeping_mtime(path, offset_from_end=4096):
+    stat = path.stat()
+    with open(path, "r+b") as handle:
+        handle.seek(stat.st_size - offset_from_end)
+        handle.write(b"\x7f" * 1024)
+    os.utime(path, ns=(stat.st_atime_ns, stat.st_mtime_ns))  # what a careless copy tool or an attacker does
+
+
+def test_a_cache_changed_behind_our_back_is_rebuilt_not_used(tiny_checkpoint, tmp_path, caplog):
+    cache = tmp_path / "cache"
+    first = load_model(tiny_checkpoint, cache_dir=cache)
+    (path,) = cache.glob("*.safetensors")
+    reference = {name: t.clone() for name, t in first.state_dict().items()}
+    del first
+    _overwrite_keeping_mtime(path)
+    with caplog.at_level("WARNING"):
+        second = load_model(tiny_checkpoint, cache_dir=cache)
+    assert "changed after it was written" in caplog.text
+    for name, tensor in second.state_dict().items():
+        assert torch.equal(tensor, reference[name]), name
+    assert load_model(tiny_checkpoint, cache_dir=cache).weight_source.path == path  # the rebuilt cache is trusted
+
+
+def test_an_untouched_cache_is_trusted_without_reading_it(tiny_checkpoint, tmp_path, monkeypatch):
+    from glmocr_core.checkpoint import weight_cache
+
+    cache = tmp_path / "cache"
+    load_model(tiny_checkpoint, cache_dir=cache)
+    monkeypatch.setattr(weight_cache, "file_crc", lambda path: pytest.fail("an untouched cache was read in full"))
+    assert hasattr(load_model(tiny_checkpoint, cache_dir=cache), "weight_source")

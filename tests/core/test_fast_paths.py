@@ -264,6 +264,7 @@ def test_unusable_fast_cache_is_replaced(tiny_checkpoint, tmp_path, caplog):
     from safetensors.torch import load_file, save_file
 
     from glmocr_core.checkpoint.loading import load_model
+    from glmocr_core.checkpoint.weight_cache import seal
 
     cache = tmp_path / "fast.safetensors"
     expected = _prompt_logits(_fast(load_model(tiny_checkpoint), None))
@@ -271,9 +272,11 @@ def test_unusable_fast_cache_is_replaced(tiny_checkpoint, tmp_path, caplog):
     stored = load_file(str(cache))
     del stored["lm_head.int8"]
     save_file(stored, str(cache))
+    seal(cache)  # sealed as it is: a cache of another recipe, not one damaged on disk
     with caplog.at_level("WARNING", logger="glmocr_core.runtime.quantize"):
         assert torch.equal(_prompt_logits(_fast(load_model(tiny_checkpoint), cache)), expected)
         cache.write_bytes(b"not a safetensors file")
+        seal(cache)
         assert torch.equal(_prompt_logits(_fast(load_model(tiny_checkpoint), cache)), expected)
     messages = [r.getMessage() for r in caplog.records]
     assert len(messages) == 2 and "does not fit" in messages[0] and "unreadable" in messages[1]
@@ -305,3 +308,19 @@ def test_engine_fast_load_reuses_its_cache(tiny_checkpoint, tmp_path, monkeypatc
     _refuse_quantizing(monkeypatch)
     second = _final(Engine.load(tiny_checkpoint, precision="fast", cpu=cpu).recognize(page, options=options))
     assert second.token_ids == first.token_ids
+
+def test_a_fast_cache_changed_on_disk_is_quantized_again(tiny_checkpoint, tmp_path, caplog):
+    import os
+
+    from glmocr_core.checkpoint.loading import load_model
+
+    cache = tmp_path / "fast.safetensors"
+    expected = _prompt_logits(_fast(load_model(tiny_checkpoint), cache))
+    stat = cache.stat()
+    with open(cache, "r+b") as handle:
+        handle.seek(stat.st_size - 2048)
+        handle.write(b"\x55" * 512)
+    os.utime(cache, ns=(stat.st_atime_ns, stat.st_mtime_ns))
+    with caplog.at_level("WARNING", logger="glmocr_core.runtime.quantize"):
+        assert torch.equal(_prompt_logits(_fast(load_model(tiny_checkpoint), cache)), expected)
+    assert "changed after it was written" in caplog.text
