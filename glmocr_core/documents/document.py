@@ -58,6 +58,13 @@ if Image.MAX_IMAGE_PIXELS is not None and Image.MAX_IMAGE_PIXELS < MAX_IMAGE_PIX
 _MULTI_PAGE_FORMATS = {"TIFF"}
 _DECODED_PAGE_CACHE = 4
 _PDF_MAGIC = b"%PDF-"
+# Documents are read whole: none may be larger than this (a 300-page scan is a few hundred MB).
+MAX_FILE_BYTES = 1 << 30
+# Files larger than this must start with a PDF or image signature before the rest is read.
+_SNIFF_ABOVE_BYTES = 64 << 20
+_SNIFF_BYTES = 1024
+_IMAGE_MAGIC = (b"\x89PNG\r\n\x1a\n", b"\xff\xd8\xff", b"GIF87a", b"GIF89a", b"BM", b"II*\x00", b"MM\x00*",
+                b"RIFF", b"\x00\x00\x00\x0cjP  ")
 # PyMuPDF runs every document in one global MuPDF context, which is not thread-safe even across
 # different documents; all MuPDF calls in this module hold this one lock.
 _MUPDF_LOCK = threading.RLock()
@@ -137,7 +144,9 @@ class ImageDocument(Document):
     """An image file or in-memory image. Multi-page TIFFs have one page per frame.
 
     The encoded bytes are kept (for re-decoding and hashing); decoded RGB pages live in a small cache.
-    Every page is decoded once while opening, so a corrupt frame is reported at open time.
+    The first page is decoded while opening, so a corrupt image is reported at open time; the other frames of a
+    multi-page TIFF are only measured then (their headers) and decoded when they are used, so opening a 30-page
+    scan for its first page does not decode 30 pages.
     """
 
     def __init__(self, source: str, data: bytes | None, image: Image.Image | None, max_pixels: int):
@@ -149,11 +158,9 @@ class ImageDocument(Document):
             self._pages[0] = _checked_rgb(image, source, max_pixels)
             self._sizes = [self._pages[0].size]
             return
-        frame_count = _count_pages(data, source, max_pixels)
-        super().__init__(source, "image", frame_count)
-        # Last page first, so the first pages (the ones shown next) are the ones left in the cache.
-        sizes = [self._decode(i).size for i in reversed(range(frame_count))]
-        self._sizes = sizes[::-1]
+        self._sizes = _frame_sizes(data, source, max_pixels)
+        super().__init__(source, "image", len(self._sizes))
+        self._sizes[0] = self._decode(0).size  # EXIF orientation may swap width and height
 
     def page_size(self, index: int) -> tuple[float, float]:
         width, height = self._sizes[self._check_index(index)]
@@ -190,6 +197,7 @@ class ImageDocument(Document):
         """Decode one frame, apply its EXIF orientation, convert to RGB, and cache it."""
         with self._lock:
             page = _decode_frame(self._data, index, self.source, self._max_pixels)
+            self._sizes[index] = page.size
             self._pages[index] = page
             while len(self._pages) > _DECODED_PAGE_CACHE:
                 self._pages.popitem(last=False)
@@ -201,11 +209,30 @@ class ImageDocument(Document):
         return _pixel_hash(self._page(0))
 
 
-def _count_pages(data: bytes, source: str, max_pixels: int) -> int:
+def _frame_sizes(data: bytes, source: str, max_pixels: int) -> list[tuple[int, int]]:
+    """The pixel size of every page, from the frame headers alone (each checked against the pixel limit)."""
     with _open_pillow(data, source, max_pixels) as image:
-        if image.format in _MULTI_PAGE_FORMATS:
-            return max(1, getattr(image, "n_frames", 1))
-        return 1
+        if image.format not in _MULTI_PAGE_FORMATS:
+            return [image.size]
+        return [_frame_size(image, index, source, max_pixels) for index in range(max(1, getattr(image, "n_frames", 1)))]
+
+
+def _frame_size(image: Image.Image, index: int, source: str, max_pixels: int) -> tuple[int, int]:
+    try:
+        image.seek(index)
+    except Exception as exc:
+        raise InputError(f"page {index + 1} of the image is truncated or corrupt ({_describe(exc)})", source) from None
+    _check_pixel_count(image.size, max_pixels, source)
+    return _oriented_size(image)
+
+
+def _oriented_size(image: Image.Image) -> tuple[int, int]:
+    """The size after the EXIF orientation is applied (orientations 5-8 turn the picture by 90 degrees)."""
+    try:
+        turned = image.getexif().get(0x0112, 1) in (5, 6, 7, 8)
+    except Exception:
+        turned = False
+    return (image.height, image.width) if turned else image.size
 
 
 def _decode_frame(data: bytes, index: int, source: str, max_pixels: int) -> Image.Image:
@@ -423,19 +450,40 @@ def _looks_like_pdf(data: bytes) -> bool:
 
 
 def _read_file(path: Path, source: str) -> bytes:
-    if not path.exists():
-        raise InputError("no such file", source)
-    if path.is_dir():
-        raise InputError("this is a folder, not a file", source)
-    if not path.is_file():  # a device or pipe could block reading forever
-        raise InputError("not a regular file", source)
+    _check_regular_file(path, source)
     try:
-        data = path.read_bytes()
+        with open(path, "rb") as handle:
+            size = os.fstat(handle.fileno()).st_size
+            _check_file_size(size, handle.read(_SNIFF_BYTES), source)
+            handle.seek(0)
+            data = handle.read(MAX_FILE_BYTES + 1)
     except OSError as exc:
         raise InputError(f"cannot read the file ({exc.strerror or exc})", source) from None
     if not data:
         raise InputError("the file is empty (0 bytes)", source)
+    _check_file_size(len(data), data[:_SNIFF_BYTES], source)  # it may have grown since
     return data
+
+
+def _check_regular_file(path: Path, source: str) -> None:
+    if not path.exists():
+        broken_link = os.path.lexists(path) and path.is_symlink()
+        raise InputError("a symbolic link that leads nowhere (or in a loop)" if broken_link else "no such file",
+                         source)
+    if path.is_dir():
+        raise InputError("this is a folder, not a file", source)
+    if not path.is_file():  # a device or pipe could block reading forever
+        raise InputError("not a regular file", source)
+
+
+def _check_file_size(size: int, head: bytes, source: str) -> None:
+    """Whole files are read into memory, so their size is bounded first; a large file must also start like a
+    format this app reads before any more of it is read."""
+    if size > MAX_FILE_BYTES:
+        raise InputError(f"the file is {size / 2**30:.1f} GiB, more than the {MAX_FILE_BYTES // 2**30} GiB this app "
+                         "opens; split it or export the pages you need", source)
+    if size > _SNIFF_ABOVE_BYTES and not (_looks_like_pdf(head) or head.startswith(_IMAGE_MAGIC)):
+        raise InputError("not an image or PDF this app can read (unknown or unsupported format)", source)
 
 
 def _check_scale(scale: float, source: str) -> None:

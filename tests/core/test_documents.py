@@ -479,14 +479,52 @@ def test_truncated_image_fails_at_open(tmp_path, fmt, suffix):
     assert error.path == str(path) and "truncated or corrupt" in error.reason
 
 
-def test_truncated_last_page_of_multi_page_tiff_fails_at_open(tmp_path):
+def test_truncated_last_page_of_multi_page_tiff_fails_alone_when_it_is_used(tmp_path):
     frames = [Image.fromarray(np.random.default_rng(i).integers(0, 256, (50, 50, 3), np.uint8)) for i in range(3)]
     data = encoded(frames[0], "TIFF", save_all=True, append_images=frames[1:])
     assert data.find(frames[2].tobytes()[:64]) > len(data) // 2  # the last page's pixels sit at the end
     (tmp_path / "bad.tif").write_bytes(data[:-100])
-    with Image.open(tmp_path / "bad.tif") as first_page:
-        first_page.load()  # page 1 alone decodes fine: only a full decode of every page finds the damage
-    assert "truncated or corrupt" in _reason(open_document, tmp_path / "bad.tif").reason
+    with open_document(tmp_path / "bad.tif") as document:  # pages are measured at open, decoded when used
+        assert document.page_count == 3 and document.page_size(2) == (50.0, 50.0)
+        assert np.array_equal(np.asarray(document.render(0)), np.asarray(frames[0]))
+        assert "truncated or corrupt" in _reason(document.render, 2).reason
+
+
+def test_opening_a_multi_page_tiff_decodes_only_its_first_page(tmp_path, monkeypatch):
+    from glmocr_core.documents import document as documents
+
+    frames = [Image.new("RGB", (40, 30 + i), (i * 40, 0, 0)) for i in range(5)]
+    path = tmp_path / "scan.tif"
+    path.write_bytes(encoded(frames[0], "TIFF", save_all=True, append_images=frames[1:]))
+    decoded = []
+    real = documents._decode_frame
+    monkeypatch.setattr(documents, "_decode_frame", lambda data, index, *a: decoded.append(index) or real(data, index, *a))
+    with open_document(path) as document:
+        assert decoded == [0] and [document.page_size(i) for i in range(5)] == [(40.0, 30.0 + i) for i in range(5)]
+        assert document.render(3).size == (40, 33) and decoded == [0, 3]
+
+
+def test_files_over_the_size_limit_are_refused_before_they_are_read(tmp_path, monkeypatch):
+    from glmocr_core.documents import document as documents
+
+    monkeypatch.setattr(documents, "MAX_FILE_BYTES", 1000)
+    path = save(Image.new("RGB", (200, 200), "white"), tmp_path / "big.bmp")
+    assert "more than the" in _reason(open_document, path).reason
+
+
+def test_large_files_must_start_like_an_image_or_pdf(tmp_path, monkeypatch):
+    from glmocr_core.documents import document as documents
+
+    monkeypatch.setattr(documents, "_SNIFF_ABOVE_BYTES", 10)
+    (tmp_path / "noise.png").write_bytes(b"\x00garbage" * 10)
+    assert "not an image or PDF" in _reason(open_document, tmp_path / "noise.png").reason
+    assert open_document(save(Image.new("RGB", (20, 20)), tmp_path / "fine.png")).page_count == 1
+
+
+def test_a_symlink_loop_is_named_as_such(tmp_path):
+    (tmp_path / "a").symlink_to(tmp_path / "b")
+    (tmp_path / "b").symlink_to(tmp_path / "a")
+    assert "symbolic link" in _reason(open_document, tmp_path / "a").reason
 
 
 def test_decompression_bomb_over_our_pixel_cap(tmp_path):
