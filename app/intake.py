@@ -2,7 +2,8 @@
 
 Order of preference, because sources offer several formats at once: local files (keep the real name and the
 full-quality original), then image data (screenshots, images dragged from a browser), then text that is a
-local path. Remote URLs alone cannot be opened offline; the caller says so.
+local path. Remote URLs alone cannot be opened offline; the caller says so. The file types the app opens (and the
+installers register) are listed once, in ``OPENABLE_SUFFIXES``; the file dialogs' filters are built from it.
 """
 
 from __future__ import annotations
@@ -15,10 +16,19 @@ from PySide6.QtCore import QBuffer, QIODevice, QMimeData, QUrl
 from PySide6.QtGui import QImage
 
 OPENABLE_SUFFIXES = (".png", ".jpg", ".jpeg", ".tif", ".tiff", ".webp", ".bmp", ".gif", ".pdf")
+IMAGE_SUFFIXES = tuple(suffix for suffix in OPENABLE_SUFFIXES if suffix != ".pdf")
 IMAGE_MIME_TYPES = ("image/png", "image/jpeg", "image/webp", "image/bmp", "image/gif", "image/tiff")
-OPEN_DIALOG_FILTER = ("Images and PDFs (*.png *.jpg *.jpeg *.tif *.tiff *.webp *.bmp *.gif *.pdf);;"
-                      "PDF documents (*.pdf);;Images (*.png *.jpg *.jpeg *.tif *.tiff *.webp *.bmp *.gif);;"
-                      "All files (*)")
+
+
+def _patterns(suffixes: tuple[str, ...]) -> str:
+    return " ".join(f"*{suffix}" for suffix in suffixes)
+
+
+DOCUMENTS_FILTER = f"Images and PDFs ({_patterns(OPENABLE_SUFFIXES)})"
+ALL_FILES_FILTER = "All files (*)"
+OPEN_DIALOG_FILTER = ";;".join((DOCUMENTS_FILTER, "PDF documents (*.pdf)", f"Images ({_patterns(IMAGE_SUFFIXES)})",
+                                ALL_FILES_FILTER))
+LOCATE_DIALOG_FILTER = ";;".join((DOCUMENTS_FILTER, ALL_FILES_FILTER))
 
 
 @dataclass

@@ -1,12 +1,162 @@
-"""Entry point: ``glmocr-studio [files...]`` or ``python -m app.main [files...]``."""
+"""The desktop app, composed in one place: ``glmocr-studio [files...]`` or ``python -m app.main [files...]``.
+
+``build`` makes every part of the window and ``_wire`` is the one list of connections between them; ``boot`` is
+what a start does; ``connect_application`` adds the process-wide hooks of a real run (tests build many windows in one
+QApplication and skip it). The engine is whatever ``EngineLoader`` ``build`` is given: the real one,
+``glmocr_core.api.load_engine``, is named here only.
+"""
 
 from __future__ import annotations
 
 import os
 import sys
+from dataclasses import dataclass
+from typing import Callable
 
-from PySide6.QtCore import QEvent
+from PySide6.QtCore import QEvent, QTimer
+from PySide6.QtGui import QAction
 from PySide6.QtWidgets import QApplication  # importing is fine; QtWebEngine must only precede *creating* one
+
+from glmocr_core.api import EngineLoader, load_engine
+
+from app.document.autosave import Autosaver
+from app.document.workspace import Workspace
+from app.engine.host import EngineHost
+from app.logging_setup import setup_logging
+from app.qt_compat import install_bool_refcount_guard
+from app.results.cards import ResultsPanel
+from app.results.web import release_web_views
+from app.settings import APP_NAME, ORG_NAME, Settings
+from app.window.about import apply_theme
+from app.window.actions import build_actions, check_task, install_menus, show_page_actions
+from app.window.documents import DocumentController
+from app.window.file_actions import AskRelink, FileActions
+from app.window.main_window import MainWindow
+from app.window.model import ModelController
+from app.window.regions import RegionController
+
+DESKTOP_FILE_NAME = "glmocr-studio"  # the .desktop file's stem (packaging/metadata.GUI_NAME): Wayland matches on it
+AUTOSAVE_FAILED_MS = 10_000
+
+
+@dataclass
+class Studio:
+    """Every part of one window, as ``build`` made them."""
+
+    settings: Settings
+    host: EngineHost
+    workspace: Workspace
+    window: MainWindow
+    results: ResultsPanel
+    documents: DocumentController
+    regions: RegionController
+    model: ModelController
+    file_actions: FileActions
+    actions: dict[str, QAction]
+
+
+def build(settings: Settings, engine_loader: EngineLoader, *, downloader=None, list_devices=None,
+          ask_relink: AskRelink | None = None) -> Studio:
+    """The whole window: every part constructed here and every connection between parts made in ``_wire``."""
+    results = ResultsPanel()
+    window = MainWindow(settings, results)
+    host = EngineHost(engine_loader, window)
+    workspace = Workspace(window)
+    documents = DocumentController(window, workspace, settings, host)
+    regions = RegionController(window, workspace, documents, settings, host)
+    model = ModelController(window, settings, host, regions, downloader=downloader, list_devices=list_devices)
+    autosaver = Autosaver(lambda: workspace.session, delay_ms=lambda: settings.get("autosave_interval_s") * 1000,
+                          ui_state=documents.ui_state, parent=window)
+    file_actions = FileActions(window, workspace, documents, results, settings, autosaver, ask_relink)
+    actions = build_actions(window, documents, regions, model, file_actions)
+    install_menus(window, actions, fill_recent=documents.fill_recent_menu)
+    studio = Studio(settings, host, workspace, window, results, documents, regions, model, file_actions, actions)
+    _wire(studio)
+    return studio
+
+
+def _wire(studio: Studio) -> None:
+    """The connections between parts. A widget's connections to its own children stay inside the widget."""
+    _wire_engine(studio)
+    _wire_page_view(studio)
+    _wire_panels(studio)
+    _wire_model(studio)
+    _wire_documents(studio)
+    _wire_window(studio)
+
+
+def _wire_engine(s: Studio) -> None:
+    host, model, regions = s.host, s.model, s.regions
+    host.model_loading.connect(model.on_loading)
+    host.model_ready.connect(model.on_ready)
+    host.model_failed.connect(model.on_failed)
+    host.job_started.connect(regions.on_job_started)
+    host.text_delta.connect(regions.on_text_delta)
+    host.job_finished.connect(regions.on_job_finished)
+    host.job_failed.connect(regions.on_job_failed)
+    host.job_cancelled.connect(regions.on_job_cancelled)
+
+
+def _wire_page_view(s: Studio) -> None:
+    view, regions = s.window.page_view, s.regions
+    view.region_drawn.connect(regions.on_region_drawn)
+    view.region_edited.connect(regions.on_region_edited)
+    view.selection_changed.connect(regions.select_region)
+    view.hint.connect(s.window.show_status)
+    view.zoom_changed.connect(s.window.show_zoom)
+
+
+def _wire_panels(s: Studio) -> None:
+    window, regions, results = s.window, s.regions, s.results
+    window.region_list.region_activated.connect(regions.select_region)
+    window.thumbnails.currentRowChanged.connect(s.documents.on_thumbnail_row)
+    results.card_clicked.connect(regions.select_region)
+    results.rerun_requested.connect(regions.run_region)
+    results.cancel_requested.connect(s.host.cancel)
+    results.edited.connect(s.workspace.mark_changed)
+    window.first_run.get_model_requested.connect(s.model.show_manager)
+    window.first_run.choose_folder_requested.connect(s.model.choose_folder)
+
+
+def _wire_model(s: Studio) -> None:
+    manager = s.model.manager
+    manager.model_ready.connect(s.model.load_model)
+    manager.model_dir_changed.connect(s.model.show_folder_state)
+    manager.sample_requested.connect(s.documents.open_path)
+
+
+def _wire_documents(s: Studio) -> None:
+    workspace, documents, actions = s.workspace, s.documents, s.actions
+    workspace.session_changed.connect(s.file_actions.autosaver.mark_dirty)
+    workspace.document_opened.connect(s.regions.on_document_opened)
+    workspace.document_opened.connect(s.file_actions.on_document_opened)
+    documents.page_changed.connect(lambda page, count: show_page_actions(actions, page, count))
+    documents.page_changed.connect(s.window.show_page_number)
+    documents.page_changed.connect(s.regions.show_page)
+    s.regions.task_changed.connect(lambda task: check_task(actions, task))
+
+
+def _wire_window(s: Studio) -> None:
+    window = s.window
+    window.empty_open_button.clicked.connect(s.actions["open"].trigger)
+    window.empty_paste_button.clicked.connect(s.actions["paste"].trigger)
+    window.mime_dropped.connect(s.documents.handle_drop)
+    window.closing.connect(s.host.shutdown)  # direct and synchronous: the engine thread has stopped after close()
+    window.closing.connect(s.documents.close)
+    s.file_actions.autosaver.failed.connect(lambda message: window.show_status(message, AUTOSAVE_FAILED_MS))
+
+
+def boot(studio: Studio, paths: list[str]) -> None:
+    """What a start does: the theme, the model (or the first-run panel), the window, the command line's documents,
+    and, once the event loop runs, the offer to restore work a crash left behind."""
+    apply_theme(studio.settings.get("theme"))
+    studio.model.load_model()
+    studio.window.show()
+    studio.documents.open_command_line(paths)
+    QTimer.singleShot(0, studio.file_actions, studio.file_actions.offer_restore)
+
+
+# --- the process ----------------------------------------------------------------------------------------------
 
 
 def _import_webengine_early() -> None:
@@ -17,36 +167,23 @@ def _import_webengine_early() -> None:
         pass
 
 
-def build_window(paths: list[str], settings=None, engine_factory=None):
-    """The main window, shown, with the documents named on the command line opened."""
-    from app.intake import Incoming
-    from app.main_window import MainWindow
-
-    window = MainWindow(settings, engine_factory=engine_factory)
-    window.show()
-    if paths:
-        window.open_incoming(Incoming(paths=[os.path.abspath(p) for p in paths]), "Image")
-    return window
-
-
-def _set_identity(application) -> None:
+def set_identity(application: QApplication) -> None:
     """Window icon, and the desktop file name Wayland uses to match windows to the menu entry and icon."""
     from PySide6.QtGui import QIcon
 
-    from app.resources_setup import icon_path
+    from app import resources_setup
 
-    application.setDesktopFileName("glmocr-studio")
-    if icon_path().is_file():
-        application.setWindowIcon(QIcon(str(icon_path())))
+    application.setDesktopFileName(DESKTOP_FILE_NAME)
+    icon = resources_setup.icon_path()
+    if icon.is_file():
+        application.setWindowIcon(QIcon(str(icon)))
 
 
-def open_file_event(window, event) -> bool:
+def open_file_event(open_file: Callable[[str], None], event) -> bool:
     """macOS delivers "Open with" and Dock drops as QEvent.FileOpen to the application instead of arguments."""
     if event.type() != QEvent.Type.FileOpen or not event.file():
         return False
-    from app.intake import Incoming
-
-    window.open_incoming(Incoming(paths=[event.file()]), "Image")
+    open_file(event.file())
     return True
 
 
@@ -54,42 +191,60 @@ class StudioApplication(QApplication):
     """Only to receive FileOpen: an application-wide Python event filter would see every event of every object
     (QtWebEngine's too) and was seen to crash the interpreter."""
 
-    window = None
+    def __init__(self, argv: list[str]):
+        super().__init__(argv)
+        self._open_file: Callable[[str], None] | None = None
+
+    def set_file_open_handler(self, open_file: Callable[[str], None]) -> None:
+        self._open_file = open_file
 
     def event(self, event):  # noqa: N802 (Qt name)
-        if self.window is not None and open_file_event(self.window, event):
+        if self._open_file is not None and open_file_event(self._open_file, event):
             return True
         return super().event(event)
 
 
-def main(argv: list[str] | None = None) -> int:
+def create_application(argv: list[str]) -> QApplication:
+    """The QApplication (an existing one is reused), with WebEngine imported and the refcount guard installed
+    first: both must come before any other Qt object or signal."""
     _import_webengine_early()
-    from app.qt_compat import install_bool_refcount_guard
-    from app.settings import APP_NAME, ORG_NAME
-
     install_bool_refcount_guard()  # before any signal traffic: see app/qt_compat.py
-
-    argv = sys.argv if argv is None else [sys.argv[0], *argv]
-    QApplication.setOrganizationName(ORG_NAME)
+    QApplication.setOrganizationName(ORG_NAME)  # before the first QSettings and autosave lock
     QApplication.setApplicationName(APP_NAME)
     application = QApplication.instance() or StudioApplication(argv)
-    from app.logging_setup import setup_logging  # [issue 6 hook] rotating log file in the platform log folder
-
     setup_logging()
-    _set_identity(application)
-    window = build_window([a for a in application.arguments()[1:] if not a.startswith("-")])
+    set_identity(application)
+    return application
+
+
+def connect_application(application: QApplication, studio: Studio) -> None:
+    """Process-wide hooks, made only for a real run. Qt calls aboutToQuit's slots in this order."""
+    quitting = application.aboutToQuit
+    quitting.connect(studio.file_actions.finish)  # first: commits the views' edits and keeps the last session
+    quitting.connect(studio.model.shutdown)  # cancels a running download
+    quitting.connect(release_web_views)  # Chromium pages must die before the default profile does
     if isinstance(application, StudioApplication):
-        application.window = window
-    from app.model_manager import install_model_manager  # [issue 6 hook] model manager, validated folder, settings
+        application.set_file_open_handler(studio.documents.open_file)
 
-    install_model_manager(window)
-    from app.results.session_actions import install_file_actions
 
-    install_file_actions(window)
+def start(argv: list[str] | None = None) -> tuple[QApplication, Studio]:
+    """The application and the shown window (``argv``: the arguments after the program name)."""
+    application = create_application(sys.argv if argv is None else [sys.argv[0], *argv])
+    studio = build(Settings(), load_engine)
+    connect_application(application, studio)
+    boot(studio, [a for a in application.arguments()[1:] if not a.startswith("-")])
+    return application, studio
+
+
+def run(application: QApplication, studio: Studio) -> int:
     code = application.exec()
-    if window.host.thread.isRunning():  # a model load that would not stop: exit without Qt aborting on it
+    if studio.host.is_running():  # a model load that would not stop: exit without Qt aborting on it
         os._exit(code)
     return code
+
+
+def main(argv: list[str] | None = None) -> int:
+    return run(*start(argv))
 
 
 if __name__ == "__main__":

@@ -1,29 +1,20 @@
 """Capture the workspace while a batch of regions streams (several cards at once), under Xvfb.
 
-    xvfb-run -s "-screen 0 1400x900x24" python3 docs/screenshots/capture_batch.py
+    QTWEBENGINE_DISABLE_SANDBOX=1 xvfb-run -s "-screen 0 1400x900x24" python3 docs/screenshots/capture_batch.py
 
 Uses the test suite's fake engine (slowed down) so the batch can be caught mid-stream.
 """
 
-import os
-import sys
-import tempfile
 from pathlib import Path
 
 from PIL import Image, ImageDraw
-from PySide6.QtCore import QEventLoop, QTimer
-from PySide6.QtWidgets import QApplication
 
-ROOT = Path(__file__).resolve().parents[2]
-sys.path[:0] = [str(ROOT), str(ROOT / "tests" / "app")]
+from shot_app import SCRATCH, close, open_studio, pump
+
+from fake_engine import FakeFactory  # tests/app is on the path once shot_app is imported
+from page_fonts import page_fonts
+
 OUT = Path(__file__).resolve().parent
-
-from app.main_window import MainWindow  # noqa: E402
-from app.qt_compat import install_bool_refcount_guard  # noqa: E402
-from app.paths import MODEL_DIR_ENV  # noqa: E402
-from app.settings import Settings  # noqa: E402
-from fake_engine import FakeFactory  # noqa: E402
-from page_fonts import page_fonts  # noqa: E402
 
 PARAGRAPHS = [
     "Revenue grew by twelve percent in the third quarter, driven by strong demand in the northern region.",
@@ -59,38 +50,19 @@ def tokens_for(region):
     return [word + " " for word in PARAGRAPHS[row].split()]
 
 
-def pump(ms):
-    loop = QEventLoop()
-    QTimer.singleShot(ms, loop.quit)
-    loop.exec()
-
-
-install_bool_refcount_guard()
-APP = QApplication.instance() or QApplication(sys.argv)
-
-
 def main():
-    tmp = Path(tempfile.mkdtemp())
-    model = tmp / "model"
-    model.mkdir()
-    (model / "config.json").write_text("{}")
-    (model / "model.safetensors").write_bytes(b"")
-    os.environ[MODEL_DIR_ENV] = str(model)
-    window = MainWindow(Settings(tmp / "s.ini"), engine_factory=FakeFactory(tokens_for=tokens_for,
-                                                                             token_delay_s=0.12))
-    window.resize(1380, 860)
-    window.show()
+    studio = open_studio(FakeFactory(tokens_for=tokens_for, token_delay_s=0.12), with_model=True)
     pump(500)
-    window.open_path(str(sample_page(tmp / "summary.png")))
-    regions = [window.add_region(0, box, run=False) for box in BOXES]
-    window.select_region(regions[1].id)
-    window.run_page_regions()
+    studio.documents.open_path(str(sample_page(SCRATCH / "summary.png")))
+    regions = [studio.regions.add_region(0, box, run=False) for box in BOXES]
+    studio.regions.select_region(regions[1].id)
+    studio.regions.run_page_regions()
     pump(1000)
     print("states:", [r.state for r in regions], "texts:", [len(r.text) for r in regions])
-    window.grab().save(str(OUT / "05-batch.png"))
+    studio.window.grab().save(str(OUT / "05-batch.png"))
     print("saved", OUT / "05-batch.png")
-    window.host.cancel_all()
-    window.close()
+    studio.host.cancel_all()
+    close(studio)
 
 
 if __name__ == "__main__":

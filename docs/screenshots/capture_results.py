@@ -2,32 +2,23 @@
 
     QTWEBENGINE_DISABLE_SANDBOX=1 xvfb-run -s "-screen 0 1400x1000x24" python3 docs/screenshots/capture_results.py
 
-Builds the app's main window with the result views installed, adds one finished region of every kind (plus a
-formula with a LaTeX error), and saves the whole window and each card as docs/screenshots/results-*.png.
+Builds the app's main window, adds one finished region of every kind (plus a formula with a LaTeX error), and saves
+the whole window and each card as docs/screenshots/results-*.png.
 """
 
+import json
 import os
-import sys
-import tempfile
 from pathlib import Path
 
 from PIL import Image, ImageDraw
 
-ROOT = Path(__file__).resolve().parents[2]
-sys.path[:0] = [str(ROOT)]
+from shot_app import APP, SCRATCH, close, open_studio, pump
+
+from app.document.model import DONE
+from fake_engine import FakeFactory  # tests/app is on the path once shot_app is imported
+from page_fonts import page_fonts
+
 OUT = Path(__file__).resolve().parent
-
-import PySide6.QtWebEngineWidgets  # noqa: E402,F401  (before the QApplication)
-from PySide6.QtCore import QEventLoop, QTimer  # noqa: E402
-from PySide6.QtWidgets import QApplication  # noqa: E402
-
-from app.document.model import DONE  # noqa: E402
-from app.main_window import MainWindow  # noqa: E402
-from app.qt_compat import install_bool_refcount_guard  # noqa: E402
-from app.results import install_into_window  # noqa: E402
-from app.paths import MODEL_DIR_ENV  # noqa: E402
-from app.settings import Settings  # noqa: E402
-from page_fonts import page_fonts  # noqa: E402
 
 TEXT = """## Results
 
@@ -67,12 +58,6 @@ def sample_page(path: Path) -> Path:
     return path
 
 
-def pump(ms: int) -> None:
-    loop = QEventLoop()
-    QTimer.singleShot(ms, loop.quit)
-    loop.exec()
-
-
 def grab_screen(widget, name: str) -> None:
     """Grab from the screen, not widget.grab(): WebEngine content is composited outside the widget tree."""
     top_left = widget.mapToGlobal(widget.rect().topLeft())
@@ -82,46 +67,36 @@ def grab_screen(widget, name: str) -> None:
     print("saved", OUT / f"results-{name}{suffix}.png")
 
 
-def add_regions(window) -> list:
+def add_regions(studio) -> list:
     regions = []
     for task, box, content in REGIONS:
-        region = window.add_region(0, box, task=task, run=False)
+        region = studio.regions.add_region(0, box, task=task, run=False)
         parsed = content if task in ("formula", "extract") else None
-        text = content if isinstance(content, str) else __import__("json").dumps(content)
+        text = content if isinstance(content, str) else json.dumps(content)
         region.state, region.text = DONE, text
         region.result = {"task": task, "text": text, "parsed": parsed, "parse_error": None}
         regions.append(region)
-    window._sync_region_views()
+    studio.regions.sync_views()
     return regions
 
 
 def main() -> None:
-    install_bool_refcount_guard()
-    app = QApplication.instance() or QApplication(sys.argv)
-    tmp = Path(tempfile.mkdtemp())
-    os.environ[MODEL_DIR_ENV] = str(tmp / "no-model")
-    os.environ["GLMOCR_DATA_DIR"] = str(tmp / "data")
-    settings = Settings(tmp / "s.ini")
     theme = os.environ.get("CAPTURE_THEME", "light")  # CAPTURE_THEME=dark checks the dark palette
-    settings.set("theme", theme)
-    window = MainWindow(settings, autoload_model=False)
-    install_into_window(window)
-    window.resize(1380, 980)
-    window.show()
-    window.open_path(str(sample_page(tmp / "page.png")))
+    studio = open_studio(FakeFactory(), with_model=False, size=(1380, 980), theme=theme)
+    window = studio.window
+    studio.documents.open_path(str(sample_page(SCRATCH / "page.png")))
     window.first_run.hide()
-    regions = add_regions(window)
+    regions = add_regions(studio)
     pump(2500)
     grab_screen(window, "window")
     names = ["formula", "text", "table", "extract", "formula-error"]
     for region, name in zip(regions, names):
-        card = window.results.card(region.id)
-        window.results.ensureWidgetVisible(card, 0, 0)
+        card = studio.results.card(region.id)
+        studio.results.ensureWidgetVisible(card, 0, 0)
         pump(600)
         grab_screen(card, name)
-    window.file_actions.autosaver.finish()
-    window.close()  # stops the engine thread cleanly
-    app.quit()
+    close(studio)
+    APP.quit()
 
 
 if __name__ == "__main__":

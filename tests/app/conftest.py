@@ -1,4 +1,5 @@
-"""Shared Qt test setup for tests/app: offscreen platform, WebEngine-ready, settings kept out of $HOME."""
+"""Shared Qt test setup for tests/app: offscreen platform, WebEngine-ready, settings and user data kept out of $HOME,
+the composed app as a fixture, and the ``gui`` marker on every test that needs a QApplication."""
 
 import os
 
@@ -11,13 +12,27 @@ try:  # QtWebEngine must be imported before the QApplication exists
 except ImportError:
     pass
 
+from pathlib import Path
+
 import pytest
 from PySide6.QtCore import QSettings
 
+from app.paths import DATA_DIR_ENV, MODEL_DIR_ENV
 from app.qt_compat import install_bool_refcount_guard
 
 # PySide6 6.12 leaks a reference to True per Python emit(); a whole test session emits enough to abort CPython.
 install_bool_refcount_guard()
+
+HERE = Path(__file__).parent
+QT_FIXTURES = {"qtbot", "qapp", "make_studio"}
+WAIT_MS = 10_000
+
+
+def pytest_collection_modifyitems(config, items):
+    """Every test here that needs a QApplication is a ``gui`` test, so ``-m "not gui"`` runs without a display."""
+    for item in items:
+        if Path(item.fspath).is_relative_to(HERE) and QT_FIXTURES & set(getattr(item, "fixturenames", ())):
+            item.add_marker(pytest.mark.gui)
 
 
 @pytest.fixture(autouse=True, scope="session")
@@ -30,11 +45,54 @@ def _settings_outside_home(tmp_path_factory):
     yield folder
 
 
+@pytest.fixture(autouse=True)
+def data_dir(tmp_path, monkeypatch) -> Path:
+    """Autosaves, pasted copies, templates, samples and logs of this test go to its own folder."""
+    monkeypatch.setenv(DATA_DIR_ENV, str(tmp_path / "data"))
+    return tmp_path / "data"
+
+
 @pytest.fixture
 def settings(tmp_path):
     from app.settings import Settings
 
     return Settings(tmp_path / "settings.ini")
+
+
+NO_MODEL = "no-model-here"
+
+
+@pytest.fixture
+def make_studio(qtbot, tmp_path, monkeypatch):
+    """``make_studio(loader, model_env=..., **settings_values)``: the composed app (``app.main.build``), started as
+    ``boot`` starts it and shown. ``$GLMOCR_MODEL_DIR`` is ``model_env`` (None: unset, so the settings decide); by
+    default it names an empty folder, so the window opens without a model."""
+    from app.main import boot, build
+    from app.settings import Settings
+    from fake_engine import FakeFactory
+
+    made = []
+
+    def make(loader=None, *, model_env=NO_MODEL, paths=(), build_options=None, **settings_values):
+        if model_env is None:
+            monkeypatch.delenv(MODEL_DIR_ENV, raising=False)
+        else:
+            monkeypatch.setenv(MODEL_DIR_ENV, str(tmp_path / model_env))
+        settings = Settings(tmp_path / "settings.ini")
+        for name, value in settings_values.items():
+            settings.set(name, value)
+        studio = build(settings, loader or FakeFactory(), **(build_options or {}))
+        qtbot.addWidget(studio.window)
+        boot(studio, list(paths))
+        qtbot.waitExposed(studio.window)
+        made.append(studio)
+        return studio
+
+    yield make
+    for studio in made:
+        studio.file_actions.autosaver.finish()
+        studio.window.close()
+        assert studio.host.wait(WAIT_MS)
 
 
 @pytest.fixture(autouse=True)

@@ -6,9 +6,6 @@ import pytest
 from PIL import Image
 
 from glmocr_core.api import load_engine
-from app.main_window import MainWindow
-from app.paths import MODEL_DIR_ENV
-from app.settings import Settings
 
 WAIT_MS = 120000
 BOXES = [(0, 0, 110, 60), (40, 20, 230, 100), (5, 5, 60, 95)]
@@ -47,7 +44,7 @@ class CountingFactory:
         return engine
 
 
-def run_and_wait(qtbot, window, regions, run):
+def run_and_wait(qtbot, regions, run):
     run()
     qtbot.waitUntil(lambda: all(r.is_finished for r in regions), timeout=WAIT_MS)
     for region in regions:
@@ -55,28 +52,25 @@ def run_and_wait(qtbot, window, regions, run):
     return [(list(r.result["token_ids"]), r.text) for r in regions]
 
 
-def test_batched_regions_equal_single_runs_token_for_token(qtbot, tmp_path, monkeypatch):
+def test_batched_regions_equal_single_runs_token_for_token(make_studio, qtbot, tmp_path):
     from glmocr_core.testing.checkpoints import build_tiny_checkpoint
 
-    monkeypatch.setenv(MODEL_DIR_ENV, str(build_tiny_checkpoint(tmp_path / "tiny")))
-    settings = Settings(tmp_path / "settings.ini")
-    settings.set("max_new_tokens/text", 12)
+    build_tiny_checkpoint(tmp_path / "tiny")
     noise = np.random.default_rng(11).integers(0, 256, (110, 240, 3), dtype=np.uint8)
     Image.fromarray(noise).save(tmp_path / "page.png")
     factory = CountingFactory()
-    window = MainWindow(settings, engine_factory=factory)
-    qtbot.addWidget(window)
-    qtbot.waitUntil(lambda: window.host.has_model or "could not" in window.first_run.title.text(), timeout=WAIT_MS)
-    assert window.host.has_model, window.first_run.text.text()
-    assert window.open_path(str(tmp_path / "page.png"))
-    regions = [window.add_region(0, box, run=False) for box in BOXES]
+    studio = make_studio(factory, model_env="tiny", **{"max_new_tokens/text": 12})
+    window, regions_of = studio.window, studio.regions
+    qtbot.waitUntil(lambda: studio.host.has_model or "could not" in window.first_run.title.text(), timeout=WAIT_MS)
+    assert studio.host.has_model, window.first_run.text.text()
+    assert studio.documents.open_path(str(tmp_path / "page.png"))
+    regions = [regions_of.add_region(0, box, run=False) for box in BOXES]
 
-    batched = run_and_wait(qtbot, window, regions, window.run_page_regions)
+    batched = run_and_wait(qtbot, regions, regions_of.run_page_regions)
     assert factory.batch_sizes == [3]
-    singles = [run_and_wait(qtbot, window, [region], lambda r=region: window.run_region(r.id))[0]
-               for region in regions]
+    singles = [run_and_wait(qtbot, [region], lambda r=region: regions_of.run_region(r.id))[0] for region in regions]
     assert factory.batch_sizes == [3]  # the single runs did not batch
     assert batched == singles
     assert all(tokens for tokens, _ in batched) and len({tuple(t) for t, _ in batched}) > 1
     window.close()
-    assert window.host.thread.isFinished()
+    assert not studio.host.is_running()

@@ -5,12 +5,11 @@
 from __future__ import annotations
 
 import pytest
+from PySide6.QtWidgets import QFileDialog
+
+from glmocr_core.api import load_engine
 
 from app.dialogs.sample_page import SAMPLE_NAME
-from app.main_window import MainWindow
-from app.model_manager import install_model_manager
-from app.paths import MODEL_DIR_ENV
-from app.settings import Settings
 
 WAIT_MS = 120_000
 
@@ -28,62 +27,58 @@ pytestmark = [pytest.mark.slow, pytest.mark.skipif(bool(_engine_import_error()),
 
 
 @pytest.fixture
-def fresh_install(qtbot, tmp_path, monkeypatch):
-    """A window as a new user sees it: no model anywhere, the real engine factory, the manager installed."""
-    monkeypatch.delenv(MODEL_DIR_ENV, raising=False)
-    monkeypatch.setenv("GLMOCR_DATA_DIR", str(tmp_path))
-    settings = Settings(tmp_path / "settings.ini")
-    settings.set("model_dir", str(tmp_path / "user-data" / "models" / "GLM-OCR"))
-    settings.set("max_new_tokens/text", 6)
-    window = MainWindow(settings)
-    qtbot.addWidget(window)
-    manager = install_model_manager(window)
-    window.show()
-    yield window, manager
-    window.close()
-    assert window.host.thread.wait(WAIT_MS)
+def fresh_install(make_studio, tmp_path):
+    """The app as a new user sees it: no model anywhere, the real engine loader."""
+    return make_studio(load_engine, model_env=None, model_dir=str(tmp_path / "user-data" / "models" / "GLM-OCR"),
+                       **{"max_new_tokens/text": 6})
 
 
-def test_from_no_model_to_a_recognized_region(fresh_install, qtbot, tmp_path):
+def pick_folder(monkeypatch, folder) -> None:
+    monkeypatch.setattr(QFileDialog, "getExistingDirectory", staticmethod(lambda *args, **kwargs: str(folder)))
+
+
+def test_from_no_model_to_a_recognized_region(fresh_install, qtbot, tmp_path, monkeypatch):
     from glmocr_core.testing.checkpoints import build_tiny_checkpoint
 
-    window, manager = fresh_install
-    assert window.first_run.isVisible() and not window.host.has_model
+    studio = fresh_install
+    window, manager = studio.window, studio.model.manager
+    assert window.first_run.isVisible() and not studio.host.has_model
 
     window.first_run.get_button.click()  # "Get the model…" opens the guided manager
     assert manager.isVisible() and manager.state() == "missing"
     assert "MIT" in manager.intro.text() and "2.2 GB" in manager.intro.text()
 
     copied = build_tiny_checkpoint(tmp_path / "checkpoint from a USB stick")
-    manager.ask_for_folder = lambda: str(copied)
+    pick_folder(monkeypatch, copied)
     window.first_run.folder_button.click()  # "Choose folder…" validates, then the model loads in the worker
-    qtbot.waitUntil(lambda: window.host.has_model or "could not" in window.first_run.title.text(), timeout=WAIT_MS)
-    assert window.host.has_model, window.first_run.text.text()
-    assert window.settings.get("model_dir") == str(copied)
+    qtbot.waitUntil(lambda: studio.host.has_model or "could not" in window.first_run.title.text(), timeout=WAIT_MS)
+    assert studio.host.has_model, window.first_run.text.text()
+    assert studio.settings.get("model_dir") == str(copied)
     assert manager.state() == "ready" and manager.ready_box.isVisible()
 
     manager.sample_button.click()  # the ready state offers the sample page the app draws itself
-    assert window.session is not None and window.session.page_count == 1
-    assert window.session.path.endswith(SAMPLE_NAME)
+    session = studio.workspace.session
+    assert session is not None and session.page_count == 1 and session.path.endswith(SAMPLE_NAME)
     heading = (100, 110, 1140, 190)  # the sample's heading line, in page pixels
-    region = window.add_region(0, heading, run=True)
+    region = studio.regions.add_region(0, heading, run=True)
     qtbot.waitUntil(lambda: region.is_finished, timeout=WAIT_MS)
     assert region.state == "done", region.error
     assert region.result["new_tokens"] >= 1
-    assert window.results.card(region.id).view.text() == region.text
+    assert studio.results.card(region.id).view.text() == region.text
 
 
-def test_a_broken_folder_is_refused_and_the_app_stays_usable(fresh_install, qtbot, tmp_path):
+def test_a_broken_folder_is_refused_and_the_app_stays_usable(fresh_install, tmp_path, monkeypatch):
     from glmocr_core.testing.checkpoints import build_tiny_checkpoint
 
-    window, manager = fresh_install
+    studio = fresh_install
+    manager = studio.model.manager
     broken = build_tiny_checkpoint(tmp_path / "half-copied")
     weights = broken / "model.safetensors"
     weights.write_bytes(weights.read_bytes()[: weights.stat().st_size // 2])
-    manager.ask_for_folder = lambda: str(broken)
-    window.first_run.folder_button.click()
+    pick_folder(monkeypatch, broken)
+    studio.window.first_run.folder_button.click()
     assert "model.safetensors" in manager.message_label.text() and "truncated" in manager.message_label.text()
-    assert window.settings.get("model_dir") != str(broken)
-    assert not window.host.has_model and not window.host.loading
+    assert studio.settings.get("model_dir") != str(broken)
+    assert not studio.host.has_model and not studio.host.loading
     manager.sample_button.click()  # documents still open without a model
-    assert window.session is not None
+    assert studio.workspace.session is not None

@@ -1,21 +1,16 @@
-"""The model manager and settings dialog plugged into the main window, driven with the fake engine (no torch)."""
+"""The model manager and the settings dialog in the composed app, driven with the fake engine (no torch)."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
 import pytest
+from PySide6.QtGui import QPalette
+from PySide6.QtWidgets import QApplication
 
-import app.about
-from app.main_window import MainWindow
-from app.model_manager import install_model_manager
-from app.paths import MODEL_DIR_ENV
-from app.settings import Settings
-from app.model_manager.install import open_settings
+from app.window.about import apply_theme
 from fake_engine import FakeFactory
-from test_model_manager import header_checkpoint
-
-WAIT_MS = 10_000
+from helpers import WAIT_MS, header_checkpoint
 
 
 class RecordingFactory(FakeFactory):
@@ -31,63 +26,66 @@ class RecordingFactory(FakeFactory):
 
 
 @pytest.fixture
-def window_without_model(qtbot, tmp_path, monkeypatch):
-    monkeypatch.delenv(MODEL_DIR_ENV, raising=False)
-    settings = Settings(tmp_path / "settings.ini")
-    settings.set("model_dir", str(tmp_path / "models" / "GLM-OCR"))
+def without_model(make_studio, tmp_path):
+    """``start(**build_options)``: a window whose model folder (set in its settings) is still empty."""
     factory = RecordingFactory()
-    window = MainWindow(settings, engine_factory=factory)
-    qtbot.addWidget(window)
-    window.show()
-    yield window, factory
-    window.close()
-    assert window.host.thread.wait(WAIT_MS)
+
+    def start(**build_options):
+        studio = make_studio(factory, build_options=build_options, model_env=None,
+                             model_dir=str(tmp_path / "models" / "GLM-OCR"))
+        return studio, factory
+
+    return start
 
 
-def test_download_from_the_first_run_panel_loads_the_model(window_without_model, qtbot):
-    window, factory = window_without_model
-    target = window.settings.model_dir()
+@pytest.fixture
+def system_theme_afterwards():
+    yield
+    apply_theme("system")
+    QApplication.setPalette(QApplication.style().standardPalette())
 
+
+def test_download_from_the_first_run_panel_loads_the_model(without_model, qtbot):
     def downloader(repo_id, revision, endpoint, target_dir, progress, cancel, status):
         header_checkpoint(Path(target_dir))
         progress(10, 10, 1.0, 0.0)
         return Path(target_dir)
 
-    manager = install_model_manager(window, downloader=downloader)
-    window.first_run.get_button.click()
-    assert manager.isVisible()
-    manager.download_button.click()
-    qtbot.waitUntil(lambda: window.host.has_model, timeout=WAIT_MS)
+    studio, factory = without_model(downloader=downloader)
+    target = studio.settings.model_dir()
+    studio.window.first_run.get_button.click()
+    assert studio.model.manager.isVisible()
+    studio.model.manager.download_button.click()
+    qtbot.waitUntil(lambda: studio.host.has_model, timeout=WAIT_MS)
     assert factory.loads[-1][0] == target
-    assert not window.first_run.isVisible()
+    assert not studio.window.first_run.isVisible()
 
 
-def test_exact_precision_loads_in_fp32_on_every_device(window_without_model):
-    window, _ = window_without_model
-    install_model_manager(window)
-    window.settings.set("device", "cuda:0")
-    window.settings.set("precision", "exact")
-    assert window._load_options() == {"device": "cuda:0", "precision": "exact"}
+def test_exact_precision_is_asked_of_the_engine_on_every_device(without_model, qtbot):
+    studio, factory = without_model()
+    ready = header_checkpoint(Path(studio.settings.model_dir()))
+    studio.settings.set("device", "cuda:0")
+    studio.settings.set("precision", "exact")
+    studio.model.load_model(str(ready))
+    qtbot.waitUntil(lambda: studio.host.has_model, timeout=WAIT_MS)
+    assert factory.loads[-1][1] == {"device": "cuda:0", "precision": "exact"}
 
 
-def test_settings_action_applies_theme_and_reloads_on_a_device_change(window_without_model, qtbot, tmp_path,
-                                                                     monkeypatch):
-    window, factory = window_without_model
-    themes = []
-    monkeypatch.setattr(app.about, "apply_theme", themes.append)
-    ready = header_checkpoint(Path(window.settings.model_dir()))
-    manager = install_model_manager(window)
-    assert manager.set_folder(str(ready))
-    qtbot.waitUntil(lambda: window.host.has_model, timeout=WAIT_MS)
+def test_settings_action_applies_theme_and_reloads_on_a_device_change(without_model, qtbot, system_theme_afterwards):
+    studio, factory = without_model(list_devices=lambda: [])
+    ready = header_checkpoint(Path(studio.settings.model_dir()))
+    assert studio.model.manager.set_folder(str(ready))
+    qtbot.waitUntil(lambda: studio.host.has_model, timeout=WAIT_MS)
     loads_before = len(factory.loads)
 
-    assert "settings" in window.actions_by_key
-    assert window.actions_by_key["settings"] in window.file_menu.actions()
-    dialog = open_settings(window, manager, list_devices=lambda: [])
+    file_menu = next(a.menu() for a in studio.window.menuBar().actions() if a.text() == "&File")
+    settings_entry = next(a for a in file_menu.actions() if a.text() == "&Settings…")
+    settings_entry.trigger()
+    dialog = studio.model.settings_dialog
     assert dialog.isVisible()
     dialog.theme_combo.setCurrentIndex(dialog.theme_combo.findData("dark"))
     dialog.device_combo.setCurrentIndex(dialog.device_combo.findData("cpu"))
     dialog.accept()
-    assert themes == ["dark"]
-    qtbot.waitUntil(lambda: len(factory.loads) > loads_before and window.host.has_model, timeout=WAIT_MS)
+    assert QApplication.palette().color(QPalette.ColorRole.Window).name() == "#2b2b2b"  # Fusion's dark palette
+    qtbot.waitUntil(lambda: len(factory.loads) > loads_before and studio.host.has_model, timeout=WAIT_MS)
     assert factory.loads[-1][1] == {"device": "cpu"}

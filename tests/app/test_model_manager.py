@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-import json
 import threading
 from pathlib import Path
 
-import numpy as np
 import pytest
-from safetensors.numpy import save_file
+from PySide6.QtWidgets import QFileDialog
 
 from app.dialogs import sample_page
 from app.dialogs.model_manager import ModelManagerDialog
@@ -16,31 +14,7 @@ from app.dialogs.text import human_bytes, human_eta, progress_line
 from glmocr_core.errors import ModelError
 from glmocr_core.checkpoint.download import DownloadCancelled
 from glmocr_core.checkpoint.layout import INCOMPLETE_SUFFIX
-
-TEXT = {"vocab_size": 32, "hidden_size": 8, "intermediate_size": 16, "num_hidden_layers": 1,
-        "num_attention_heads": 2, "num_key_value_heads": 1, "head_dim": 4,
-        "rope_parameters": {"mrope_section": [1, 0, 1]}}
-VISION = {"hidden_size": 4, "depth": 1, "num_heads": 1, "intermediate_size": 8, "patch_size": 14,
-          "temporal_patch_size": 2, "spatial_merge_size": 2, "out_hidden_size": 8}
-
-
-def header_checkpoint(folder: Path) -> Path:
-    """A folder that passes the header-only check (zeros for weights: nothing here runs the model)."""
-    folder.mkdir(parents=True, exist_ok=True)
-    (folder / "config.json").write_text(json.dumps({"model_type": "glm_ocr", "text_config": TEXT,
-                                                    "vision_config": VISION}))
-    shapes = {"model.language_model.embed_tokens.weight": (32, 8), "lm_head.weight": (32, 8),
-              "model.language_model.layers.0.self_attn.q_proj.weight": (8, 8),
-              "model.language_model.layers.0.self_attn.k_proj.weight": (4, 8),
-              "model.language_model.layers.0.mlp.down_proj.weight": (8, 16),
-              "model.visual.patch_embed.proj.weight": (4, 3, 2, 14, 14),
-              "model.visual.blocks.0.attn.qkv.weight": (12, 4), "model.visual.merger.proj.weight": (8, 8)}
-    save_file({k: np.zeros(s, np.float32) for k, s in shapes.items()}, str(folder / "model.safetensors"))
-    for name in ("tokenizer.json", "tokenizer_config.json", "preprocessor_config.json", "generation_config.json"):
-        (folder / name).write_text("{}")
-    (folder / "chat_template.jinja").write_text("[gMASK]<sop>")
-    return folder
-
+from helpers import header_checkpoint
 
 @pytest.fixture
 def isolated(settings, tmp_path, monkeypatch):
@@ -48,6 +22,11 @@ def isolated(settings, tmp_path, monkeypatch):
     monkeypatch.setenv("GLMOCR_DATA_DIR", str(tmp_path))
     settings.set("model_dir", str(tmp_path / "model"))
     return settings
+
+
+def pick_folder(monkeypatch, folder) -> None:
+    """The user's answer to the folder picker ("" = cancelled)."""
+    monkeypatch.setattr(QFileDialog, "getExistingDirectory", staticmethod(lambda *args, **kwargs: str(folder)))
 
 
 def make_dialog(qtbot, settings, downloader=None) -> ModelManagerDialog:
@@ -67,21 +46,21 @@ def test_fresh_install_explains_the_model_and_offers_download(qtbot, isolated, t
     assert "No model here yet" in dialog.state_label.text()
 
 
-def test_choosing_a_broken_folder_names_the_problems_and_keeps_the_setting(qtbot, isolated, tmp_path):
+def test_choosing_a_broken_folder_names_the_problems_and_keeps_the_setting(qtbot, isolated, tmp_path, monkeypatch):
     broken = header_checkpoint(tmp_path / "broken")
     (broken / "tokenizer.json").unlink()
     dialog = make_dialog(qtbot, isolated)
-    dialog.ask_for_folder = lambda: str(broken)
+    pick_folder(monkeypatch, broken)
     with qtbot.assertNotEmitted(dialog.model_dir_changed):
         assert dialog.choose_folder() is False
     assert "tokenizer.json: missing" in dialog.message_label.text()
     assert isolated.get("model_dir") == str(tmp_path / "model")
 
 
-def test_choosing_a_complete_folder_makes_the_model_ready(qtbot, isolated, tmp_path):
+def test_choosing_a_complete_folder_makes_the_model_ready(qtbot, isolated, tmp_path, monkeypatch):
     good = header_checkpoint(tmp_path / "copied from another machine")
     dialog = make_dialog(qtbot, isolated)
-    dialog.ask_for_folder = lambda: str(good)
+    pick_folder(monkeypatch, good)
     with qtbot.waitSignal(dialog.model_ready) as ready:
         assert dialog.choose_folder() is True
     assert ready.args == [str(good)]
@@ -90,9 +69,9 @@ def test_choosing_a_complete_folder_makes_the_model_ready(qtbot, isolated, tmp_p
     assert not dialog.download_button.isEnabled()
 
 
-def test_cancelling_the_folder_picker_changes_nothing(qtbot, isolated, tmp_path):
+def test_cancelling_the_folder_picker_changes_nothing(qtbot, isolated, tmp_path, monkeypatch):
     dialog = make_dialog(qtbot, isolated)
-    dialog.ask_for_folder = lambda: ""
+    pick_folder(monkeypatch, "")
     assert dialog.choose_folder() is False
     assert isolated.get("model_dir") == str(tmp_path / "model")
 

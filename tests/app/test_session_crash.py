@@ -1,9 +1,9 @@
 """The autosave/restore proof: edit in a real app process, kill -9 it, start again, restore, find every edit.
 
-Both runs are `python -m app.main` subprocesses (offscreen, no model, data and settings in tmp_path). A small driver
-script (GLMOCR_TEST_DRIVER) plays the user: it opens an image, adds finished regions of all four kinds, edits each
-one through its real result view, and reports once the autosave holds every edit. The second driver accepts the
-restore prompt and writes down what the restored views show.
+Both runs are the real app in a subprocess (offscreen, no model, data and settings in tmp_path), started by
+tests/app/run_with_driver.py with a driver script that plays the user: it opens an image, adds finished regions of
+all four kinds, edits each one through its real result view, and reports once the autosave holds every edit. The
+second driver accepts the restore prompt and writes down what the restored views show.
 """
 
 import json
@@ -18,6 +18,7 @@ import pytest
 from PIL import Image
 
 REPO = Path(__file__).resolve().parents[2]
+LAUNCHER = Path(__file__).resolve().parent / "run_with_driver.py"
 DEADLINE_S = 120  # generous bound for a loaded CI machine; the runs normally take a few seconds each
 
 EDITS = {"formula": "\\frac{a}{b}+1", "text": "Edited *text* with $x^2$", "table": "EDITED", "extract": "Grace"}
@@ -28,23 +29,23 @@ from pathlib import Path
 from app.document.model import DONE
 
 OUT = Path(OUT_DIR)
-window.settings.set("autosave_interval_s", 2)  # the user's setting; keeps the proof short
+studio.settings.set("autosave_interval_s", 2)  # the user's setting; keeps the proof short
 SPECS = [
     ("formula", (10, 10, 300, 60), "$$x$$", "x"),
     ("text", (10, 80, 300, 140), "Original text", None),
     ("table", (10, 160, 300, 260), "<table><tr><td>a</td><td>b</td></tr><tr><td>c</td><td>d</td></tr></table>", None),
     ("extract", (10, 280, 300, 390), '{"name": "Ada", "total": 3}', {"name": "Ada", "total": 3}),
 ]
-assert window.open_path(IMAGE)
+assert studio.documents.open_path(IMAGE)
 regions = {}
 for task, box, text, parsed in SPECS:
-    region = window.add_region(0, box, task=task, run=False)
+    region = studio.regions.add_region(0, box, task=task, run=False)
     region.state, region.text = DONE, text
     region.result = {"task": task, "text": text, "parsed": parsed, "parse_error": None}
     regions[task] = region
-window.session_changed.emit()
-window._sync_region_views()
-views = {task: window.results.card(r.id).view for task, r in regions.items()}
+studio.workspace.mark_changed()
+studio.regions.sync_views()
+views = {task: studio.results.card(r.id).view for task, r in regions.items()}
 views["formula"].set_latex(EDITS["formula"])
 views["text"].source.setPlainText(EDITS["text"])
 views["table"].editor.set_cell(0, 0, EDITS["table"])
@@ -58,7 +59,7 @@ def on_saved(path):
         (OUT / "autosaved.json").write_text(json.dumps({"path": path, "ids": {t: r.id for t, r in regions.items()}}))
 
 
-actions.autosaver.saved.connect(on_saved)
+studio.file_actions.autosaver.saved.connect(on_saved)
 '''
 
 SECOND_RUN = r'''
@@ -71,10 +72,10 @@ OUT = Path(OUT_DIR)
 
 
 def report():
-    session = window.session
+    session = studio.workspace.session
     if session is None or len(session.regions) < 4:
         return False
-    cards = {r.task: window.results.card(r.id) for r in session.regions}
+    cards = {r.task: studio.results.card(r.id) for r in session.regions}
     if any(card is None or card.view is None for card in cards.values()):
         return False
     views = {task: card.view for task, card in cards.items()}
@@ -93,9 +94,9 @@ def report():
 
 
 def poll():
-    box = actions.restore_box
+    box = studio.file_actions.restore_box
     if box is not None and box.isVisible():
-        box.restore_button.click()
+        next(b for b in box.buttons() if b.text() == "Restore").click()
     if not report():
         QTimer.singleShot(50, poll)
 
@@ -127,9 +128,7 @@ def write_driver(tmp_path: Path, name: str, body: str, image: Path) -> Path:
 
 
 def start_app(tmp_path: Path, driver: Path) -> subprocess.Popen:
-    env = app_env(tmp_path)
-    env["GLMOCR_TEST_DRIVER"] = str(driver)
-    return subprocess.Popen([sys.executable, "-m", "app.main"], cwd=REPO, env=env,
+    return subprocess.Popen([sys.executable, str(LAUNCHER), str(driver)], cwd=REPO, env=app_env(tmp_path),
                             stdout=subprocess.DEVNULL, stderr=open(tmp_path / f"{driver.stem}.log", "wb"))
 
 
@@ -145,6 +144,7 @@ def wait_for_file(path: Path, process: subprocess.Popen) -> dict:
 
 
 @pytest.mark.slow
+@pytest.mark.gui
 @pytest.mark.skipif(not hasattr(signal, "SIGKILL"), reason="kill -9 needs POSIX")
 def test_kill_minus_9_then_restore_finds_every_edit(tmp_path):
     image = tmp_path / "page.png"

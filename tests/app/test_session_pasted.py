@@ -6,22 +6,15 @@ import json
 
 import pytest
 from PIL import Image, ImageDraw
-from PySide6.QtCore import QPointF, Qt
 from PySide6.QtGui import QColor, QImage, QPainter
-from PySide6.QtTest import QTest
 from PySide6.QtWidgets import QApplication, QFileDialog
 
 from app.document import session_file
 from app.document.atomic import WriteError
 from app.document.model import DocumentSession, Region
-from app.main_window import MainWindow
-from app.results.session_actions import FileActions, install_file_actions
 from app.document.autosave import Autosaver
 from app.document.session_file import CHANGED, NO_FILE, OK, check_document, keep_pasted_copy, load_session
-from app.paths import MODEL_DIR_ENV
-from app.settings import Settings
-
-WAIT_MS = 10000
+from helpers import WAIT_MS, drag_on_page
 
 
 def encoded(fmt: str, size=(64, 40)) -> bytes:
@@ -37,12 +30,6 @@ def pasted_doc(data: bytes) -> DocumentSession:
                           pasted_data=data)
     doc.add_region(Region(page=0, box=(1, 1, 20, 20)))
     return doc
-
-
-@pytest.fixture
-def data_dir(tmp_path, monkeypatch):
-    monkeypatch.setenv("GLMOCR_DATA_DIR", str(tmp_path / "data"))
-    return tmp_path / "data"
 
 
 def test_the_copy_is_the_pasted_bytes_named_by_their_hash_and_written_once(data_dir, monkeypatch):
@@ -96,68 +83,44 @@ def test_autosave_keeps_the_session_when_the_copy_cannot_be_written(qtbot, data_
 
 # --- the whole path in the app: paste, draw, autosave, "crash", restart, restore --------------------------------
 
-@pytest.fixture
-def make_window(qtbot, tmp_path, monkeypatch, data_dir):
-    monkeypatch.setenv(MODEL_DIR_ENV, str(tmp_path / "no-model"))
-    made = []
-
-    def make():
-        window = MainWindow(Settings(tmp_path / "settings.ini"), autoload_model=False)
-        qtbot.addWidget(window)
-        actions = install_file_actions(window)
-        QApplication.instance().aboutToQuit.disconnect(actions.finish)
-        window.show()
-        qtbot.waitExposed(window)
-        made.append(actions)
-        return window
-
-    yield make
-    for actions in made:
-        actions.autosaver.finish()
-
-
-def paste_picture(window):
+def paste_picture(studio):
     image = QImage(320, 200, QImage.Format.Format_RGB32)
     image.fill(QColor("white"))
     painter = QPainter(image)
     painter.fillRect(40, 50, 120, 30, QColor("black"))
     painter.end()
     QApplication.clipboard().setImage(image)
-    window.actions_by_key["paste"].trigger()
+    studio.actions["paste"].trigger()
 
 
-def drag_on_page(window, start, end):
-    viewport = window.page_view.viewport()
-    a, b = (window.page_view.mapFromScene(QPointF(*p)) for p in (start, end))
-    QTest.mousePress(viewport, Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier, a)
-    QTest.mouseMove(viewport, (a + b) / 2)
-    QTest.mouseMove(viewport, b)
-    QTest.mouseRelease(viewport, Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier, b)
-
-
-def test_pasted_session_restores_after_a_crash_without_asking_to_relink(make_window, qtbot, monkeypatch):
+def test_pasted_session_restores_after_a_crash_without_asking_to_relink(make_studio, qtbot, monkeypatch, data_dir):
     asked = []
-    monkeypatch.setattr(FileActions, "_ask_relink", lambda self, check: asked.append(check.message) or "cancel")
     monkeypatch.setattr(QFileDialog, "getOpenFileName", staticmethod(lambda *a, **k: asked.append("dialog")))
-    first = make_window()
+    relink = {"ask_relink": lambda check: asked.append(check.message) or "cancel"}
+    first = make_studio(build_options=relink)
     paste_picture(first)
-    assert first.session.path is None
-    drag_on_page(first, (30, 40), (200, 120))
-    region = first.session.regions[0]
+    assert first.workspace.session.path is None
+    drag_on_page(first.window, (30, 40), (200, 120))
+    region = first.workspace.session.regions[0]
     region.edited_text = "my words"
-    content_hash, box = first.session.content_hash, region.box
-    assert first.file_actions.autosaver.save_now()
-    first.file_actions.autosaver._lock.unlock()  # the app "dies": its autosave stays, its lock owner is gone
-    first.close()
+    content_hash, box = first.workspace.session.content_hash, region.box
+    autosave = first.file_actions.autosaver.save_now()
+    assert autosave
+    # The app "dies": its autosave stays where a dead owner's would (no live lock next to it).
+    (data_dir / "autosave" / "999-dead.json").write_bytes(autosave.read_bytes())
+    first.file_actions.autosaver.finish()
+    first.window.close()
     QApplication.clipboard().clear()  # the restart must not lean on the clipboard
 
-    second = make_window()
+    second = make_studio(build_options=relink)
     qtbot.waitUntil(lambda: second.file_actions.restore_box is not None, timeout=WAIT_MS)
-    second.file_actions.restore_box.restore_button.click()
-    qtbot.waitUntil(lambda: second.session is not None, timeout=WAIT_MS)
+    restore_box = second.file_actions.restore_box
+    next(b for b in restore_box.buttons() if b.text() == "Restore").click()
+    qtbot.waitUntil(lambda: second.workspace.session is not None, timeout=WAIT_MS)
     assert asked == []
-    assert second.document.page_size(0) == (320.0, 200.0) and second.document.content_hash() == content_hash
-    assert second.session.path is None and second.session.pasted_copy
-    (restored,) = second.session.regions
+    document, session = second.workspace.document, second.workspace.session
+    assert document.page_size(0) == (320.0, 200.0) and document.content_hash() == content_hash
+    assert session.path is None and session.pasted_copy
+    (restored,) = session.regions
     assert (restored.id, restored.box, restored.edited_text) == (region.id, box, "my words")
-    assert second.results.card(restored.id) is not None and second.center.currentWidget() is second.page_view
+    assert second.results.card(restored.id) is not None and second.window.center.currentWidget() is second.window.page_view

@@ -8,10 +8,6 @@ from PySide6.QtWidgets import QLabel
 from app.document.model import Region
 from app.results.cards import ResultCard
 from app.intake import can_accept, read_mime
-from app.main import build_window
-from app.paths import MODEL_DIR_ENV
-from app.settings import Settings
-from fake_engine import FakeFactory
 
 
 def test_local_file_urls_win_over_image_data(tmp_path):
@@ -94,11 +90,8 @@ def test_streaming_shows_plain_text_and_finishing_builds_the_view_once(qtbot):
     assert built == ["partial"] and card.number_label.text() == "<b>#2</b>"
 
 
-def test_command_line_paths_open_documents(qtbot, tmp_path, monkeypatch):
-    monkeypatch.setenv(MODEL_DIR_ENV, str(tmp_path / "none"))
+def test_command_line_paths_open_documents(make_studio, tmp_path, monkeypatch):
     Image.new("RGB", (30, 20), "white").save(tmp_path / "cli.png")
     monkeypatch.chdir(tmp_path)
-    window = build_window(["cli.png"], Settings(tmp_path / "s.ini"), FakeFactory())
-    qtbot.addWidget(window)
-    assert window.session.path == str(tmp_path / "cli.png")
-    window.close()
+    studio = make_studio(paths=["cli.png"])
+    assert studio.workspace.session.path == str(tmp_path / "cli.png")

@@ -1,11 +1,10 @@
-"""End to end with the real engine on a tiny random checkpoint the test builds (slow-ish: loads torch)."""
+"""End to end with the real engine on a tiny random checkpoint the test builds (slow-ish: loads torch), in both
+layouts a Hub checkpoint comes in: one model.safetensors, or shards with a model.safetensors.index.json."""
 
 import pytest
 from PIL import Image
 
-from app.main_window import MainWindow
-from app.paths import MODEL_DIR_ENV
-from app.settings import Settings
+from glmocr_core.api import load_engine
 
 WAIT_MS = 120000
 
@@ -25,24 +24,23 @@ pytestmark = [
 ]
 
 
-def test_draw_a_region_and_recognize_it_with_a_tiny_checkpoint(qtbot, tmp_path, monkeypatch):
+@pytest.mark.parametrize("shards", [1, 2], ids=["single-file", "two-shards"])
+def test_draw_a_region_and_recognize_it_with_a_tiny_checkpoint(make_studio, qtbot, tmp_path, shards):
     from glmocr_core.testing.checkpoints import build_tiny_checkpoint
 
-    model_dir = build_tiny_checkpoint(tmp_path / "tiny")
-    monkeypatch.setenv(MODEL_DIR_ENV, str(model_dir))
-    settings = Settings(tmp_path / "settings.ini")
-    settings.set("max_new_tokens/text", 6)
+    model_dir = build_tiny_checkpoint(tmp_path / "tiny", shards=shards)
+    assert (model_dir / "model.safetensors.index.json").is_file() == (shards > 1)
     Image.new("RGB", (120, 90), "white").save(tmp_path / "page.png")
-    window = MainWindow(settings)  # the default factory: the real Engine, loaded in the worker thread
-    qtbot.addWidget(window)
-    window.show()
-    qtbot.waitUntil(lambda: window.host.has_model or "could not" in window.first_run.title.text(), timeout=WAIT_MS)
-    assert window.host.has_model, window.first_run.text.text()
-    assert window.open_path(str(tmp_path / "page.png"))
-    region = window.add_region(0, (0, 0, 120, 90), run=True)
+    studio = make_studio(load_engine, model_env="tiny", **{"max_new_tokens/text": 6})  # loads in the worker thread
+    window = studio.window
+    qtbot.waitUntil(lambda: studio.host.has_model or "could not" in window.first_run.title.text(), timeout=WAIT_MS)
+    assert studio.host.has_model, window.first_run.text.text()
+    assert not window.first_run.isVisible() and "tiny" in window.model_label.text()
+    assert studio.documents.open_path(str(tmp_path / "page.png"))
+    region = studio.regions.add_region(0, (0, 0, 120, 90), run=True)
     qtbot.waitUntil(lambda: region.is_finished, timeout=WAIT_MS)
     assert region.state == "done", region.error
     assert region.result["new_tokens"] >= 1 and region.result["stop_reason"] in ("eos", "max_tokens", "repetition")
-    assert window.results.card(region.id).view.text() == region.text
+    assert studio.results.card(region.id).view.text() == region.text
     window.close()
-    assert window.host.thread.isFinished()
+    assert not studio.host.is_running()

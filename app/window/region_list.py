@@ -6,6 +6,7 @@ from PySide6.QtCore import Qt, Signal
 from PySide6.QtGui import QColor
 from PySide6.QtWidgets import QAbstractItemView, QTreeWidget, QTreeWidgetItem
 
+from app.document.model import FAILED
 from app.task_style import STATE_LABELS, STATE_SYMBOLS, TASK_COLORS, TASK_LABELS
 
 ID_ROLE = Qt.ItemDataRole.UserRole
@@ -25,7 +26,7 @@ class RegionList(QTreeWidget):
         self.setUniformRowHeights(True)
         self.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
         self.setColumnWidth(0, 30)
-        self.setColumnWidth(1, 70)
+        self.setColumnWidth(1, 100)  # room for the longest task label, "Extract (JSON)"
         self.setColumnWidth(2, 40)
         self.itemSelectionChanged.connect(self._emit_selection)
         self._syncing = False
@@ -44,7 +45,7 @@ class RegionList(QTreeWidget):
         item = QTreeWidgetItem([str(number), TASK_LABELS[region.task], str(region.page + 1), state])
         item.setData(0, ID_ROLE, region.id)
         item.setForeground(1, QColor(TASK_COLORS[region.task]))
-        if region.state == "failed":
+        if region.state == FAILED:
             item.setToolTip(3, region.error or "")
         return item
 

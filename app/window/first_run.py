@@ -1,15 +1,21 @@
 """The panel shown while no model is loaded: what is missing, where it belongs, and what to do.
 
-The model manager plugs its download dialog in through ``MainWindow.show_model_manager``; this panel only
-asks for it (``get_model_requested``) or for a folder (``choose_folder_requested``).
+It only asks: for the model manager (``get_model_requested``) or for a folder (``choose_folder_requested``). The
+model's size, licence and Hub repository are the core's.
 """
 
 from __future__ import annotations
 
+import html
+
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import QFrame, QHBoxLayout, QLabel, QProgressBar, QPushButton, QVBoxLayout
 
-MODEL_REPO_URL = "https://huggingface.co/zai-org/GLM-OCR"
+from glmocr_core.checkpoint.download import APPROX_DOWNLOAD_BYTES, DEFAULT_REPO_ID, MODEL_LICENSE
+
+from app.dialogs.text import human_bytes
+
+MODEL_REPO_URL = f"https://huggingface.co/{DEFAULT_REPO_ID}"
 
 
 class FirstRunPanel(QFrame):
@@ -54,8 +60,9 @@ class FirstRunPanel(QFrame):
         reason = f"<p><b>{_escape(problem)}</b></p>" if problem else ""
         self.text.setText(
             f"{reason}<p>GLM-OCR Studio recognizes text on this computer with the <b>GLM-OCR</b> model "
-            f"(about 2.2 GB, MIT licence). It was not found in:</p><p><code>{_escape(model_dir)}</code></p>"
-            f"<p>Download it once from <a href='{MODEL_REPO_URL}'>huggingface.co/zai-org/GLM-OCR</a> "
+            f"(about {human_bytes(APPROX_DOWNLOAD_BYTES)}, {MODEL_LICENSE} licence). It was not found in:</p>"
+            f"<p><code>{_escape(model_dir)}</code></p>"
+            f"<p>Download it once from <a href='{MODEL_REPO_URL}'>huggingface.co/{DEFAULT_REPO_ID}</a> "
             "into that folder, or choose a folder that already holds it. Until then you can open documents "
             "and draw regions; they run when the model is ready.</p>")
         self._set_busy(False)
@@ -75,4 +82,4 @@ class FirstRunPanel(QFrame):
 
 
 def _escape(text: str) -> str:
-    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+    return html.escape(text, quote=False)

@@ -13,8 +13,8 @@ from PySide6.QtGui import QBrush, QColor, QCursor, QFont, QPainter, QPen, QPixma
 from PySide6.QtWidgets import (QGraphicsItem, QGraphicsPixmapItem, QGraphicsRectItem, QGraphicsScene,
                                QGraphicsView)
 
-from app.document.model import clip_box
-from app.page_render import PageRenderer
+from app.document.model import IN_PROGRESS_STATES, QUEUED, clip_box
+from app.window.page_render import PageRenderer
 from app.task_style import STATE_SYMBOLS, TASK_COLORS, TASK_LABELS
 
 ZOOM_STEP = 1.25
@@ -38,7 +38,7 @@ class RegionItem(QGraphicsRectItem):
     def __init__(self, region_id: str, box, task: str, label: str = ""):
         x0, y0, x1, y1 = box
         super().__init__(0, 0, x1 - x0, y1 - y0)
-        self.region_id, self.task, self.label, self.state = region_id, task, label, "queued"
+        self.region_id, self.task, self.label, self.state = region_id, task, label, QUEUED
         self.setPos(x0, y0)
         self.setFlags(QGraphicsItem.GraphicsItemFlag.ItemIsSelectable | QGraphicsItem.GraphicsItemFlag.ItemIsMovable
                       | QGraphicsItem.GraphicsItemFlag.ItemSendsGeometryChanges)
@@ -68,7 +68,7 @@ class RegionItem(QGraphicsRectItem):
         selected = self.isSelected()
         pen = QPen(color, 3 if selected else 2)
         pen.setCosmetic(True)  # constant width on screen at any zoom
-        if self.state in ("queued", "running"):
+        if self.state in IN_PROGRESS_STATES:
             pen.setStyle(Qt.PenStyle.DashLine)
         fill = QColor(color)
         fill.setAlpha(55 if selected else 28)
@@ -256,10 +256,6 @@ class PageView(QGraphicsView):
         self.document = document
         self.show_page(page)
 
-    def clear(self) -> None:
-        self.document = None
-        self._reset_scene()
-
     def show_page(self, page: int) -> None:
         self._reset_scene()
         self.page, self._rendered_scale = page, 0.0
@@ -324,6 +320,12 @@ class PageView(QGraphicsView):
         self.zoom = zoom
         self.zoom_changed.emit(zoom)
         self._render_timer.start()
+
+    def zoom_in(self) -> None:
+        self.zoom_by(ZOOM_STEP)
+
+    def zoom_out(self) -> None:
+        self.zoom_by(1 / ZOOM_STEP)
 
     def zoom_by(self, factor: float) -> None:
         self.set_zoom(self.zoom * factor)
