@@ -2,14 +2,13 @@
 
 Why the download does not call ``hf_hub_download``: in the installed huggingface_hub (2.x) that function writes each
 file to a uniquely named temporary file and deletes it when the transfer fails, so a download stopped by the user or by
-a dropped connection starts again from zero. A 2.2 GB model must resume, so each file is fetched with
-huggingface_hub's own ``http_get`` (which sends the ``Range`` header and retries transient errors) into a
-``<name>.incomplete`` file that we keep between calls.
+a dropped connection starts again from zero, and it reads in 10 MB chunks with no stall timeout. A 2.2 GB model must
+resume and stay cancellable, so huggingface_hub gives the file list and the URLs and headers, and each file is fetched
+by ``transfer.fetch`` into a ``<name>.incomplete`` file that we keep between calls.
 """
 
 from __future__ import annotations
 
-import functools
 import glob
 import hashlib
 import importlib
@@ -26,6 +25,7 @@ from ..errors import ModelError
 from ..paths import default_model_dir
 from .layout import (INCOMPLETE_SUFFIX, OPTIONAL_DOWNLOADS, REQUIRED_FILES, SHARD_NAME, VERIFIED_MARKER,
                      WEIGHTS_INDEX_FILE, read_marker)
+from .transfer import DownloadCancelled, TransferError, TransferLimits, fetch
 
 DEFAULT_REPO_ID = "zai-org/GLM-OCR"
 DEFAULT_REVISION = "main"
@@ -56,10 +56,7 @@ MANUAL_ALTERNATIVE = ("You can also download the files of {repo} ({files}) on an
                       "folder, and pick that folder with \"Choose folder…\".")
 FREE_SPACE_MARGIN = 200 * 1024 * 1024  # leave room for the OS and the verified marker
 METADATA_TIMEOUT_S = 20.0
-
-
-class DownloadCancelled(Exception):
-    """The user cancelled; finished files and the partial file stay on disk so the next download resumes."""
+TRANSFER_LIMITS = TransferLimits()  # module data, so tests can shorten the stall timeout
 
 
 @dataclass(frozen=True)
@@ -127,6 +124,9 @@ def _hub_failure(exc: BaseException, repo_id: str, revision: str, endpoint: str 
         reason = f"the repository {repo_id} was not found on {where}."
     elif isinstance(exc, errors.HfHubHTTPError):
         reason = f"the server {where} answered with an error ({exc})."
+    elif isinstance(exc, json.JSONDecodeError):
+        reason = (f"{where} answered with something other than the Hub's data (a proxy's or a network's login "
+                  "page?).")
     elif isinstance(exc, _network_errors()):
         reason = f"cannot reach {where} ({exc.__class__.__name__}: {exc}). Are you offline, or is it blocked?"
     else:
@@ -174,31 +174,6 @@ class _Tracker:
         eta = (self.total - done) / speed if speed > 0 else float("inf")
         if self.callback:
             self.callback(done, self.total, speed, eta)
-
-
-class _FileBar:
-    """Just enough of tqdm for huggingface_hub's http_get: it counts bytes and stops the transfer on cancel."""
-
-    def __init__(self, tracker: _Tracker, cancel: threading.Event, *, initial: int = 0, **_ignored):
-        self.tracker, self.cancel, self.n = tracker, cancel, initial
-        tracker.set_current(initial)
-
-    def update(self, n: int = 1) -> None:
-        # http_get calls update() just before writing the chunk: stopping here drops only that chunk and keeps
-        # the file a clean prefix for the next resume.
-        if self.cancel.is_set():
-            raise DownloadCancelled()
-        self.n += n
-        self.tracker.set_current(self.n)
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self.close()
-
-    def close(self) -> None:
-        pass
 
 
 def file_digests(path: Path, cancel: threading.Event | None = None) -> tuple[str, str]:
@@ -274,7 +249,6 @@ def _bytes_still_needed(folder: Path, files: list[RemoteFile]) -> int:
 
 def _fetch_file(url: str, folder: Path, remote: RemoteFile, tracker: _Tracker, cancel: threading.Event) -> Path:
     """Download one file into <name>.incomplete, resuming from what is already there."""
-    from huggingface_hub.file_download import http_get
     from huggingface_hub.utils import build_hf_headers
 
     partial = partial_path(folder, remote)
@@ -282,12 +256,8 @@ def _fetch_file(url: str, folder: Path, remote: RemoteFile, tracker: _Tracker, c
     _remove_stale_partials(folder, remote)
     if partial.is_file() and partial.stat().st_size > remote.size:
         partial.unlink()  # longer than the real file: cannot be a prefix of it
-    resume = partial.stat().st_size if partial.is_file() else 0
-    with open(partial, "r+b" if resume else "wb") as handle:
-        handle.seek(0, os.SEEK_END)
-        http_get(url, handle, resume_size=resume, headers=build_hf_headers(), expected_size=remote.size,
-                 displayed_filename=remote.name,
-                 tqdm_class=functools.partial(_FileBar, tracker, cancel))  # type: ignore[arg-type]
+    tracker.set_current(partial.stat().st_size if partial.is_file() else 0)
+    fetch(url, partial, remote.size, build_hf_headers(), cancel, tracker.set_current, TRANSFER_LIMITS)
     return partial
 
 
@@ -369,8 +339,8 @@ def _transfer_error(exc: Exception, repo_id: str, commit: str, endpoint: str | N
     hub = _hub_failure(exc, repo_id, commit, endpoint)
     if hub is not None:
         return hub
-    if isinstance(exc, OSError) and "Consistency check failed" in str(exc):
-        return ModelError(f"the transfer ended early ({exc}). Start the download again to resume it.", path)
+    if isinstance(exc, TransferError):
+        return ModelError(f"the download failed: {exc}. Start it again to resume where it stopped.", path)
     if isinstance(exc, OSError):
         return ModelError(f"cannot write the file ({exc.strerror or exc})", path)
     return exc

@@ -1,4 +1,5 @@
-"""download_model through huggingface_hub against a real HTTP server on 127.0.0.1 that speaks the Hub's URL paths.
+"""download_model against a real HTTP server on 127.0.0.1 that speaks the Hub's URL paths (huggingface_hub for the
+file list, our own bounded transfer for the files).
 
 The server answers the two requests the installed huggingface_hub makes for us: the model info API with file
 metadata (GET /api/models/{repo}/revision/{rev}?blobs=True) and file downloads (GET /{repo}/resolve/{commit}/{name},
@@ -37,6 +38,10 @@ class FakeHub(http.server.ThreadingHTTPServer):
         self.requests: list[tuple[str, dict]] = []
         self.drop_once: set[str] = set()  # first transfer of these files stops halfway
         self.stall: dict[str, threading.Event] = {}  # these stop halfway until the event is set
+        self.silent: dict[str, threading.Event] = {}  # these send their headers, then nothing until the event is set
+        self.endless: set[str] = set()  # these keep streaming past their size (a lying or broken server)
+        self.fail_once: dict[str, int] = {}  # the first request for these is answered with this status
+        self.html_info = False  # the model info API answers with a web page (a proxy or captive portal)
         self.thread = threading.Thread(target=self.serve_forever, args=(0.05,), daemon=True)
 
     @property
@@ -79,14 +84,25 @@ class HubHandler(http.server.BaseHTTPRequestHandler):
         self.send_error(404)
 
     def model_info(self, path: str) -> None:
+        if self.server.html_info:
+            return self.send_page(200, b"<html><body>Please log in to the network</body></html>")
         if path not in (f"/api/models/{REPO}/revision/main", f"/api/models/{REPO}/revision/{COMMIT}"):
             return self.send_json(404, {"error": "Repository not found"}, {"X-Error-Code": "RepoNotFound"})
         siblings = [self.server.sibling(n) for n in self.server.files] + [{"rfilename": ".gitattributes", "size": 5}]
         self.send_json(200, {"id": REPO, "sha": COMMIT, "siblings": siblings})
 
+    def send_page(self, code: int, body: bytes, extra: dict | None = None) -> None:
+        self.send_response(code)
+        for key, value in {"Content-Type": "text/html", "Content-Length": str(len(body)), **(extra or {})}.items():
+            self.send_header(key, value)
+        self.end_headers()
+        self.wfile.write(body)
+
     def resolve(self, name: str) -> None:
         if name not in self.server.files:
             return self.send_error(404)
+        if name in self.server.fail_once:
+            return self.send_page(self.server.fail_once.pop(name), b"busy", {"Retry-After": "0"})
         if name in LFS_FILES:
             self.send_response(302)
             self.send_header("Location", f"/cdn/{hashlib.sha256(self.server.files[name]).hexdigest()}")
@@ -130,6 +146,15 @@ class HubHandler(http.server.BaseHTTPRequestHandler):
 
     def send_data(self, name: str, data: bytes, fresh: bool) -> None:
         half = len(data) // 2
+        if name in self.server.silent:
+            self.wfile.flush()
+            self.server.silent[name].wait(60)
+            return self.hang_up(b"")
+        if name in self.server.endless:
+            self.wfile.write(data)
+            for _ in range(2000):  # bounded: about 8 MB past the end, then hang up
+                self.wfile.write(b"\x00" * 4096)
+            return self.hang_up(b"")
         if fresh and name in self.server.drop_once:
             self.server.drop_once.discard(name)
             return self.hang_up(data[:half])
@@ -150,7 +175,7 @@ class HubHandler(http.server.BaseHTTPRequestHandler):
 
 @pytest.fixture
 def hub_env(tmp_path, monkeypatch):
-    """Isolated huggingface_hub settings: online, no telemetry, no token, small read chunks."""
+    """Isolated huggingface_hub settings: online, no telemetry, no token."""
     from huggingface_hub import constants
 
     monkeypatch.setenv("HF_HOME", str(tmp_path / "hf_home"))
@@ -158,7 +183,6 @@ def hub_env(tmp_path, monkeypatch):
     monkeypatch.delenv("HF_HUB_OFFLINE", raising=False)
     monkeypatch.delenv("HF_TOKEN", raising=False)
     monkeypatch.setattr(constants, "HF_HUB_OFFLINE", False)
-    monkeypatch.setattr(constants, "DOWNLOAD_CHUNK_SIZE", 4096)  # several chunks per file, so cancel can act
 
 
 @pytest.fixture
@@ -174,7 +198,7 @@ def hub(hub_env, checkpoint_files):
     server = FakeHub(checkpoint_files)
     server.thread.start()
     yield server
-    for event in server.stall.values():
+    for event in (*server.stall.values(), *server.silent.values()):
         event.set()
     server.shutdown()
     server.server_close()
@@ -300,3 +324,55 @@ def test_offline_mode_is_a_clear_error(hub_env, tmp_path, monkeypatch):
     monkeypatch.setattr(constants, "HF_HUB_OFFLINE", True)
     with pytest.raises(ModelError, match="HF_HUB_OFFLINE"):
         download_model(REPO, "main", tmp_path / "model", endpoint="http://127.0.0.1:9")
+
+
+def test_a_server_that_streams_past_the_size_never_grows_the_file_past_it(hub, tmp_path):
+    hub.endless.add(WEIGHTS_FILE)
+    target = download_model(REPO, "main", tmp_path / "model", endpoint=hub.endpoint)
+    assert (target / WEIGHTS_FILE).read_bytes() == hub.files[WEIGHTS_FILE]  # the extra bytes were never written
+
+
+@pytest.mark.timeout(30)
+def test_cancel_acts_while_the_server_sends_nothing(hub, tmp_path):
+    hub.silent[WEIGHTS_FILE] = threading.Event()
+    cancel = threading.Event()
+    ticks = []
+
+    def on_progress(done, total, speed, eta):
+        ticks.append(done)
+        if ticks.count(done) >= 3:  # progress keeps coming while no byte arrives; then the user gives up
+            cancel.set()
+
+    with pytest.raises(DownloadCancelled):
+        download_model(REPO, "main", tmp_path / "model", endpoint=hub.endpoint, progress=on_progress, cancel=cancel)
+
+
+@pytest.mark.timeout(30)
+def test_a_stalled_server_is_a_clear_error(hub, tmp_path, monkeypatch):
+    from glmocr_core.checkpoint.transfer import TransferLimits
+
+    monkeypatch.setattr(download, "TRANSFER_LIMITS", TransferLimits(poll_s=0.2, stall_s=1.0))
+    hub.silent[WEIGHTS_FILE] = threading.Event()
+    with pytest.raises(ModelError, match="stalled") as caught:
+        download_model(REPO, "main", tmp_path / "model", endpoint=hub.endpoint)
+    assert "resume" in str(caught.value)
+
+
+def test_a_busy_server_is_retried_after_its_retry_after(hub, tmp_path):
+    hub.fail_once["config.json"] = 503
+    target = download_model(REPO, "main", tmp_path / "model", endpoint=hub.endpoint)
+    assert (target / "config.json").read_bytes() == hub.files["config.json"]
+    assert len([p for p, _ in hub.requests if p.endswith("/config.json")]) == 2
+
+
+def test_a_refusing_server_is_not_retried(hub, tmp_path):
+    hub.fail_once["config.json"] = 403
+    with pytest.raises(ModelError, match="403"):
+        download_model(REPO, "main", tmp_path / "model", endpoint=hub.endpoint)
+
+
+def test_a_web_page_instead_of_the_hub_is_explained(hub, tmp_path):
+    hub.html_info = True
+    with pytest.raises(ModelError, match="login") as caught:
+        download_model(REPO, "main", tmp_path / "model", endpoint=hub.endpoint)
+    assert "Choose folder" in str(caught.value)
