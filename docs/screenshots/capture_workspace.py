@@ -35,6 +35,18 @@ def sample_page(path: Path) -> Path:
     return path
 
 
+TEXT_TOKENS = ["Lorem ", "ipsum ", "dolor ", "sit ", "amet, ", "consectetur ", "adipiscing ", "elit ", "sed ", "do. "]
+FORMULA_TOKENS = ["E ", "= ", "m ", "c^2 ", "\\quad ", "\\int ", "f(x)\\,", "dx ", "= ", "F(b) ", "- ", "F(a)"]
+TABLE_TOKENS = ["<table>"] + [f"<tr>{''.join(f'<td>cell {r},{c}</td>' for c in (1, 2, 3))}</tr>" for r in range(1, 6)] \
+    + ["</table>"]
+
+
+def tokens_for(region):
+    """What the fake model "reads" in each region of the sample page, by where the region starts."""
+    top = region[1] if region else 0
+    return FORMULA_TOKENS if 560 <= top < 700 else TABLE_TOKENS if top >= 700 else TEXT_TOKENS * 3
+
+
 def shot(window, name):
     pump()
     window.grab().save(str(OUT / f"{name}.png"))
@@ -46,8 +58,7 @@ def main():
     shot(studio.window, "01-empty-no-model")
     close(studio)
 
-    tokens = ["Lorem ", "ipsum ", "dolor ", "sit ", "amet, ", "consectetur ", "adipiscing ", "elit ", "sed ", "do."]
-    studio = open_studio(FakeFactory(tokens=tokens * 3, token_delay_s=0.06), with_model=True)
+    studio = open_studio(FakeFactory(tokens_for=tokens_for, token_delay_s=0.06), with_model=True)
     pump(500)
     studio.documents.open_path(str(sample_page(SCRATCH / "report.png")))
     add = studio.regions.add_region
@@ -61,7 +72,7 @@ def main():
     shot(studio.window, "03-done")
     close(studio)
 
-    studio = open_studio(FakeFactory(tokens=tokens), with_model=True, theme="dark")
+    studio = open_studio(FakeFactory(tokens_for=tokens_for), with_model=True, theme="dark")
     pump(300)
     studio.documents.open_path(str(SCRATCH / "report.png"))
     studio.regions.add_region(0, (110, 220, 1130, 520))
