@@ -10,7 +10,7 @@ import torch
 from PIL import Image
 
 from glmocr_core.api import OcrResult, RecognizeOptions
-from glmocr_core.engine import Engine
+from glmocr_core.engine import BatchItem, Engine
 from glmocr_core.runtime import graphs
 
 REGIONS = [None, (0, 0, 110, 60), (40, 20, 230, 100)]
@@ -27,7 +27,7 @@ def engine(tiny_checkpoint):
 
 
 def _prefilled(engine, page, regions):
-    prepared = engine._prepare(page, regions, "text", RecognizeOptions())
+    prepared = [engine._prepare_item(BatchItem(page, "text", region)) for region in regions]
     prompts = [p.prompt for p in prepared]
     pixels = torch.from_numpy(np.concatenate([p.pixels for p in prepared]))
     return engine.runner.prefill_batch(prompts, pixels, capacity=max(len(p.ids) for p in prompts) + 16)
