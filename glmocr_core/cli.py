@@ -1,30 +1,36 @@
-"""The ``glmocr-studio`` command line (``ocr``, ``info``): batch OCR of images and PDF pages, plain text or JSON lines.
+"""The ``glmocr-studio`` command line: ``ocr`` (batch OCR of images and PDF pages, plain text or JSON lines, with
+the in-process engine or a remote server), ``info``, and ``serve`` (the model over HTTP for other machines).
 
 ``glmocr-studio`` without a subcommand opens the desktop window (``app.main``); the subcommands land here, and
 ``python -m glmocr_core`` runs them without the app installed. (``glmocr`` is the official SDK's command.)
 
-Exit codes are a contract: 0 ok, 2 usage, 3 model error, 4 input error (130 when interrupted). User errors print
-one clear line on stderr, never a traceback.
+Exit codes are a contract: 0 ok, 2 usage, 3 model error, 4 input error, 5 remote server error (130 when
+interrupted). User errors print one clear line on stderr, never a traceback.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
+from collections import deque
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict
 from pathlib import Path
 
 from . import __version__
 from .api import TASKS, OcrResult, RecognizeOptions
+from .backends.settings import BACKENDS, DEFAULT_MODEL_NAME, IMAGE_FORMATS
 from .documents.pages import DEFAULT_DPI, MAX_DPI, MIN_DPI
 from .errors import GlmOcrError, InputError, ModelError, UsageError
 from .paths import MODEL_DIR_ENV, default_model_dir, model_dir_from_env
 from .runtime.devices import DEVICES, DTYPES, PRECISIONS
 
 PROG = "glmocr-studio"
-COMMANDS = ("ocr", "info")
-EXIT_OK, EXIT_USAGE, EXIT_MODEL, EXIT_INPUT, EXIT_INTERRUPTED = 0, 2, 3, 4, 130
+COMMANDS = ("ocr", "info", "serve")
+EXIT_OK, EXIT_USAGE, EXIT_MODEL, EXIT_INPUT, EXIT_REMOTE, EXIT_INTERRUPTED = 0, 2, 3, 4, 5, 130
+API_KEY_ENV = "GLMOCR_STUDIO_API_KEY"  # the key for --backend openai/ollama and for serve, kept out of `ps`
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -33,9 +39,12 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"{PROG} {__version__}")
     commands = parser.add_subparsers(dest="command", required=True)
     _add_ocr_command(commands)
-    info = commands.add_parser("info", help="show the device, dtype, attention backend and threads that would be used")
+    info = commands.add_parser("info", help="show the device, dtype, attention backend and threads that would be "
+                                            "used, or check a remote server (--backend)")
     _add_device_options(info)
     info.add_argument("--model", help="model folder to check (default: the app's model folder)")
+    _add_remote_options(info)
+    _add_serve_command(commands)
     return parser
 
 
@@ -54,6 +63,46 @@ def _add_ocr_command(commands) -> None:
     _add_device_options(ocr)
     ocr.add_argument("--no-repeat-guard", action="store_true", help="do not stop generation on repetition loops")
     ocr.add_argument("--json", action="store_true", help="one JSON object per line and page")
+    _add_remote_options(ocr)
+
+
+def _add_remote_options(parser) -> None:
+    remote = parser.add_argument_group("remote server (see docs/remote-backends.md)")
+    remote.add_argument("--backend", choices=BACKENDS, default="local",
+                        help="local: the model on this machine; openai: an OpenAI-compatible server (vLLM, SGLang, "
+                             "llama-server, glmocr-studio serve); ollama: Ollama's /api/generate")
+    remote.add_argument("--url", action="append", metavar="URL",
+                        help="the server's base URL; repeat it to use several servers in rotation (default "
+                             "http://127.0.0.1:8080, for Ollama http://127.0.0.1:11434)")
+    remote.add_argument("--api-key", metavar="KEY", help=f"sent as a Bearer token (default: ${API_KEY_ENV})")
+    remote.add_argument("--model-name", default=DEFAULT_MODEL_NAME, metavar="NAME",
+                        help=f"the name the server knows the model by (default {DEFAULT_MODEL_NAME})")
+    remote.add_argument("--concurrency", type=int, default=4, metavar="N",
+                        help="requests in flight at once; regions and pages fan out over them (default 4)")
+    remote.add_argument("--image-format", choices=IMAGE_FORMATS, default="png",
+                        help="png sends every pixel as is (default); jpeg is smaller and lossy")
+    remote.add_argument("--timeout", type=float, default=120.0, metavar="S",
+                        help="the longest silence allowed from the server (default 120)")
+    remote.add_argument("--no-verify-tls", dest="verify_tls", action="store_false",
+                        help="accept any TLS certificate (a self-signed one on your own network)")
+
+
+def _add_serve_command(commands) -> None:
+    serve = commands.add_parser("serve", help="serve the model over HTTP: OpenAI's /v1/chat/completions, "
+                                              "/v1/models, /health and Ollama's /api/generate")
+    serve.add_argument("--model", help=f"model folder (default: ${MODEL_DIR_ENV} or the app's model folder)")
+    serve.add_argument("--host", default="127.0.0.1",
+                       help="address to listen on (default 127.0.0.1, this machine only; any other needs an API key)")
+    serve.add_argument("--port", type=int, default=8080, help="port (default 8080, where the official SDK looks)")
+    serve.add_argument("--api-key", metavar="KEY",
+                       help=f"require the header 'Authorization: Bearer KEY' (default: ${API_KEY_ENV})")
+    serve.add_argument("--served-model-name", default=DEFAULT_MODEL_NAME, metavar="NAME",
+                       help=f"the model name clients send (default {DEFAULT_MODEL_NAME})")
+    serve.add_argument("--max-batch", type=int, default=8, metavar="N",
+                       help="concurrent requests decoded together as one batch (default 8)")
+    serve.add_argument("--max-tokens", type=int, default=16384, metavar="N",
+                       help="the largest max_tokens a request may ask for (default 16384)")
+    _add_device_options(serve)
 
 
 def _add_device_options(parser) -> None:
@@ -72,16 +121,19 @@ def _add_device_options(parser) -> None:
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
-        return run_ocr(args) if args.command == "ocr" else run_info(args)
-    except UsageError as exc:
-        return _fail(exc, EXIT_USAGE)
-    except ModelError as exc:
-        return _fail(exc, EXIT_MODEL)
-    except InputError as exc:
-        return _fail(exc, EXIT_INPUT)
+        return {"ocr": run_ocr, "info": run_info, "serve": run_serve}[args.command](args)
+    except GlmOcrError as exc:
+        return _fail(exc, exit_code(exc))
     except KeyboardInterrupt:
         print(f"{PROG}: interrupted", file=sys.stderr)
         return EXIT_INTERRUPTED
+
+
+def exit_code(exc: GlmOcrError) -> int:
+    for kind, code in ((UsageError, EXIT_USAGE), (ModelError, EXIT_MODEL), (InputError, EXIT_INPUT)):
+        if isinstance(exc, kind):
+            return code
+    return EXIT_REMOTE  # backends.transport.RemoteError, the only other kind
 
 
 def _fail(exc: GlmOcrError, code: int) -> int:
@@ -104,14 +156,17 @@ def run_ocr(args) -> int:
     regions = [parse_region_arg(text) for text in args.region] if args.region else [None]
     options = RecognizeOptions(max_new_tokens=args.max_new_tokens, repeat_guard=not args.no_repeat_guard,
                                schema=_read_schema(args))
-    engine = _load_engine(args)
+    engine = _open_engine(args)
     failed = False
-    for source in args.inputs:
-        try:
-            _ocr_document(engine, source, regions, options, args)
-        except InputError as exc:
-            _fail(exc, EXIT_INPUT)
-            failed = True  # go on with the other inputs; the exit code still reports the failure
+    try:
+        for source in args.inputs:
+            try:
+                _ocr_document(engine, source, regions, options, args)
+            except InputError as exc:
+                _fail(exc, EXIT_INPUT)
+                failed = True  # go on with the other inputs; the exit code still reports the failure
+    finally:
+        engine.close()
     return EXIT_INPUT if failed else EXIT_OK
 
 
@@ -124,6 +179,24 @@ def _read_schema(args) -> str | None:
         return Path(args.schema).read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as exc:
         raise InputError(f"cannot read the schema: {exc}", args.schema) from None
+
+
+def _open_engine(args):
+    return _load_engine(args) if args.backend == "local" else _remote_engine(args)
+
+
+def _remote_engine(args):
+    from .backends.remote import RemoteEngine
+    from .backends.settings import RemoteSettings
+
+    settings = RemoteSettings(kind=args.backend, urls=tuple(args.url or ()), api_key=_api_key(args),
+                              model_name=args.model_name, image_format=args.image_format,
+                              concurrency=args.concurrency, read_timeout_s=args.timeout, verify_tls=args.verify_tls)
+    return RemoteEngine(settings)
+
+
+def _api_key(args) -> str | None:
+    return args.api_key or os.environ.get(API_KEY_ENV) or None
 
 
 def _load_engine(args):
@@ -141,10 +214,34 @@ def _ocr_document(engine, source: str, regions: list, options: RecognizeOptions,
     from .documents.pages import parse_page_range
 
     with open_document(source) as document:
-        for index in parse_page_range(args.pages, document.page_count, source):
-            image, _ = document.ocr_image(index, dpi=args.dpi)
-            for region, result in zip(regions, _recognize(engine, image, args.task, regions, options)):
+        pages = parse_page_range(args.pages, document.page_count, source)
+        images = ((index, document.ocr_image(index, dpi=args.dpi)[0]) for index in pages)
+        workers = 1 if args.backend == "local" else args.concurrency
+        for index, results in _in_page_order(images, lambda image: _recognize(engine, image, args.task, regions,
+                                                                               options), workers):
+            for region, result in zip(regions, results):
                 _emit(result, source, index + 1, region, args.json, document.page_count)
+
+
+def _in_page_order(images, recognize, workers: int):
+    """(page index, results) in page order. With workers > 1 (a remote server) that many pages are in flight at
+    once; pages are rendered only as they are sent, so a long PDF never sits in memory whole."""
+    if workers <= 1:
+        for index, image in images:
+            yield index, recognize(image)
+        return
+    pool, window = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="glmocr-pages"), deque()
+    try:
+        for index, image in images:
+            window.append((index, pool.submit(recognize, image)))
+            if len(window) >= workers:
+                done, future = window.popleft()
+                yield done, future.result()
+        while window:
+            done, future = window.popleft()
+            yield done, future.result()
+    finally:
+        pool.shutdown(wait=True, cancel_futures=True)
 
 
 def _recognize(engine, image, task, regions: list, options) -> list[OcrResult]:
@@ -184,6 +281,8 @@ def result_record(result: OcrResult, source: str, page: int, region) -> dict:
 
 
 def run_info(args) -> int:
+    if args.backend != "local":
+        return _remote_info(args)
     import torch
 
     from .checkpoint.check import check_model_dir
@@ -207,10 +306,44 @@ def run_info(args) -> int:
     return EXIT_OK
 
 
+def _remote_info(args) -> int:
+    engine = _remote_engine(args)
+    try:
+        health = engine.health()
+    finally:
+        engine.close()
+    print(f"{PROG} {__version__}\nbackend: {args.backend}\nservers: {', '.join(engine.settings.urls)}\n"
+          f"model name: {args.model_name}\nserved models: {', '.join(health.models) or '(none listed)'}\n"
+          f"status: {'ready' if health.ok else 'not ready'}: {health.message}")
+    return EXIT_OK if health.ok else EXIT_REMOTE
+
+
 def _folder_status(problems) -> str:
     if problems is None:
         return "missing"
     return "ready" if not problems else f"{len(problems)} problem(s): " + "; ".join(str(p) for p in problems)
+
+
+# ---------------------------------------------------------------------------------------------------------- serve
+
+
+def run_serve(args) -> int:
+    from .server.runner import serve_forever
+    from .server.settings import ServeSettings, ServerLimits
+
+    limits = ServerLimits(max_batch=args.max_batch, max_tokens=args.max_tokens,
+                          max_batch_tokens=max(ServerLimits.max_batch_tokens, args.max_tokens))
+    settings = ServeSettings(host=args.host, port=args.port, api_key=_api_key(args),
+                             served_model_name=args.served_model_name, limits=limits).checked()  # before loading
+    engine = _load_engine(args)
+    print(f"{PROG}: serving {settings.served_model_name} at http://{args.host}:{args.port} "
+          f"(/v1/chat/completions, /api/generate{', API key required' if settings.api_key else ''}); "
+          "Ctrl+C stops after the running requests", file=sys.stderr, flush=True)
+    try:
+        serve_forever(engine, settings)
+    finally:
+        engine.close()
+    return EXIT_OK
 
 
 if __name__ == "__main__":
