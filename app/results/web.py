@@ -7,7 +7,6 @@ later content goes in through ``runJavaScript``, which has no size limit like ``
 
 from __future__ import annotations
 
-import atexit
 import json
 import weakref
 from functools import lru_cache
@@ -33,7 +32,8 @@ def release_web_views() -> None:
     """Delete every live view (and its page) now.
 
     Chromium needs each page gone before its profile, and the default profile dies with the QApplication; a view
-    still alive in an undeleted window at that moment crashes the process on exit. Runs at aboutToQuit and atexit.
+    still alive in an undeleted window at that moment crashes the process on exit. The app calls it at aboutToQuit
+    (``app.main.connect_application``), the test suite when its session ends.
     """
     import shiboken6
 
@@ -42,8 +42,6 @@ def release_web_views() -> None:
             shiboken6.delete(view)
     _live_views.clear()
 
-
-atexit.register(release_web_views)
 
 
 @lru_cache(maxsize=1)
@@ -59,31 +57,37 @@ def page_url() -> QUrl:
     return QUrl.fromLocalFile(str(web_dir() / PAGE_NAME))
 
 
-def _install_local_only_guard(profile) -> None:
-    """Block every request that is not to a local resource, so showing math can never reach the network."""
+_guard = None  # the default profile's interceptor: every view shares that profile, so one guard serves them all
+
+
+def _local_only_guard(profile):
+    """An interceptor that blocks every request not to a local resource, so showing math never reaches the network."""
     from PySide6.QtWebEngineCore import QWebEngineUrlRequestInterceptor
 
     class LocalOnly(QWebEngineUrlRequestInterceptor):
-        blocked: list[str] = []
+        def __init__(self, parent):
+            super().__init__(parent)
+            self.blocked: list[str] = []
 
         def interceptRequest(self, info):  # noqa: N802 (Qt name)
             url = info.requestUrl()
             if url.scheme() not in LOCAL_SCHEMES:
-                LocalOnly.blocked.append(url.toString())
+                self.blocked.append(url.toString())
                 info.block(True)
 
-    if getattr(profile, "_glmocr_guard", None) is None:
-        guard = LocalOnly(profile)
-        profile.setUrlRequestInterceptor(guard)
-        profile._glmocr_guard = guard  # keep the Python object alive as long as the profile
+    return LocalOnly(profile)
+
+
+def _install_local_only_guard(profile) -> None:
+    global _guard
+    if _guard is None:
+        _guard = _local_only_guard(profile)  # held here too, so Python keeps it as long as the profile
+        profile.setUrlRequestInterceptor(_guard)
 
 
 def blocked_requests() -> list[str]:
     """URLs the guard refused (tests check it stays empty)."""
-    from PySide6.QtWebEngineCore import QWebEngineProfile
-
-    guard = getattr(QWebEngineProfile.defaultProfile(), "_glmocr_guard", None)
-    return list(type(guard).blocked) if guard is not None else []
+    return list(_guard.blocked) if _guard is not None else []
 
 
 def _make_page_class():
@@ -136,9 +140,6 @@ def _make_view_class():
 
         def show_html(self, html: str) -> None:
             self._run_render(f"glmocr.showHtml({json.dumps(html)})")
-
-        def is_ready(self) -> bool:
-            return self._ready
 
         def _run_render(self, script: str) -> None:
             if not self._ready:

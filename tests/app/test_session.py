@@ -120,3 +120,14 @@ def test_damaged_autosave_is_dropped_not_offered(tmp_path):
     (tmp_path / "123-abc.json").write_text("{ truncated")
     assert find_recoverable(tmp_path) == []
     assert not (tmp_path / "123-abc.json").exists()
+
+
+def test_the_document_check_hashes_a_file_as_the_core_does(tmp_path):
+    from PIL import Image
+
+    from glmocr_core.documents.document import open_document
+
+    path = tmp_path / "page.png"
+    Image.new("RGB", (20, 10), "white").save(path)
+    with open_document(path) as document:
+        assert file_sha256(path) == document.content_hash()
