@@ -26,7 +26,7 @@ SELF_TEST_FLAG = "--self-test"
 SELF_TEST_ENV = "GLMOCR_STUDIO_SELF_TEST"
 # The core's data files: the chat template it falls back to, and what the smoke test's tiny checkpoint is built from.
 CORE_DATA_FILES = (("glmocr_core.processing", "chat_template.jinja"), ("glmocr_core.testing", "special_tokens.json"),
-                   ("glmocr_core.testing", "real_config.json"))
+                   ("glmocr_core.testing", "real_config.json"), ("glmocr_core.layout", "sdk_rules.json"))
 SELF_TEST_TIMEOUT_ENV = "GLMOCR_STUDIO_SELF_TEST_TIMEOUT_S"
 # A windowed executable on Windows has no stdout: the self-test also appends its lines to this file when set.
 SELF_TEST_REPORT_ENV = "GLMOCR_STUDIO_SELF_TEST_REPORT"
