@@ -7,7 +7,9 @@ what the KV cache is sized by). Requests can share a batch when their sampling s
 images, prompts, tasks and budgets may differ, and a request that is seeded sampling always runs alone, so its
 result does not depend on what else was waiting. A batch runs until its last row ends; rows that end early leave
 it (the engine stops decoding them), and requests that arrive meanwhile join the next batch. The oldest request is
-always in the next batch, so none waits behind later ones for long.
+always in the next batch, so none waits behind later ones for long. Before taking a batch the worker waits up to
+``gather_s`` (20 ms) for more requests, so clients that send their next request as soon as they have a result
+land in the same batch instead of alternating with the others.
 
 Results are handed back through each job's ``sink`` (called on the worker thread). A client that goes away sets the
 job's ``cancelled`` flag: a waiting job is dropped, a running one leaves its batch at the next token.
@@ -17,6 +19,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from dataclasses import dataclass, field
 from typing import Callable
 
@@ -114,15 +117,34 @@ class BatchScheduler:
     def _next_batch(self) -> list[Job] | None:
         with self._wake:
             while True:
+                if not self._wait_for_work():
+                    return None
+                self._gather()
                 self._pending = [job for job in self._pending if not job.cancelled.is_set()]
                 if self._pending:
-                    break
-                if self._stopping:
-                    return None
-                self._wake.wait()
-            batch = take_batch(self._pending, self.limits.max_batch, self.limits.max_batch_tokens)
-            self._pending = [job for job in self._pending if job not in batch]
-            return batch
+                    batch = take_batch(self._pending, self.limits.max_batch, self.limits.max_batch_tokens)
+                    self._pending = [job for job in self._pending if job not in batch]
+                    return batch
+
+    def _wait_for_work(self) -> bool:
+        """Until a job waits (True) or the scheduler stops with nothing left (False). Holds the lock."""
+        while True:
+            self._pending = [job for job in self._pending if not job.cancelled.is_set()]
+            if self._pending:
+                return True
+            if self._stopping:
+                return False
+            self._wake.wait()
+
+    def _gather(self) -> None:
+        """Wait a moment for more requests: the clients of the batch that just ended send their next requests as
+        soon as they have their results, and this lets them join the next batch instead of the one after."""
+        deadline = time.monotonic() + self.limits.gather_s
+        while len(self._pending) < self.limits.max_batch and not self._stopping:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                return
+            self._wake.wait(left)
 
     def _run(self, batch: list[Job]) -> None:
         finished: set[int] = set()

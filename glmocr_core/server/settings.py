@@ -25,6 +25,7 @@ class ServerLimits:
     # eight SDK requests (8192 each) fit, and so does one long request of max_tokens.
     max_batch_tokens: int = 65536
     max_queued: int = 256  # waiting requests; more are answered 503 with Retry-After
+    gather_s: float = 0.02  # how long a batch waits for requests that are on their way (a small price per request)
     keepalive_s: float = 10.0  # a streaming client hears an SSE comment this often while its request waits
 
 
