@@ -55,8 +55,7 @@ class _Job:
 class _Collected:
     """A reply's pieces, summed up into the final OcrResult."""
 
-    def __init__(self, url: str):
-        self.url = url
+    def __init__(self):
         self.texts: list[str] = []
         self.token_ids: list[int] = []
         self.finish_reason: str | None = None
@@ -173,7 +172,7 @@ class RemoteEngine:
 
     def _run(self, job: _Job, should_stop: Callable[[], bool] | None) -> Iterator[TextDelta | OcrResult]:
         with self._slots:
-            collected = _Collected("")
+            collected = _Collected()
             if should_stop is None or not should_stop():
                 yield from self._stream(job, should_stop, collected)
             else:
@@ -184,7 +183,6 @@ class RemoteEngine:
         started = time.perf_counter()
         body = self.protocol.build_request(job.spec, stream=True)
         with self.transport.post_stream(self.protocol.PATH, body) as reply:
-            collected.url = reply.url
             for piece in self._pieces(reply):
                 collected.add(piece, time.perf_counter() - started)
                 if piece.text:

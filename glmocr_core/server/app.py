@@ -61,6 +61,7 @@ class _Handlers:
         self.settings, self.limits = settings, settings.limits
         self.scheduler = BatchScheduler(engine, settings.limits)
         self.started = int(time.time())
+        self._decoding: asyncio.Semaphore | None = None  # made on the server's loop, at the first request
 
     # ---------------------------------------------------------------------------------------------- OpenAI
 
@@ -158,8 +159,11 @@ class _Handlers:
 
     async def _parse(self, request: Request, parse) -> ParsedRequest:
         data = await read_body(request, self.limits.max_body_bytes)
-        # JSON and image decoding take real time for a big page: off the loop, so other connections keep moving
-        return await asyncio.to_thread(lambda: parse(_json_object(data), self.settings))
+        if self._decoding is None:
+            self._decoding = asyncio.Semaphore(self.limits.max_parallel_decodes)
+        async with self._decoding:
+            # JSON and image decoding take real time for a big page: off the loop, so other connections keep moving
+            return await asyncio.to_thread(lambda: parse(_json_object(data), self.settings))
 
     def _submit(self, parsed: ParsedRequest) -> tuple[_Channel, Job]:
         channel = _Channel(asyncio.get_running_loop())

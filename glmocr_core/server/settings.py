@@ -17,6 +17,9 @@ class ServerLimits:
     # A 3500 px page as PNG is some tens of MB in base64; the body is held in memory while it is parsed.
     max_body_bytes: int = 64 * 2**20
     max_image_pixels: int = MAX_IMAGE_PIXELS  # the documents' decompression-bomb limit
+    # A white page compresses ~1000:1, so a small body can still decode to hundreds of MB: at most this many
+    # request images are decoded at once.
+    max_parallel_decodes: int = 2
     # The SDK asks for 8192 by default; above this a request is refused rather than allowed to tie up the engine.
     max_tokens: int = 16384
     max_text_chars: int = 100_000  # the prompt text; GLM-OCR prompts are a few words or a JSON template

@@ -87,15 +87,18 @@ def test_openai_client_sees_typed_errors(server, strict_server, image):
         wrong.models.list()
 
 
-def test_the_official_sdk_client_gets_its_text_from_serve(server, local_engine, image):
+@pytest.mark.parametrize("mode, path, model", [("openai", "/v1/chat/completions", "glm-ocr"),
+                                               ("ollama_generate", "/api/generate", "glm-ocr:latest")])
+def test_the_official_sdk_client_gets_its_text_from_serve(server, local_engine, image, mode, path, model):
     pytest.importorskip("glmocr")
     from glmocr.config import load_config
     from glmocr.dataloader.page_loader import PageLoader
     from glmocr.ocr_client import OCRClient
 
     config = load_config()
-    config.pipeline.ocr_api.api_url = f"{server.url}/v1/chat/completions"
-    config.pipeline.ocr_api.model = "glm-ocr"
+    config.pipeline.ocr_api.api_url = f"{server.url}{path}"
+    config.pipeline.ocr_api.api_mode = mode
+    config.pipeline.ocr_api.model = model
     config.pipeline.page_loader.max_tokens = 48  # keeps the random model's answer short
     client = OCRClient(config.pipeline.ocr_api)
     client.start()  # the SDK's start-up check: a text-only "hello" while it holds a second connection open
