@@ -164,12 +164,12 @@ class EngineWorker(QObject):
         super().__init__()
         self.loader = loader
         self.engine: OcrEngine | None = None
-        self.queue: deque[OcrJob] = deque()
+        self._queue: deque[OcrJob] = deque()
         self._lock = threading.Lock()
         self.cancel_event = threading.Event()  # set exactly when every job inside the engine call is stopped
-        self.batch: list[OcrJob] = []  # taken from the queue, not answered yet
-        self.decoding: list[OcrJob] = []  # the part of ``batch`` inside the current engine call
-        self.stopped: set[int] = set()  # seqs of ``batch`` jobs the host cancelled
+        self._batch: list[OcrJob] = []  # taken from the queue, not answered yet
+        self._decoding: list[OcrJob] = []  # the part of ``batch`` inside the current engine call
+        self._stopped: set[int] = set()  # seqs of ``batch`` jobs the host cancelled
 
     @Slot(str, dict)
     def load(self, model_dir: str, load_options: dict) -> None:
@@ -197,15 +197,15 @@ class EngineWorker(QObject):
 
     def enqueue(self, jobs: list[OcrJob]) -> None:
         with self._lock:
-            self.queue.extend(jobs)
+            self._queue.extend(jobs)
 
     def cancel_region(self, region_id: str) -> tuple[bool, bool]:
         """Drop the region's queued jobs and stop its running one: (any dropped, any stop requested)."""
         with self._lock:
-            dropped = [job for job in self.queue if job.region_id == region_id]
+            dropped = [job for job in self._queue if job.region_id == region_id]
             for job in dropped:
-                self.queue.remove(job)
-            running = [job for job in self.batch if job.region_id == region_id]
+                self._queue.remove(job)
+            running = [job for job in self._batch if job.region_id == region_id]
             for job in running:
                 self._stop_locked(job)
         return bool(dropped), bool(running)
@@ -218,22 +218,22 @@ class EngineWorker(QObject):
     def cancel_everything(self) -> list[OcrJob]:
         """Empty the queue and stop the running batch; returns the queued jobs that were dropped."""
         with self._lock:
-            dropped = list(self.queue)
-            self.queue.clear()
+            dropped = list(self._queue)
+            self._queue.clear()
             self._stop_batch_locked()
         return dropped
 
     def _stop_locked(self, job: OcrJob) -> None:
-        self.stopped.add(job.seq)
+        self._stopped.add(job.seq)
         self._update_cancel_event()
 
     def _stop_batch_locked(self) -> None:
-        self.stopped.update(job.seq for job in self.batch)
+        self._stopped.update(job.seq for job in self._batch)
         self._update_cancel_event()
 
     def _update_cancel_event(self) -> None:
-        live = [job for job in self.decoding if job.seq not in self.stopped]
-        if self.decoding and not live:
+        live = [job for job in self._decoding if job.seq not in self._stopped]
+        if self._decoding and not live:
             self.cancel_event.set()
         else:
             self.cancel_event.clear()
@@ -243,32 +243,32 @@ class EngineWorker(QObject):
     def _next_batch(self) -> list[OcrJob]:
         """The next queued job and up to MAX_BATCH - 1 queued mates it can share an engine call with."""
         with self._lock:
-            self.batch, self.decoding = [], []
-            self.stopped.clear()
+            self._batch, self._decoding = [], []
+            self._stopped.clear()
             self.cancel_event.clear()
-            if not self.queue:
+            if not self._queue:
                 return []
-            first = self.queue.popleft()
-            mates = [job for job in self.queue if same_batch(first, job)][:MAX_BATCH - 1]
+            first = self._queue.popleft()
+            mates = [job for job in self._queue if same_batch(first, job)][:MAX_BATCH - 1]
             for job in mates:
-                self.queue.remove(job)
-            self.batch = [first, *mates]
-            return list(self.batch)
+                self._queue.remove(job)
+            self._batch = [first, *mates]
+            return list(self._batch)
 
     def _begin_decoding(self, jobs: list[OcrJob]) -> None:
         with self._lock:
-            self.decoding = list(jobs)
+            self._decoding = list(jobs)
             self._update_cancel_event()
 
     def _is_stopped(self, job: OcrJob) -> bool:
         with self._lock:
-            return job.seq in self.stopped
+            return job.seq in self._stopped
 
     def _answer(self, signal, job: OcrJob, payload) -> None:
         """Send a job's final signal and forget it (a later stop request for it is then a no-op)."""
         with self._lock:
-            self.batch = [j for j in self.batch if j is not job]
-            self.decoding = [j for j in self.decoding if j is not job]
+            self._batch = [j for j in self._batch if j is not job]
+            self._decoding = [j for j in self._decoding if j is not job]
         signal.emit(job.seq, job.region_id, payload)
 
     # --- running ------------------------------------------------------------------------------

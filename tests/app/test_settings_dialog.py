@@ -149,7 +149,7 @@ def test_logging_goes_to_a_rotating_file_once(tmp_path):
         handlers = [h for h in logging.getLogger().handlers if h.get_name() == logging_setup._HANDLER_NAME]
         assert len(handlers) == 1 and isinstance(handlers[0], logging.handlers.RotatingFileHandler)
         assert handlers[0].maxBytes == logging_setup.MAX_LOG_BYTES
-        logging.getLogger("glmocr.test").warning("a line the user can send us")
+        logging.getLogger("app.logging_check").warning("a line the user can send us")
         handlers[0].flush()
         assert "a line the user can send us" in path.read_text(encoding="utf-8")
     finally:
