@@ -209,6 +209,14 @@ def test_retry_after_seconds():
     assert retry_after_seconds("Wed, 21 Oct 2015 07:28:00 GMT") == 0.0  # a date in the past: no wait
 
 
+def test_the_remote_engine_satisfies_the_engine_protocol():
+    from glmocr_core.api import OcrEngine
+
+    engine = RemoteEngine(RemoteSettings(urls=("http://127.0.0.1:9",)))
+    assert isinstance(engine, OcrEngine) and engine.info.device == "remote" and engine.info.backend == "openai"
+    engine.close()
+
+
 def test_remote_settings_are_checked():
     with pytest.raises(UsageError):
         RemoteSettings(kind="grpc").checked()

@@ -144,7 +144,7 @@ def test_health_models_and_ollama_routes(server, local_engine, image):
 # ------------------------------------------------------------------------------------------------ bad requests
 
 
-def _bad_requests(image):
+def _bad_requests():
     tiny = drawn_image(40, 30, 1)
     return [
         ("invalid JSON", b"{not json", 400, None),
@@ -169,9 +169,11 @@ def _bad_requests(image):
     ]
 
 
-@pytest.mark.parametrize("index", range(18))
-def test_bad_requests_get_a_4xx_with_an_error_body(server, image, index):
-    name, body, status, code = _bad_requests(image)[index]
+BAD_REQUESTS = _bad_requests()
+
+
+@pytest.mark.parametrize("name, body, status, code", BAD_REQUESTS, ids=[case[0] for case in BAD_REQUESTS])
+def test_bad_requests_get_a_4xx_with_an_error_body(server, name, body, status, code):
     content = body if isinstance(body, bytes) else json.dumps(body).encode()
     reply = httpx.post(f"{server.url}/v1/chat/completions", content=content,
                        headers={"Content-Type": "application/json"}, timeout=60)

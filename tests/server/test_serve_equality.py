@@ -192,3 +192,18 @@ def test_random_results_keep_shape(remote, image):
     second = _final(remote.recognize(image, options=sampled))
     assert first.token_ids == second.token_ids  # a seeded request runs alone, so it is reproducible
     assert 0 < len(first.token_ids) <= 8 and np.all(np.array(first.token_ids) >= 0)
+
+
+def test_a_waiting_stream_hears_keepalives():
+    import asyncio
+
+    from glmocr_core.server.app import KEEPALIVE, _Channel
+
+    async def first_two() -> list:
+        channel = _Channel(asyncio.get_running_loop())
+        events = channel.events(keepalive_s=0.01)
+        quiet = await events.__anext__()
+        channel.put("piece")
+        return [quiet, await events.__anext__()]
+
+    assert asyncio.run(first_two()) == [KEEPALIVE, "piece"]
