@@ -3,6 +3,10 @@
     detector = LayoutDetector.load(folder, device="cpu")
     regions = detector.detect(page)            # the SDK's regions: label, task, score, bbox, order
     raw = detector.detect_raw(page, 0.5)       # transformers' post_process_object_detection dict
+
+``fast=True`` folds the batch norms into the convolutions and runs them channels-last (about 1.5x faster on CPU);
+its outputs then differ from transformers' by float rounding, which can reorder near-tied queries, so the default
+is the bit-exact model.
 """
 
 from __future__ import annotations
@@ -13,6 +17,7 @@ import torch
 from PIL import Image
 
 from .config import LayoutPreprocessorConfig, load_layout_preprocessor_config
+from .fusion import fuse_batch_norms
 from .loading import load_layout_model
 from .model import LayoutOutput, PPDocLayoutV3
 from .postprocess import LayoutRegion, LayoutRules, load_rules, postprocess_page
@@ -21,27 +26,34 @@ from .preprocess import preprocess
 
 
 class LayoutDetector:
-    def __init__(self, model: PPDocLayoutV3, preprocessor: LayoutPreprocessorConfig, rules: LayoutRules):
-        self.model, self.preprocessor, self.rules = model, preprocessor, rules
+    def __init__(self, model: PPDocLayoutV3, preprocessor: LayoutPreprocessorConfig, rules: LayoutRules,
+                 fast: bool = False):
+        self.model, self.preprocessor, self.rules, self.fast = model, preprocessor, rules, fast
+        if fast:
+            fuse_batch_norms(model)
+            model.to(memory_format=torch.channels_last)
         self.labels = model.cfg.labels
         self.device = next(model.parameters()).device
         self.dtype = next(model.parameters()).dtype
 
     @classmethod
     def load(cls, folder: str | Path, device: str | torch.device = "cpu", dtype: torch.dtype = torch.float32,
-             rules: LayoutRules | None = None) -> "LayoutDetector":
+             rules: LayoutRules | None = None, fast: bool = False) -> "LayoutDetector":
         """``folder``: config.json, model.safetensors and (optionally) preprocessor_config.json; ``rules``: the
         SDK's post-processing settings (default: sdk_rules.json, the SDK's own defaults)."""
         model = load_layout_model(folder, dtype=dtype, device=device)
-        return cls(model, load_layout_preprocessor_config(folder), rules or load_rules())
+        return cls(model, load_layout_preprocessor_config(folder), rules or load_rules(), fast)
 
     @torch.inference_mode()
-    def forward(self, images: list[Image.Image]) -> LayoutOutput:
-        """Raw outputs for a batch of pages (resized to the model's fixed input size)."""
+    def forward(self, images: list[Image.Image], masks: bool = False) -> LayoutOutput:
+        """Raw outputs for a batch of pages (resized to the model's fixed input size); the masks only on request
+        (no post-processing here reads them)."""
         pixels = preprocess(images, self.preprocessor).to(self.device, self.dtype)
-        outputs = self.model(pixels)
-        return LayoutOutput(*(t.float() for t in (outputs.logits, outputs.pred_boxes, outputs.order_logits,
-                                                  outputs.out_masks)))
+        if self.fast:
+            pixels = pixels.contiguous(memory_format=torch.channels_last)
+        outputs = self.model(pixels, masks)
+        return LayoutOutput(*(t.float() if t is not None else None for t in (
+            outputs.logits, outputs.pred_boxes, outputs.order_logits, outputs.out_masks)))
 
     def detect_raw_batch(self, images: list[Image.Image], threshold: float = 0.5) -> list[dict[str, torch.Tensor]]:
         sizes = [(image.height, image.width) for image in images]

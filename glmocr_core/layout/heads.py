@@ -35,20 +35,24 @@ def query_masks(mask_queries: torch.Tensor, prototypes: torch.Tensor) -> torch.T
 
 def mask_boxes(mask: torch.Tensor, dtype: torch.dtype) -> torch.Tensor:
     """Bool masks [B, Q, h, w] -> the boxes around their pixels, (cx, cy, w, h) in [0, 1]; all zeros for an empty
-    mask. A pixel (x, y) spans [x, x + 1), so a one-pixel mask is 1/w wide."""
+    mask. A pixel (x, y) spans [x, x + 1), so a one-pixel mask is 1/w wide. Read off the mask's row and column
+    projections (the same integers as the reference's masked min/max over every pixel, at a fraction of the cost)."""
     height, width = mask.shape[-2:]
-    ys, xs = torch.meshgrid(torch.arange(height, device=mask.device), torch.arange(width, device=mask.device),
-                            indexing="ij")
-    big = torch.full((), torch.finfo(dtype).max, dtype=dtype, device=mask.device)
-    x_masked, y_masked = xs.to(dtype) * mask, ys.to(dtype) * mask
-    x_max = x_masked.flatten(start_dim=-2).max(dim=-1).values + 1
-    x_min = torch.where(mask, x_masked, big).flatten(start_dim=-2).min(dim=-1).values
-    y_max = y_masked.flatten(start_dim=-2).max(dim=-1).values + 1
-    y_min = torch.where(mask, y_masked, big).flatten(start_dim=-2).min(dim=-1).values
-    corners = torch.stack([x_min, y_min, x_max, y_max], dim=-1) * torch.any(mask, dim=(-2, -1)).unsqueeze(-1)
+    x0, x1 = _first_and_end(mask.any(dim=-2))  # [B, Q] each
+    y0, y1 = _first_and_end(mask.any(dim=-1))
+    corners = torch.stack([x0, y0, x1, y1], dim=-1).to(dtype)
     x0, y0, x1, y1 = (corners / torch.tensor([width, height, width, height], device=mask.device,
                                              dtype=dtype)).unbind(dim=-1)
     return torch.stack([(x0 + x1) / 2, (y0 + y1) / 2, x1 - x0, y1 - y0], dim=-1)
+
+
+def _first_and_end(hits: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """hits [..., n] bool -> index of the first hit and one past the last; (0, 0) where there is none."""
+    n = hits.shape[-1]
+    index = torch.arange(n, device=hits.device)
+    first = torch.where(hits, index, n).min(dim=-1).values
+    end = torch.where(hits, index + 1, 0).max(dim=-1).values
+    return torch.where(end > 0, first, 0), end
 
 
 @functools.lru_cache(maxsize=8)

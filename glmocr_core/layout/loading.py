@@ -33,7 +33,7 @@ def load_layout_model(model_dir: str | Path, dtype: torch.dtype = torch.float32,
     expected = {name: tuple(t.shape) for name, t in model.state_dict().items()}
     check_names(expected, set(locations), cfg, model_dir)
     model.load_state_dict(_read(expected, locations, dtype, device), strict=True, assign=True)
-    return model.eval()
+    return model.requires_grad_(False).eval()  # inference only (several blocks compute in place)
 
 
 def skippable(name: str, cfg: LayoutConfig) -> bool:

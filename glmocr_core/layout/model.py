@@ -29,7 +29,7 @@ class LayoutOutput:
     logits: torch.Tensor  # [B, Q, num_labels] class logits (sigmoid scores)
     pred_boxes: torch.Tensor  # [B, Q, 4] (cx, cy, w, h) in [0, 1] of the input
     order_logits: torch.Tensor  # [B, Q, Q] pairwise reading-order logits (upper triangle)
-    out_masks: torch.Tensor  # [B, Q, H/4, W/4] mask logits
+    out_masks: torch.Tensor | None  # [B, Q, H/4, W/4] mask logits (None when not asked for)
 
 
 class ConvEncoder(nn.Module):
@@ -73,13 +73,14 @@ class PPDocLayoutV3Model(nn.Module):
     def bbox_embed(self) -> nn.Module:
         return self.enc_bbox_head if self.cfg.tie_word_embeddings else self.decoder.bbox_embed
 
-    def forward(self, pixels: torch.Tensor) -> LayoutOutput:  # [B, 3, H, W]
+    def forward(self, pixels: torch.Tensor, masks: bool = True) -> LayoutOutput:  # [B, 3, H, W]
+        """``masks=False`` skips the final masks (only polygon outlines would read them)."""
         x4, *maps = self.backbone(pixels)
         pan, prototypes = self.encoder([proj(m) for proj, m in zip(self.encoder_input_proj, maps)], x4)
         memory, shapes = self._memory(pan)
         queries, boxes_unact = self._select_queries(memory, shapes, prototypes)
         hidden, boxes = self.decoder(queries, boxes_unact, memory, shapes, self.bbox_embed)
-        return self._heads(hidden, boxes, prototypes)
+        return self._heads(hidden, boxes, prototypes if masks else None)
 
     def _memory(self, pan: list[torch.Tensor]) -> tuple[torch.Tensor, list[tuple[int, int]]]:
         """The decoder's memory [B, S, D]: every level projected and flattened; extra levels from the coarsest."""
@@ -111,11 +112,11 @@ class PPDocLayoutV3Model(nn.Module):
             shapes = [(int(height / s), int(width / s)) for s in self.cfg.feat_strides]
         return anchors(tuple(shapes), 0.05, str(memory.device), memory.dtype)
 
-    def _heads(self, hidden: torch.Tensor, boxes: torch.Tensor, prototypes: torch.Tensor) -> LayoutOutput:
+    def _heads(self, hidden: torch.Tensor, boxes: torch.Tensor, prototypes: torch.Tensor | None) -> LayoutOutput:
         """Class, mask and order outputs of the last decoder layer."""
         out = self.decoder_norm(hidden)
         order = self.decoder_global_pointer(self.decoder_order_head[-1](out[:, -self.cfg.num_queries:]))
-        masks = query_masks(self.mask_query_head(out), prototypes)
+        masks = query_masks(self.mask_query_head(out), prototypes) if prototypes is not None else None
         return LayoutOutput(self.class_embed(out), boxes, order, masks)
 
 
@@ -141,5 +142,5 @@ class PPDocLayoutV3(nn.Module):
         self.cfg = cfg
         self.model = PPDocLayoutV3Model(cfg)
 
-    def forward(self, pixels: torch.Tensor) -> LayoutOutput:
-        return self.model(pixels)
+    def forward(self, pixels: torch.Tensor, masks: bool = True) -> LayoutOutput:
+        return self.model(pixels, masks)

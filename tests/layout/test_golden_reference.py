@@ -74,6 +74,9 @@ def test_detections_match_end_to_end(tiny_layout_checkpoint, golden_pages):
     assert _weights_digest(tiny_layout_checkpoint / "model.safetensors") == golden["weights_sha256"], \
         "the tiny checkpoint differs from the one the golden data was made with: rerun make_golden.py"
     detector = LayoutDetector.load(tiny_layout_checkpoint)
+    assert detector.detect_raw(golden_pages[0], 0.3).keys() == golden["detections"]["0.3"][0].keys()
+    outputs = detector.forward(golden_pages)  # one pass, post-processed at each threshold
+    sizes = [(page.height, page.width) for page in golden_pages]
     for threshold, pages in golden["detections"].items():
-        for image, expected in zip(golden_pages, pages):
-            _assert_same(detector.detect_raw(image, float(threshold)), expected)
+        for got, expected in zip(post_process_object_detection(outputs, float(threshold), sizes), pages):
+            _assert_same(got, expected)
