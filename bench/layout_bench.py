@@ -33,7 +33,7 @@ OUTPUTS = ("logits", "pred_boxes", "order_logits", "out_masks")
 
 
 def checkpoint(size: str, out: Path) -> Path:
-    from glmocr_core.testing.layout_checkpoints import real_config, random_model, tiny_config, write_checkpoint
+    from glmocr_core.testing.layout_checkpoints import random_model, real_config, tiny_config, write_checkpoint
 
     folder = out / f"layout-{size}"
     if not (folder / "model.safetensors").exists():

@@ -58,7 +58,7 @@ class Embedder(nn.Module):
     def __init__(self, cfg: BackboneConfig, frozen: bool):
         super().__init__()
         (c0, c1, c2), s, act, lab = cfg.stem_channels, cfg.stem_strides, cfg.hidden_act, cfg.use_learnable_affine_block
-        conv = lambda cin, cout, k, stride: HGConv(cin, cout, k, stride, act=act, lab=lab, frozen=frozen)  # noqa: E731
+        conv = lambda cin, cout, k, stride: HGConv(cin, cout, k, stride, act=act, lab=lab, frozen=frozen)
         self.stem1 = conv(c0, c1, 3, s[0])
         self.stem2a = conv(c1, c1 // 2, 2, s[1])
         self.stem2b = conv(c1 // 2, c1, 2, s[2])

@@ -104,7 +104,7 @@ class LayoutConfig:
         return [self.id2label[i] for i in range(self.num_labels)]
 
     @classmethod
-    def from_dict(cls, data: dict, source: str = "config.json") -> "LayoutConfig":
+    def from_dict(cls, data: dict, source: str = "config.json") -> LayoutConfig:
         if data.get("model_type") != MODEL_TYPE:
             raise ModelError(f"model_type is {data.get('model_type')!r}, expected '{MODEL_TYPE}' "
                              "(not a PP-DocLayoutV3 checkpoint)", source)

@@ -38,7 +38,7 @@ class LayoutDetector:
 
     @classmethod
     def load(cls, folder: str | Path, device: str | torch.device = "cpu", dtype: torch.dtype = torch.float32,
-             rules: LayoutRules | None = None, fast: bool = False) -> "LayoutDetector":
+             rules: LayoutRules | None = None, fast: bool = False) -> LayoutDetector:
         """``folder``: config.json, model.safetensors and (optionally) preprocessor_config.json; ``rules``: the
         SDK's post-processing settings (default: sdk_rules.json, the SDK's own defaults)."""
         model = load_layout_model(folder, dtype=dtype, device=device)

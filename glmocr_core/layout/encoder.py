@@ -30,7 +30,7 @@ class SelfAttention(nn.Module):
     def forward(self, x: torch.Tensor, pos: torch.Tensor | None) -> torch.Tensor:  # [B, S, D]
         batch, length, dim = x.shape
         qk = x + pos if pos is not None else x
-        split = lambda t: t.view(batch, length, self.heads, self.head_dim).transpose(1, 2)  # noqa: E731
+        split = lambda t: t.view(batch, length, self.heads, self.head_dim).transpose(1, 2)
         out = F.scaled_dot_product_attention(split(self.q_proj(qk)), split(self.k_proj(qk)), split(self.v_proj(x)),
                                              scale=self.head_dim**-0.5)  # [B, H, S, hd]
         return self.out_proj(out.transpose(1, 2).reshape(batch, length, dim))
@@ -169,8 +169,8 @@ class EncoderMaskOutput(nn.Module):
 class HybridEncoder(nn.Module):
     def __init__(self, cfg: LayoutConfig):
         super().__init__()
-        dim, eps, act, stages = cfg.encoder_hidden_dim, cfg.batch_norm_eps, cfg.activation_function, \
-            len(cfg.encoder_in_channels) - 1
+        dim, eps, act = cfg.encoder_hidden_dim, cfg.batch_norm_eps, cfg.activation_function
+        stages = len(cfg.encoder_in_channels) - 1  # FPN and PAN steps between the levels
         self.encode_proj_layers = cfg.encode_proj_layers if cfg.encoder_layers > 0 else []
         self.encoder = nn.ModuleList(AIFI(cfg) for _ in cfg.encode_proj_layers)
         self.lateral_convs = nn.ModuleList(ConvNormLayer(dim, dim, 1, 1, eps, act) for _ in range(stages))

@@ -3,7 +3,8 @@ activation, the prediction MLP, and the activation table. Parameter names are th
 
 from __future__ import annotations
 
-from typing import Callable
+import itertools
+from collections.abc import Callable
 
 import torch
 import torch.nn.functional as F
@@ -85,7 +86,7 @@ class PredictionHead(nn.Module):
     def __init__(self, cin: int, hidden: int, cout: int, num_layers: int):
         super().__init__()
         sizes = [cin] + [hidden] * (num_layers - 1) + [cout]
-        self.layers = nn.ModuleList(nn.Linear(a, b) for a, b in zip(sizes[:-1], sizes[1:]))
+        self.layers = nn.ModuleList(nn.Linear(a, b) for a, b in itertools.pairwise(sizes))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         for layer in self.layers[:-1]:

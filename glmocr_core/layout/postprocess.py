@@ -27,8 +27,8 @@ import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from ..model.config import from_json_dict
 from ..errors import ModelError
+from ..model.config import from_json_dict
 
 RULES_FILE = Path(__file__).with_name("sdk_rules.json")
 MERGE_MODES = ("large", "small", "union")

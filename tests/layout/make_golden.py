@@ -139,8 +139,8 @@ def _plain(result: dict) -> dict:
 
 
 def make_real_names() -> None:
-    from transformers import PPDocLayoutV3Config, PPDocLayoutV3ForObjectDetection
     from safetensors import safe_open
+    from transformers import PPDocLayoutV3Config, PPDocLayoutV3ForObjectDetection
 
     model = PPDocLayoutV3ForObjectDetection(PPDocLayoutV3Config.from_pretrained(REFERENCE))
     with tempfile.TemporaryDirectory() as folder:

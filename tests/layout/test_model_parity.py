@@ -48,10 +48,10 @@ def test_forward_matches_reference(tiny_layout_checkpoint, golden_pages):
 
 
 VARIANTS = {
-    "untied-heads": dict(tie_word_embeddings=False),
-    "pre-norm-no-mask-boxes": dict(normalize_before=True, mask_enhanced=False),
-    "extra-level-expansion": dict(num_feature_levels=4, hidden_expansion=0.5),
-    "affine-blocks-unfrozen": dict(freeze_backbone_batch_norms=False),
+    "untied-heads": {"tie_word_embeddings": False},
+    "pre-norm-no-mask-boxes": {"normalize_before": True, "mask_enhanced": False},
+    "extra-level-expansion": {"num_feature_levels": 4, "hidden_expansion": 0.5},
+    "affine-blocks-unfrozen": {"freeze_backbone_batch_norms": False},
 }
 
 
