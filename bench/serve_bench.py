@@ -53,8 +53,11 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--max-batch", type=int, default=16, help="serve's --max-batch (default 16)")
     parser.add_argument("--image-size", type=int, default=224, help="side of the square test images (default 224)")
     parser.add_argument("--threads", type=int, default=os.cpu_count(), help="torch threads (default: all cores)")
+    parser.add_argument("--rounds", type=int, default=3,
+                        help="rounds of every run, interleaved; the fastest of each is kept (default 3: shared "
+                             "machines stall at random)")
     args = parser.parse_args(argv)
-    if min(args.requests, args.tokens, args.max_batch, args.image_size, *args.clients) < 1:
+    if min(args.requests, args.tokens, args.max_batch, args.image_size, args.rounds, *args.clients) < 1:
         parser.error("every count must be at least 1")
     return args
 
@@ -119,6 +122,17 @@ def over_http(url: str, pictures, options, clients: int, scheduler) -> tuple[flo
     return seconds, results, sum(sizes) / len(sizes) if sizes else 0.0
 
 
+def one_round(engine, server, pictures, options, clients: list[int]) -> list[Run]:
+    """The in-process baseline, then serve with one client and with each number of clients."""
+    local, expected = in_process(engine, pictures, options)
+    runs = [local]
+    for count in [1, *[c for c in clients if c != 1]]:
+        seconds, tokens, mean_batch = over_http(server.url, pictures, options, count, server.scheduler)
+        label = "serve, one client, one by one" if count == 1 else f"serve, {count} clients at once"
+        runs.append(Run(label, count, seconds, sum(map(len, tokens)), mean_batch, tokens == expected))
+    return runs
+
+
 def measure(args) -> tuple[list[Run], dict]:
     import torch
 
@@ -136,20 +150,21 @@ def measure(args) -> tuple[list[Run], dict]:
     pictures = images(args.requests, args.image_size)
     options = RecognizeOptions(max_new_tokens=args.tokens, repeat_guard=False)
     in_process(engine, pictures, options)  # warm-up: kernels for every shape this workload meets get built once
-    local, expected = in_process(engine, pictures, options)
-    runs = [local]
     limits = ServerLimits(max_batch=args.max_batch)
+    best: dict[str, Run] = {}
     with ServerThread(engine, ServeSettings(log_level="warning", limits=limits)) as server:
-        for clients in [1, *[c for c in args.clients if c != 1]]:
-            seconds, tokens, mean_batch = over_http(server.url, pictures, options, clients, server.scheduler)
-            label = "serve, one client, one by one" if clients == 1 else f"serve, {clients} clients at once"
-            runs.append(Run(label, clients, seconds, sum(map(len, tokens)), mean_batch, tokens == expected))
+        for _ in range(args.rounds):
+            for run in one_round(engine, server, pictures, options, args.clients):
+                if run.label not in best or run.seconds < best[run.label].seconds:
+                    best[run.label] = run
+    runs = list(best.values())
     baseline = runs[1].tokens_per_s
     for run in runs:
         run.ratio = run.tokens_per_s / baseline if baseline else 0.0
     context = {"machine": machine.describe(REPO), "size": args.size, "requests": args.requests,
                "tokens": args.tokens, "image_size": args.image_size, "max_batch": args.max_batch,
-               "threads": args.threads, "parameters": engine.info.parameters}
+               "threads": args.threads, "rounds": args.rounds, "parameters": engine.info.parameters,
+               "load_average": os.getloadavg()}
     return runs, context
 
 
@@ -168,7 +183,8 @@ def main(argv: list[str] | None = None) -> int:
     m = context["machine"]
     print(f"{m['cpu']}, {m['logical_cores']} logical cores, {context['threads']} torch threads; {args.size} "
           f"checkpoint ({context['parameters'] / 1e6:.1f} M parameters); {args.requests} requests of "
-          f"{args.image_size}×{args.image_size} px, {args.tokens} tokens each; serve --max-batch {args.max_batch}")
+          f"{args.image_size}×{args.image_size} px, {args.tokens} tokens each; serve --max-batch {args.max_batch}; "
+          f"best of {args.rounds} rounds; load average at the end {context['load_average'][0]:.1f}")
     print(table(runs))
     result = {**context, "runs": [{**asdict(r), "tokens_per_s": r.tokens_per_s} for r in runs]}
     (args.out / f"serve-bench-{args.size}.json").write_text(json.dumps(result, indent=2))

@@ -7,9 +7,10 @@ what the KV cache is sized by). Requests can share a batch when their sampling s
 images, prompts, tasks and budgets may differ, and a request that is seeded sampling always runs alone, so its
 result does not depend on what else was waiting. A batch runs until its last row ends; rows that end early leave
 it (the engine stops decoding them), and requests that arrive meanwhile join the next batch. The oldest request is
-always in the next batch, so none waits behind later ones for long. Before taking a batch the worker waits up to
-``gather_s`` (20 ms) for more requests, so clients that send their next request as soon as they have a result
-land in the same batch instead of alternating with the others.
+always in the next batch, so none waits behind later ones for long. After a batch of several requests the worker
+waits up to ``gather_s`` (20 ms) for more before taking the next one: their clients send their next requests as
+soon as they have their results, and so land in one batch instead of alternating with the others. (A lone client
+never waits.)
 
 Results are handed back through each job's ``sink`` (called on the worker thread). A client that goes away sets the
 job's ``cancelled`` flag: a waiting job is dropped, a running one leaves its batch at the next token.
@@ -119,7 +120,8 @@ class BatchScheduler:
             while True:
                 if not self._wait_for_work():
                     return None
-                self._gather()
+                if self.batch_sizes and self.batch_sizes[-1] > 1:
+                    self._gather()
                 self._pending = [job for job in self._pending if not job.cancelled.is_set()]
                 if self._pending:
                     batch = take_batch(self._pending, self.limits.max_batch, self.limits.max_batch_tokens)
@@ -137,8 +139,8 @@ class BatchScheduler:
             self._wake.wait()
 
     def _gather(self) -> None:
-        """Wait a moment for more requests: the clients of the batch that just ended send their next requests as
-        soon as they have their results, and this lets them join the next batch instead of the one after."""
+        """Wait a moment for the clients of the batch that just ended, who send their next requests as soon as they
+        have their results, so that they join the next batch instead of the one after."""
         deadline = time.monotonic() + self.limits.gather_s
         while len(self._pending) < self.limits.max_batch and not self._stopping:
             left = deadline - time.monotonic()
