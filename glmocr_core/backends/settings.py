@@ -5,6 +5,7 @@ The defaults are the safe ones: PNG images (nothing lost), TLS verification on, 
 
 from __future__ import annotations
 
+import ipaddress
 import math
 from dataclasses import dataclass, field, replace
 from urllib.parse import urlsplit
@@ -45,7 +46,9 @@ class RemoteSettings:
     connect_timeout_s: float = 10.0
     read_timeout_s: float = 120.0  # longest silence allowed while waiting for the next piece of a reply
     verify_tls: bool = True
-    trust_env: bool = True  # proxy and CA-bundle variables from the environment, like every other HTTP tool
+    # proxy and CA-bundle variables from the environment, like every other HTTP tool (never for this machine's own
+    # addresses: a proxy cannot reach a server on the user's loopback)
+    trust_env: bool = True
     retry: RetryPolicy = field(default_factory=RetryPolicy)
     headers: tuple[tuple[str, str], ...] = ()  # extra headers, e.g. for a gateway in front of the server
 
@@ -62,7 +65,7 @@ class RemoteSettings:
         if not self.model_name.strip():
             raise UsageError("the model name is empty")
         urls = tuple(base_url(url) for url in (self.urls or (DEFAULT_URLS[self.kind],)))
-        return replace(self, urls=urls)
+        return replace(self, urls=urls, trust_env=self.trust_env and not all(map(is_loopback_url, urls)))
 
 
 def base_url(url: str) -> str:
@@ -75,6 +78,16 @@ def base_url(url: str) -> str:
         if parts.path.endswith(suffix):
             return text[: len(text) - len(suffix)]
     return text
+
+
+def is_loopback_url(url: str) -> bool:
+    host = (urlsplit(url).hostname or "").lower()
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
 
 
 def _check_positive(name: str, value: float) -> None:

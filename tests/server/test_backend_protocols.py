@@ -223,3 +223,10 @@ def test_remote_settings_are_checked():
     with pytest.raises(UsageError):
         RemoteSettings(concurrency=0).checked()
     assert RemoteSettings(kind="ollama").checked().urls == ("http://127.0.0.1:11434",)
+
+
+def test_proxies_are_never_used_for_this_machine():
+    assert not RemoteSettings(urls=("http://127.0.0.1:8080", "http://localhost:9")).checked().trust_env
+    from glmocr_core.backends.settings import is_loopback_url
+
+    assert not is_loopback_url("http://gpu-box:8080")  # a name is only looked at, never resolved here
