@@ -23,7 +23,9 @@ from .layers import PredictionHead, activation, inverse_sigmoid
 def deformable_sample(value: torch.Tensor, shapes: list[tuple[int, int]], locations: torch.Tensor,
                       weights: torch.Tensor) -> torch.Tensor:
     """value [B, S, H, hd] (levels concatenated along S), locations [B, Q, H, L, P, 2] in [0, 1] (x, y),
-    weights [B, Q, H, L, P] -> [B, Q, H * hd]."""
+    weights [B, Q, H, L, P] -> [B, Q, H * hd]. Sampled in float32 (CPU grid_sample gives NaNs in bfloat16)."""
+    dtype = value.dtype
+    value, locations, weights = value.float(), locations.float(), weights.float()
     batch, _, heads, head_dim = value.shape
     _, queries, _, levels, points, _ = locations.shape
     grids = 2 * locations - 1
@@ -35,7 +37,7 @@ def deformable_sample(value: torch.Tensor, shapes: list[tuple[int, int]], locati
         samples.append(F.grid_sample(part, grid, mode="bilinear", padding_mode="zeros", align_corners=False))
     weights = weights.transpose(1, 2).reshape(batch * heads, 1, queries, levels * points)
     out = (torch.stack(samples, dim=-2).flatten(-2) * weights).sum(-1)  # [B * H, hd, Q]
-    return out.view(batch, heads * head_dim, queries).transpose(1, 2).contiguous()
+    return out.view(batch, heads * head_dim, queries).transpose(1, 2).contiguous().to(dtype)
 
 
 class MultiscaleDeformableAttention(nn.Module):

@@ -1,5 +1,6 @@
-"""The fast path: batch norms folded into convolutions (and channels-last) give the exact model's features up to
-float rounding; the exact model's outputs without masks are its outputs with masks, less the masks."""
+"""The fast paths: batch norms folded into convolutions (and channels-last) give the exact model's features up to
+float rounding; the exact model's outputs without masks are its outputs with masks, less the masks; bfloat16
+weights run without NaNs."""
 
 from __future__ import annotations
 
@@ -38,3 +39,10 @@ def test_outputs_without_masks(tiny_layout_checkpoint):
     assert light.out_masks is None and full.out_masks.shape == (1, 60, 64, 64)
     for name in ("logits", "pred_boxes", "order_logits"):
         assert torch.equal(getattr(full, name), getattr(light, name))
+
+
+@torch.no_grad()
+def test_bfloat16_weights_give_finite_outputs(tiny_layout_checkpoint):
+    model = load_layout_model(tiny_layout_checkpoint, dtype=torch.bfloat16)
+    out = model(torch.rand(1, 3, 256, 256, dtype=torch.bfloat16))
+    assert all(bool(getattr(out, name).isfinite().all()) for name in ("logits", "pred_boxes", "order_logits"))
