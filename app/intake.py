@@ -3,7 +3,8 @@
 Order of preference, because sources offer several formats at once: local files (keep the real name and the
 full-quality original), then image data (screenshots, images dragged from a browser), then text that is a
 local path. Remote URLs alone cannot be opened offline; the caller says so. The file types the app opens (and the
-installers register) are listed once, in ``OPENABLE_SUFFIXES``; the file dialogs' filters are built from it.
+installers register) are the core's ``SUPPORTED_SUFFIXES`` (``OPENABLE_SUFFIXES`` here); the file dialogs' filters
+are built from it.
 """
 
 from __future__ import annotations
@@ -15,8 +16,9 @@ from urllib.parse import unquote, urlparse
 from PySide6.QtCore import QBuffer, QIODevice, QMimeData, QUrl
 from PySide6.QtGui import QImage
 
-OPENABLE_SUFFIXES = (".png", ".jpg", ".jpeg", ".tif", ".tiff", ".webp", ".bmp", ".gif", ".pdf")
-IMAGE_SUFFIXES = tuple(suffix for suffix in OPENABLE_SUFFIXES if suffix != ".pdf")
+from glmocr_core.documents.formats import IMAGE_SUFFIXES, SUPPORTED_SUFFIXES
+
+OPENABLE_SUFFIXES = SUPPORTED_SUFFIXES
 IMAGE_MIME_TYPES = ("image/png", "image/jpeg", "image/webp", "image/bmp", "image/gif", "image/tiff")
 
 

@@ -3,7 +3,7 @@
 ``build`` makes every part of the window and ``_wire`` is the one list of connections between them; ``boot`` is
 what a start does; ``connect_application`` adds the process-wide hooks of a real run (tests build many windows in one
 QApplication and skip it). The engine is whatever ``EngineLoader`` ``build`` is given: the real one,
-``glmocr_core.api.load_engine``, is named here only.
+``glmocr_core.loader.load_engine``, is named here only.
 """
 
 from __future__ import annotations
@@ -17,7 +17,8 @@ from PySide6.QtCore import QEvent, QTimer
 from PySide6.QtGui import QAction
 from PySide6.QtWidgets import QApplication  # importing is fine; QtWebEngine must only precede *creating* one
 
-from glmocr_core.api import EngineLoader, load_engine
+from glmocr_core.api import EngineLoader
+from glmocr_core.loader import load_engine
 
 from app.document.autosave import Autosaver
 from app.document.workspace import Workspace

@@ -15,7 +15,7 @@ from typing import Any
 from PySide6.QtCore import QByteArray, QSettings
 
 from glmocr_core.api import TASKS
-from glmocr_core.checkpoint.download import DEFAULT_REPO_ID, DEFAULT_REVISION
+from glmocr_core.checkpoint.hub import DEFAULT_REPO_ID, DEFAULT_REVISION
 from glmocr_core.documents.pages import DEFAULT_DPI
 from glmocr_core.runtime.devices import DEVICES, PRECISIONS
 from glmocr_core.tasks.specs import TASK_SPECS

@@ -144,10 +144,3 @@ class EngineLoader(Protocol):
     """How callers get an engine without naming its implementation (the GUI's worker thread calls it)."""
 
     def __call__(self, model_dir: str, *, progress: Progress | None = None, **options: Any) -> OcrEngine: ...
-
-
-def load_engine(model_dir: str, *, progress: Progress | None = None, **options: Any) -> OcrEngine:
-    """The in-process engine (``Engine.load``'s options). torch is imported here, on the caller's thread."""
-    from .engine import Engine
-
-    return Engine.load(model_dir, progress=progress, **options)

@@ -27,3 +27,7 @@ class InputError(GlmOcrError):
 
 class UsageError(GlmOcrError):
     """Options that contradict each other or are out of range."""
+
+
+class DownloadCancelled(Exception):
+    """The user cancelled a download; what arrived stays in the partial file so the next download resumes."""

@@ -16,14 +16,20 @@ from typing import Callable
 
 from PySide6.QtCore import QObject, Signal
 
-from glmocr_core.checkpoint import download
-from glmocr_core.errors import GlmOcrError
+from glmocr_core.errors import DownloadCancelled, GlmOcrError
 
 log = logging.getLogger(__name__)
 PROGRESS_INTERVAL_S = 0.1  # at most ~10 progress updates a second reach the GUI
 SHUTDOWN_WAIT_S = 3.0
 
-Downloader = Callable[..., object]  # the signature of download.download_model
+Downloader = Callable[..., object]  # the signature of glmocr_core.checkpoint.download.download_model
+
+
+def download_model(**request):
+    """The real download, imported on first use: its HTTP client is not needed to show the window."""
+    from glmocr_core.checkpoint.download import download_model as download
+
+    return download(**request)
 
 
 class DownloadController(QObject):
@@ -40,7 +46,7 @@ class DownloadController(QObject):
 
     def __init__(self, downloader: Downloader | None = None, parent=None):
         super().__init__(parent)
-        self._downloader = downloader or download.download_model
+        self._downloader = downloader or download_model
         self._thread: threading.Thread | None = None
         self._cancel = threading.Event()
         self._last_progress = 0.0
@@ -78,7 +84,7 @@ class DownloadController(QObject):
         try:
             folder = self._downloader(**request, progress=self._on_progress, cancel=cancel,
                                       status=lambda text: self._emit(self.status, text))
-        except download.DownloadCancelled:
+        except DownloadCancelled:
             self._emit(self.cancelled)
         except GlmOcrError as exc:
             self._emit(self.failed, str(exc))

@@ -29,7 +29,7 @@ from PySide6.QtWidgets import (
     QVBoxLayout,
 )
 
-from glmocr_core.checkpoint import check, download, layout
+from glmocr_core.checkpoint import check, hub, layout
 
 from app.dialogs.downloads import DownloadController, Downloader
 from app.dialogs.sample_page import ensure_sample
@@ -70,9 +70,9 @@ class ModelManagerDialog(QDialog):
     # --- layout ---------------------------------------------------------------------------------------------------
 
     def _build(self) -> None:
-        self.intro = _rich_label(INTRO.format(size=human_bytes(download.APPROX_DOWNLOAD_BYTES),
-                                              license=download.MODEL_LICENSE, repo=download.DEFAULT_REPO_ID,
-                                              url=f"https://huggingface.co/{download.DEFAULT_REPO_ID}"))
+        self.intro = _rich_label(INTRO.format(size=human_bytes(hub.APPROX_DOWNLOAD_BYTES),
+                                              license=hub.MODEL_LICENSE, repo=hub.DEFAULT_REPO_ID,
+                                              url=f"https://huggingface.co/{hub.DEFAULT_REPO_ID}"))
         column = QVBoxLayout(self)
         column.addWidget(self.intro)
         column.addWidget(self._folder_box())
@@ -183,7 +183,7 @@ class ModelManagerDialog(QDialog):
         self.ready_box.setVisible(shown == "ready")
         self.download_button.setEnabled(not running and state != "ready")
         self.download_button.setText("Resume download" if _has_partial(folder) else
-                                     f"Download (about {human_bytes(download.APPROX_DOWNLOAD_BYTES)})")
+                                     f"Download (about {human_bytes(hub.APPROX_DOWNLOAD_BYTES)})")
         self.cancel_button.setVisible(running)
         self.progress_bar.setVisible(running)
         for widget in (self.choose_button, self.default_button, self.repo_edit, self.revision_edit,
@@ -233,8 +233,8 @@ class ModelManagerDialog(QDialog):
     # --- download -------------------------------------------------------------------------------------------------
 
     def hub_request(self) -> tuple[str, str, str]:
-        repo = self.repo_edit.text().strip() or download.DEFAULT_REPO_ID
-        revision = self.revision_edit.text().strip() or download.DEFAULT_REVISION
+        repo = self.repo_edit.text().strip() or hub.DEFAULT_REPO_ID
+        revision = self.revision_edit.text().strip() or hub.DEFAULT_REVISION
         return repo, revision, self.endpoint_edit.text().strip()
 
     def start_download(self) -> bool:

@@ -23,6 +23,8 @@ from typing import Callable
 
 from PIL import Image, UnidentifiedImageError
 
+from glmocr_core.documents.formats import file_content_hash, looks_like_pdf
+
 from app.document.atomic import WriteError, atomic_write_bytes, atomic_write_text
 from app.document.model import DocumentSession
 from app.paths import pasted_dir, user_data_dir
@@ -54,7 +56,7 @@ _SUFFIXES = {"JPEG": "jpg", "TIFF": "tif", "MPO": "jpg"}  # file name suffix per
 
 def _suffix_for(data: bytes) -> str:
     """A file name suffix that says what the bytes are (only for people looking into the folder)."""
-    if b"%PDF-" in data[:1024]:
+    if looks_like_pdf(data):
         return "pdf"
     try:
         with Image.open(io.BytesIO(data)) as image:  # reads the header only
@@ -150,16 +152,7 @@ class DocumentCheck:
     message: str
 
 
-def file_sha256(path) -> str:
-    """The hash ``glmocr_core.documents`` uses for file-backed documents: SHA-256 of the file's bytes."""
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
-def check_document(doc: DocumentSession, hash_file: Callable[[str], str] = file_sha256) -> DocumentCheck:
+def check_document(doc: DocumentSession, hash_file: Callable[[str], str] = file_content_hash) -> DocumentCheck:
     """Whether the session's document is where it was and unchanged, in words the restore dialog can show."""
     if not doc.path:
         return _check_pasted_copy(doc, hash_file)
@@ -183,7 +176,7 @@ def _check_pasted_copy(doc: DocumentSession, hash_file: Callable[[str], str]) ->
     return DocumentCheck(OK, "")
 
 
-def relink(doc: DocumentSession, new_path, hash_file: Callable[[str], str] = file_sha256) -> DocumentCheck:
+def relink(doc: DocumentSession, new_path, hash_file: Callable[[str], str] = file_content_hash) -> DocumentCheck:
     """Point the session at ``new_path`` (the user found the moved file) and check it again."""
     doc.path = str(new_path)
     if not doc.name:

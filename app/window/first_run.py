@@ -11,7 +11,7 @@ import html
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import QFrame, QHBoxLayout, QLabel, QProgressBar, QPushButton, QVBoxLayout
 
-from glmocr_core.checkpoint.download import APPROX_DOWNLOAD_BYTES, DEFAULT_REPO_ID, MODEL_LICENSE
+from glmocr_core.checkpoint.hub import APPROX_DOWNLOAD_BYTES, DEFAULT_REPO_ID, MODEL_LICENSE
 
 from app.dialogs.text import human_bytes
 

@@ -21,16 +21,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
-from ..errors import ModelError
+from ..errors import DownloadCancelled, ModelError
 from ..paths import default_model_dir
+from .hub import DEFAULT_REPO_ID, DEFAULT_REVISION
 from .layout import (INCOMPLETE_SUFFIX, OPTIONAL_DOWNLOADS, REQUIRED_FILES, SHARD_NAME, VERIFIED_MARKER,
                      WEIGHTS_INDEX_FILE, read_marker)
-from .transfer import DownloadCancelled, TransferError, TransferLimits, fetch
+from .transfer import TransferError, TransferLimits, fetch
 
-DEFAULT_REPO_ID = "zai-org/GLM-OCR"
-DEFAULT_REVISION = "main"
-APPROX_DOWNLOAD_BYTES = 2_200_000_000  # shown before the file list is known; the real sizes come from the Hub
-MODEL_LICENSE = "MIT"
 
 
 def _record_verified(folder: Path, repo_id: str, commit: str, remote: "RemoteFile | None") -> None:

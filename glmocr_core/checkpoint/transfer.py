@@ -17,9 +17,7 @@ from typing import Callable
 
 import httpx
 
-
-class DownloadCancelled(Exception):
-    """The user cancelled; what arrived stays in the partial file so the next download resumes."""
+from ..errors import DownloadCancelled
 
 
 class TransferError(Exception):

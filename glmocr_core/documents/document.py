@@ -38,6 +38,7 @@ from PIL import Image, ImageOps, UnidentifiedImageError
 
 from ..errors import InputError
 from ..processing.images import to_rgb
+from .formats import looks_like_pdf
 from .pages import DEFAULT_DPI
 
 # The official SDK caps the long side of a rendered PDF page at 3500 px (glmocr/utils/image_utils.py).
@@ -57,7 +58,6 @@ if Image.MAX_IMAGE_PIXELS is not None and Image.MAX_IMAGE_PIXELS < MAX_IMAGE_PIX
 # stereo pairs, of which the first frame is the picture.
 _MULTI_PAGE_FORMATS = {"TIFF"}
 _DECODED_PAGE_CACHE = 4
-_PDF_MAGIC = b"%PDF-"
 # Documents are read whole: none may be larger than this (a 300-page scan is a few hundred MB).
 MAX_FILE_BYTES = 1 << 30
 # Files larger than this must start with a PDF or image signature before the rest is read.
@@ -437,16 +437,11 @@ def document_from_image(
 
 
 def _document_from_data(data: bytes, source: str, max_pixels: int) -> Document:
-    if _looks_like_pdf(data):
+    if looks_like_pdf(data):
         return PdfDocument(source, data, max_pixels)
     if source.lower().endswith(".pdf"):
         raise InputError("the file is named .pdf but is not a PDF (no %PDF header)", source)
     return ImageDocument(source, data, None, max_pixels)
-
-
-def _looks_like_pdf(data: bytes) -> bool:
-    # The PDF spec lets a few bytes of junk precede the header; readers accept it within the first KiB.
-    return _PDF_MAGIC in data[:1024]
 
 
 def _read_file(path: Path, source: str) -> bytes:
@@ -482,7 +477,7 @@ def _check_file_size(size: int, head: bytes, source: str) -> None:
     if size > MAX_FILE_BYTES:
         raise InputError(f"the file is {size / 2**30:.1f} GiB, more than the {MAX_FILE_BYTES // 2**30} GiB this app "
                          "opens; split it or export the pages you need", source)
-    if size > _SNIFF_ABOVE_BYTES and not (_looks_like_pdf(head) or head.startswith(_IMAGE_MAGIC)):
+    if size > _SNIFF_ABOVE_BYTES and not (looks_like_pdf(head) or head.startswith(_IMAGE_MAGIC)):
         raise InputError("not an image or PDF this app can read (unknown or unsupported format)", source)
 
 

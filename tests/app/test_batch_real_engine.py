@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from glmocr_core.api import load_engine
+from glmocr_core.loader import load_engine
 
 WAIT_MS = 120000
 BOXES = [(0, 0, 110, 60), (40, 20, 230, 100), (5, 5, 60, 95)]

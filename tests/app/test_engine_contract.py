@@ -3,7 +3,8 @@ a test that passes with the fake says something about the real engine too."""
 
 import inspect
 
-from glmocr_core.api import EngineLoader, OcrEngine, load_engine
+from glmocr_core.api import EngineLoader, OcrEngine
+from glmocr_core.loader import load_engine
 
 from fake_engine import FakeEngine, FakeFactory
 

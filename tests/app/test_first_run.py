@@ -7,7 +7,7 @@ from __future__ import annotations
 import pytest
 from PySide6.QtWidgets import QFileDialog
 
-from glmocr_core.api import load_engine
+from glmocr_core.loader import load_engine
 
 from app.dialogs.sample_page import SAMPLE_NAME
 

@@ -12,7 +12,7 @@ from app.dialogs import sample_page
 from app.dialogs.model_manager import ModelManagerDialog
 from app.dialogs.text import human_bytes, human_eta, progress_line
 from glmocr_core.errors import ModelError
-from glmocr_core.checkpoint.download import DownloadCancelled
+from glmocr_core.errors import DownloadCancelled
 from glmocr_core.checkpoint.layout import INCOMPLETE_SUFFIX
 from helpers import header_checkpoint
 

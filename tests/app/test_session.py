@@ -11,7 +11,9 @@ from app.document import autosave
 from app.document.atomic import WriteError
 from app.document.model import DONE, DocumentSession, Region
 from app.document.autosave import Autosaver, find_recoverable
-from app.document.session_file import (CHANGED, MISSING, NO_FILE, OK, SessionError, check_document, file_sha256,
+from glmocr_core.documents.formats import file_content_hash
+
+from app.document.session_file import (CHANGED, MISSING, NO_FILE, OK, SessionError, check_document,
                                        load_session, relink, save_session)
 
 
@@ -50,7 +52,7 @@ def test_bad_session_files_give_readable_errors(tmp_path, content, reason):
 def test_document_checks_moved_changed_and_relinked(tmp_path):
     original = tmp_path / "scan.png"
     original.write_bytes(b"pixels")
-    doc = make_doc(original, file_sha256(original))
+    doc = make_doc(original, file_content_hash(original))
     assert check_document(doc).status == OK
     original.write_bytes(b"other pixels")
     assert check_document(doc).status == CHANGED
@@ -130,4 +132,4 @@ def test_the_document_check_hashes_a_file_as_the_core_does(tmp_path):
     path = tmp_path / "page.png"
     Image.new("RGB", (20, 10), "white").save(path)
     with open_document(path) as document:
-        assert file_sha256(path) == document.content_hash()
+        assert file_content_hash(path) == document.content_hash()

@@ -4,7 +4,7 @@ layouts a Hub checkpoint comes in: one model.safetensors, or shards with a model
 import pytest
 from PIL import Image
 
-from glmocr_core.api import load_engine
+from glmocr_core.loader import load_engine
 
 WAIT_MS = 120000
 

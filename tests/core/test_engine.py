@@ -162,7 +162,8 @@ def test_engine_satisfies_the_engine_protocol(engine):
 
 
 def test_load_engine_loads_a_sharded_checkpoint(tmp_path, image):
-    from glmocr_core.api import OcrEngine, load_engine
+    from glmocr_core.api import OcrEngine
+    from glmocr_core.loader import load_engine
     from glmocr_core.testing.checkpoints import build_tiny_checkpoint
 
     folder = build_tiny_checkpoint(tmp_path / "sharded", shards=2)

@@ -20,7 +20,8 @@ ABOVE = {
     "glmocr_core.engine": ("cli", "testing"),
 }
 # modules that must not pull in torch when imported on their own
-TORCH_FREE = ("glmocr_core.api", "glmocr_core.errors", "glmocr_core.paths", "glmocr_core.cli",
+TORCH_FREE = ("glmocr_core.api", "glmocr_core.loader", "glmocr_core.errors", "glmocr_core.paths", "glmocr_core.cli",
+              "glmocr_core.checkpoint.hub", "glmocr_core.documents.formats",
               "glmocr_core.model.config", "glmocr_core.checkpoint.check", "glmocr_core.checkpoint.download",
               "glmocr_core.checkpoint.layout", "glmocr_core.checkpoint.safetensors", "glmocr_core.runtime.devices",
               "glmocr_core.tasks.specs", "glmocr_core.tasks.parsing", "glmocr_core.documents.pages")
