@@ -8,12 +8,14 @@ import pytest
 
 # layer -> the glmocr_core packages it must never load (its own and lower layers are fine)
 ABOVE = {
-    "glmocr_core.model.glm_ocr": ("processing", "runtime", "checkpoint", "tasks", "documents", "engine", "cli",
-                                  "testing"),
-    "glmocr_core.processing.preprocess": ("runtime", "checkpoint", "tasks", "documents", "engine", "cli", "testing"),
+    "glmocr_core.model.glm_ocr": ("processing", "runtime", "checkpoint", "tasks", "documents", "layout", "engine",
+                                  "cli", "testing"),
+    "glmocr_core.processing.preprocess": ("runtime", "checkpoint", "tasks", "documents", "layout", "engine", "cli",
+                                          "testing"),
     "glmocr_core.processing.tokenizer": ("runtime", "checkpoint", "tasks", "documents", "engine", "cli", "testing"),
-    "glmocr_core.checkpoint.loading": ("runtime", "tasks", "documents", "engine", "cli", "testing"),
-    "glmocr_core.runtime.generate": ("tasks", "documents", "engine", "cli", "testing"),
+    "glmocr_core.checkpoint.loading": ("runtime", "tasks", "documents", "layout", "engine", "cli", "testing"),
+    "glmocr_core.runtime.generate": ("tasks", "documents", "layout", "engine", "cli", "testing"),
+    "glmocr_core.layout.detector": ("processing", "runtime", "tasks", "documents", "engine", "cli", "testing"),
     "glmocr_core.runtime.quantize": ("tasks", "documents", "engine", "cli", "testing"),
     "glmocr_core.tasks.parsing": ("documents", "engine", "cli", "testing"),
     "glmocr_core.documents.document": ("runtime", "checkpoint", "tasks", "engine", "cli", "testing"),
@@ -24,7 +26,8 @@ TORCH_FREE = ("glmocr_core.api", "glmocr_core.loader", "glmocr_core.errors", "gl
               "glmocr_core.checkpoint.hub", "glmocr_core.documents.formats",
               "glmocr_core.model.config", "glmocr_core.checkpoint.check", "glmocr_core.checkpoint.download",
               "glmocr_core.checkpoint.layout", "glmocr_core.checkpoint.safetensors", "glmocr_core.runtime.devices",
-              "glmocr_core.tasks.specs", "glmocr_core.tasks.parsing", "glmocr_core.documents.pages")
+              "glmocr_core.tasks.specs", "glmocr_core.tasks.parsing", "glmocr_core.documents.pages",
+              "glmocr_core.layout.config", "glmocr_core.layout.postprocess")
 
 
 def _loaded_after(module: str) -> set[str]:
