@@ -2,8 +2,9 @@
 
 ``build`` makes every part of the window and ``_wire`` is the one list of connections between them; ``boot`` is
 what a start does; ``connect_application`` adds the process-wide hooks of a real run (tests build many windows in one
-QApplication and skip it). The engine is whatever ``EngineLoader`` ``build`` is given: the real one,
-``glmocr_core.loader.load_engine``, is named here only.
+QApplication and skip it). The engine is whatever ``EngineLoader``s ``build`` is given: the real ones,
+``glmocr_core.loader.load_engine`` for this computer and ``load_remote_engine`` for a server, are named here only
+(which one a load uses is the settings' choice: ``app.engine.options.engine_choice``).
 """
 
 from __future__ import annotations
@@ -56,12 +57,20 @@ class Studio:
     actions: dict[str, QAction]
 
 
-def build(settings: Settings, engine_loader: EngineLoader, *, downloader=None, list_devices=None,
-          ask_relink: AskRelink | None = None) -> Studio:
+def load_remote_engine(urls: str, *, progress=None, **remote_settings):
+    """The remote ``EngineLoader``: ``RemoteEngine.load``, imported on the worker thread when a server is chosen
+    (httpx need not slow down every start)."""
+    from glmocr_core.backends.remote import RemoteEngine
+
+    return RemoteEngine.load(urls, progress=progress, **remote_settings)
+
+
+def build(settings: Settings, engine_loader: EngineLoader, *, remote_loader: EngineLoader = load_remote_engine,
+          downloader=None, list_devices=None, ask_relink: AskRelink | None = None) -> Studio:
     """The whole window: every part constructed here and every connection between parts made in ``_wire``."""
     results = ResultsPanel()
     window = MainWindow(settings, results)
-    host = EngineHost(engine_loader, window)
+    host = EngineHost(engine_loader, window, remote_loader=remote_loader)
     workspace = Workspace(window)
     documents = DocumentController(window, workspace, settings, host)
     regions = RegionController(window, workspace, documents, settings, host)

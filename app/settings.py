@@ -15,11 +15,13 @@ from typing import Any
 from PySide6.QtCore import QByteArray, QSettings
 
 from glmocr_core.api import TASKS
+from glmocr_core.backends.settings import BACKENDS, DEFAULT_MODEL_NAME, IMAGE_FORMATS, RemoteSettings
 from glmocr_core.checkpoint.hub import DEFAULT_REPO_ID, DEFAULT_REVISION
 from glmocr_core.documents.pages import DEFAULT_DPI
 from glmocr_core.runtime.devices import DEVICES, PRECISIONS
 from glmocr_core.tasks.specs import TASK_SPECS
 
+from app import secret_store
 from app.paths import default_model_dir, model_dir_from_env
 
 # Byte for byte what locates every user's native settings store and names the autosave lock owner: never change.
@@ -59,6 +61,13 @@ KEYS: dict[str, Key] = _table(
     Key("hub/repo_id", str, DEFAULT_REPO_ID, "Hugging Face Hub repository the model is downloaded from"),
     Key("hub/revision", str, DEFAULT_REVISION, "branch, tag or commit of that repository"),
     Key("hub/endpoint", str, "", "Hub mirror URL; empty = huggingface.co (or $HF_ENDPOINT)"),
+    Key("backend", str, BACKENDS[0], f"where recognition runs: {', '.join(BACKENDS)}"),
+    Key("remote/urls", str, "", "server URLs, one per line or comma-separated; empty = the backend's default"),
+    Key("remote/model_name", str, DEFAULT_MODEL_NAME, "the model's name on the server"),
+    Key("remote/concurrency", int, RemoteSettings().concurrency, "requests in flight at once"),
+    Key("remote/image_format", str, IMAGE_FORMATS[0], ", ".join(IMAGE_FORMATS)),
+    Key("remote/verify_tls", bool, True, "check the server's TLS certificate"),
+    Key("remote/api_key", str, "", "the server's API key, kept here only where the system has no keyring"),
 )
 
 MAX_RECENT_FILES = 10
@@ -127,6 +136,24 @@ class Settings:
     def model_dir(self) -> str:
         """Where the model lives: $GLMOCR_MODEL_DIR, else the setting, else the default under the data folder."""
         return str(model_dir_from_env() or self.get("model_dir") or default_model_dir())
+
+
+    def api_key(self) -> str:
+        """The remote server's key: from the keyring, else (no keyring, or saved before one existed) this file."""
+        return secret_store.read_key() or self.get("remote/api_key")
+
+    def set_api_key(self, key: str) -> bool:
+        """Keep the key in the keyring (True) or, where there is none, in this file (False)."""
+        if secret_store.write_key(key):
+            self.reset("remote/api_key")  # a copy saved while there was no keyring must not outlive it
+            return True
+        self.set("remote/api_key", key)
+        return False
+
+
+def server_urls(text: str) -> tuple[str, ...]:
+    """The endpoints a user typed: one per line or comma-separated, blanks dropped."""
+    return tuple(part.strip() for part in text.replace("\n", ",").split(",") if part.strip())
 
 
 def _copy_default(value):

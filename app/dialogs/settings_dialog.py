@@ -1,9 +1,12 @@
-"""The settings dialog: device, precision, token budgets, repetition guard, PDF resolution, theme, autosave, logs.
+"""The settings dialog: where recognition runs (this computer, or an OpenAI-compatible or Ollama server with its URL,
+key, model name and a "Test connection" check), device, precision, token budgets, repetition guard, PDF resolution,
+theme, autosave, logs.
 
 Every control reads and writes one key of the settings table (app.settings.KEYS), so defaults live in one place; the
 device and precision names and what each precision does come from glmocr_core. Detecting devices needs torch, which
 takes seconds to import, so a ``DeviceCatalog`` does it on a background thread while the dialog is already usable, once
-per run of the app.
+per run of the app. The connection test also runs on a daemon thread (a server may take seconds to answer or
+not answer at all), and the API key goes to the keyring through ``Settings.set_api_key``.
 """
 
 from __future__ import annotations
@@ -13,7 +16,7 @@ import logging
 import threading
 from typing import Callable
 
-from PySide6.QtCore import QObject, QUrl, Signal, Slot
+from PySide6.QtCore import QObject, Qt, QUrl, Signal, Slot
 from PySide6.QtGui import QDesktopServices
 from PySide6.QtWidgets import (
     QCheckBox,
@@ -23,18 +26,24 @@ from PySide6.QtWidgets import (
     QFormLayout,
     QGroupBox,
     QLabel,
+    QLineEdit,
+    QPlainTextEdit,
     QPushButton,
     QSpinBox,
     QVBoxLayout,
 )
 
+from glmocr_core.backends.settings import BACKENDS, DEFAULT_URLS, IMAGE_FORMATS, REMOTE_KINDS, RemoteSettings
+
 from glmocr_core.documents.pages import MAX_DPI, MIN_DPI
+from glmocr_core.errors import GlmOcrError
 from glmocr_core.runtime.devices import DEVICES, PRECISIONS, precision_summary
 from glmocr_core.tasks.specs import TASK_SPECS
 
 from app.dialogs.text import human_bytes
 from app.paths import log_dir
-from app.settings import KEYS, THEMES
+from app import secret_store
+from app.settings import KEYS, THEMES, server_urls
 
 log = logging.getLogger(__name__)
 
@@ -44,6 +53,16 @@ DEVICE_LABELS = {"auto": "Automatic (best available)", "cpu": "CPU", "cuda": "NV
                  "mps": "Apple GPU (MPS)"}
 # Every name the core accepts has a label (and nothing else does): a new core name fails here, not in a user's dialog.
 assert tuple(PRECISION_LABELS) == PRECISIONS and tuple(DEVICE_LABELS) == DEVICES and tuple(THEME_LABELS) == THEMES
+BACKEND_LABELS = {"local": "This computer",
+                  "openai": "An OpenAI-compatible server (vLLM, SGLang, llama.cpp, LM Studio, glmocr-studio serve)",
+                  "ollama": "An Ollama server"}
+IMAGE_FORMAT_LABELS = {"png": "PNG (lossless)", "jpeg": "JPEG (smaller)"}
+assert tuple(BACKEND_LABELS) == BACKENDS and tuple(IMAGE_FORMAT_LABELS) == IMAGE_FORMATS
+NO_KEYRING_WARNING = ("No system keyring was found: the API key is saved in plain text in the settings file. "
+                      "Anyone who can read your files can read it.")
+# A connection test should answer within seconds, unlike recognition, which may wait minutes for a busy server.
+TEST_TIMEOUTS_S = {"connect_timeout_s": 5.0, "read_timeout_s": 15.0}
+CONCURRENCY_RANGE = (1, 64)
 TOKEN_RANGE = (16, 32768)
 DPI_RANGE = (max(72, MIN_DPI), min(600, MAX_DPI))  # the core's limits, narrowed to what is sensible to offer
 AUTOSAVE_RANGE_S = (0, 3600)
@@ -110,17 +129,64 @@ class DeviceCatalog(QObject):
         self.ready.emit([], message)
 
 
+def _check_connection(settings: RemoteSettings) -> tuple[bool, str, list]:
+    from glmocr_core.backends.remote import RemoteEngine  # httpx, imported on the test thread when first needed
+
+    engine = RemoteEngine(settings)
+    try:
+        health = engine.health()
+    finally:
+        engine.close()
+    return health.ok, health.message, health.models
+
+
+class ConnectionTest(QObject):
+    """Asks a server which models it serves, on a daemon thread; ``answered(ok, message, models)`` arrives on the
+    GUI thread. A test started while one runs replaces it: only the newest answer is shown."""
+
+    answered = Signal(bool, str, list)
+    _done = Signal(int, bool, str, list)
+
+    def __init__(self, check: Callable[[RemoteSettings], tuple] = _check_connection, parent=None):
+        super().__init__(parent)
+        self._check = check
+        self._latest = 0
+        self._done.connect(self._on_done)
+
+    def start(self, settings: RemoteSettings) -> None:
+        self._latest += 1
+        threading.Thread(target=self._run, args=(self._latest, settings), name="connection-test",
+                         daemon=True).start()
+
+    def _run(self, number: int, settings: RemoteSettings) -> None:
+        try:
+            ok, message, models = self._check(settings)
+        except Exception as exc:  # noqa: BLE001 - unreachable, timeout, bad TLS: all shown as text
+            ok, message, models = False, str(exc) or type(exc).__name__, []
+        try:
+            self._done.emit(number, ok, message, list(models))
+        except RuntimeError:  # the dialog closed meanwhile
+            pass
+
+    @Slot(int, bool, str, list)
+    def _on_done(self, number: int, ok: bool, message: str, models: list) -> None:
+        if number == self._latest:
+            self.answered.emit(ok, message, models)
+
+
 class SettingsDialog(QDialog):
     settings_changed = Signal(list)  # names of the keys whose value changed
     model_manager_requested = Signal()
 
     def __init__(self, settings, parent=None, list_devices: Callable[[], list] | None = None,
-                 devices: DeviceCatalog | None = None):
+                 devices: DeviceCatalog | None = None, connection_test: ConnectionTest | None = None):
         super().__init__(parent)
         self.settings = settings
         self.setWindowTitle("Settings")
         self.setObjectName("settingsDialog")
         self.devices: list = []
+        self.connection_test = connection_test or ConnectionTest(parent=self)
+        self.connection_test.answered.connect(self._show_connection)
         self._build()
         self.load_values()
         self.catalog = devices or DeviceCatalog(list_devices, self)
@@ -131,6 +197,7 @@ class SettingsDialog(QDialog):
 
     def _build(self) -> None:
         column = QVBoxLayout(self)
+        column.addWidget(self._backend_box())
         column.addWidget(self._compute_box())
         column.addWidget(self._recognition_box())
         column.addWidget(self._app_box())
@@ -141,6 +208,49 @@ class SettingsDialog(QDialog):
         buttons.button(QDialogButtonBox.StandardButton.RestoreDefaults).clicked.connect(self.restore_defaults)
         self.button_box = buttons
         column.addWidget(buttons)
+
+    def _backend_box(self) -> QGroupBox:
+        box = QGroupBox("Recognition runs on")
+        self.backend_combo = _combo("Recognition runs on", BACKEND_LABELS)
+        self.backend_combo.currentIndexChanged.connect(self._show_backend)
+        self.url_edit = QPlainTextEdit()
+        self.url_edit.setAccessibleName("Server URLs, one per line")
+        self.url_edit.setFixedHeight(self.fontMetrics().lineSpacing() * 3 + 12)
+        self.key_edit = QLineEdit()
+        self.key_edit.setAccessibleName("API key")
+        self.key_edit.setEchoMode(QLineEdit.EchoMode.Password)
+        self.key_edit.setPlaceholderText("none")
+        self.keyring_label = QLabel(NO_KEYRING_WARNING)
+        self.keyring_label.setWordWrap(True)
+        self.keyring_label.setObjectName("keyringWarning")
+        self.keyring_label.setStyleSheet("color: #b35c00;")
+        self.keyring_label.setVisible(False)
+        self.model_name_edit = QLineEdit()
+        self.model_name_edit.setAccessibleName("Model name on the server")
+        self.concurrency_spin = _spin("Requests in flight at once", CONCURRENCY_RANGE, step=1)
+        self.image_format_combo = _combo("Image format sent to the server", IMAGE_FORMAT_LABELS)
+        self.verify_tls_check = QCheckBox("Check the server's certificate (HTTPS)")
+        self.verify_tls_check.setAccessibleName("Verify TLS certificates")
+        self.test_button = QPushButton("Test connection")
+        self.test_button.setAccessibleName("Test the connection to the server")
+        self.test_button.clicked.connect(self.test_connection)
+        self.connection_label = QLabel()
+        self.connection_label.setWordWrap(True)
+        self.connection_label.setAccessibleName("Connection test result")
+        self.connection_label.setTextFormat(Qt.TextFormat.PlainText)
+        form = QFormLayout(box)
+        form.addRow("Runs on", self.backend_combo)
+        form.addRow("Server URL", self.url_edit)
+        form.addRow("API key", self.key_edit)
+        form.addRow("", self.keyring_label)
+        form.addRow("Model name", self.model_name_edit)
+        form.addRow("Parallel requests", self.concurrency_spin)
+        form.addRow("Images sent as", self.image_format_combo)
+        form.addRow("TLS", self.verify_tls_check)
+        form.addRow(self.test_button, self.connection_label)
+        self.remote_widgets = (self.url_edit, self.key_edit, self.model_name_edit, self.concurrency_spin,
+                               self.image_format_combo, self.verify_tls_check, self.test_button)
+        return box
 
     def _compute_box(self) -> QGroupBox:
         box = QGroupBox("Model and device")
@@ -156,6 +266,7 @@ class SettingsDialog(QDialog):
         self.model_button = QPushButton("Model folder and download…")
         self.model_button.setAccessibleName("Open the model manager")
         self.model_button.clicked.connect(self.model_manager_requested)
+        self.local_widgets = (self.device_combo, self.precision_combo, self.model_button)
         form = QFormLayout(box)
         form.addRow("Device", self.device_combo)
         form.addRow("", self.devices_label)
@@ -202,7 +313,15 @@ class SettingsDialog(QDialog):
                        "repeat_guard": self.repeat_check.isChecked(), "pdf_dpi": self.dpi_spin.value(),
                        "theme": self.theme_combo.currentData(),
                        "autosave_interval_s": self.autosave_spin.value()})
+        values.update({"backend": self.backend_combo.currentData(), "remote/urls": self._urls_text(),
+                       "remote/model_name": self.model_name_edit.text().strip(),
+                       "remote/concurrency": self.concurrency_spin.value(),
+                       "remote/image_format": self.image_format_combo.currentData(),
+                       "remote/verify_tls": self.verify_tls_check.isChecked()})
         return values
+
+    def _urls_text(self) -> str:
+        return "\n".join(server_urls(self.url_edit.toPlainText()))
 
     def _show_values(self, values: dict) -> None:
         self._fill_devices(values["device"])
@@ -213,15 +332,25 @@ class SettingsDialog(QDialog):
         self.dpi_spin.setValue(values["pdf_dpi"])
         _select(self.theme_combo, values["theme"])
         self.autosave_spin.setValue(values["autosave_interval_s"])
+        _select(self.backend_combo, values["backend"])
+        self.url_edit.setPlainText(values["remote/urls"])
+        self.model_name_edit.setText(values["remote/model_name"])
+        self.concurrency_spin.setValue(values["remote/concurrency"])
+        _select(self.image_format_combo, values["remote/image_format"])
+        self.verify_tls_check.setChecked(values["remote/verify_tls"])
+        self._show_backend()
 
     def _names(self) -> list[str]:
         return ["device", "precision", *(f"max_new_tokens/{t}" for t in TASK_SPECS), "repeat_guard", "pdf_dpi",
-                "theme", "autosave_interval_s"]
+                "theme", "autosave_interval_s", "backend", "remote/urls", "remote/model_name", "remote/concurrency",
+                "remote/image_format", "remote/verify_tls"]
 
     def load_values(self) -> None:
         self._show_values({name: self.settings.get(name) for name in self._names()})
+        self.key_edit.setText(self.settings.api_key())
 
     def restore_defaults(self) -> None:
+        """The table's defaults; the API key stays (it is a secret the user typed, not a preference)."""
         self._show_values({name: KEYS[name].default for name in self._names()})
 
     def save(self) -> list[str]:
@@ -230,8 +359,53 @@ class SettingsDialog(QDialog):
             if value is not None and value != self.settings.get(name):
                 self.settings.set(name, value)
                 changed.append(name)
+        key = self.key_edit.text().strip()
+        if key != self.settings.api_key():
+            self.settings.set_api_key(key)
+            changed.append("remote/api_key")
         self.settings.sync()
         return changed
+
+    # --- where recognition runs ------------------------------------------------------------------------------------
+
+    @property
+    def remote_chosen(self) -> bool:
+        return self.backend_combo.currentData() in REMOTE_KINDS
+
+    def _show_backend(self) -> None:
+        """Only the chosen backend's options can be edited; the key warning shows where it would matter."""
+        remote = self.remote_chosen
+        for widget in self.remote_widgets:
+            widget.setEnabled(remote)
+        for widget in self.local_widgets:
+            widget.setEnabled(not remote)
+        kind = self.backend_combo.currentData()
+        self.url_edit.setPlaceholderText(DEFAULT_URLS.get(kind, ""))
+        self.keyring_label.setVisible(remote and not secret_store.keyring_available())
+
+    def remote_settings(self) -> RemoteSettings:
+        """What the fields say now (saved or not), checked: UsageError for a URL or name that cannot work."""
+        return RemoteSettings(kind=self.backend_combo.currentData(), urls=server_urls(self.url_edit.toPlainText()),
+                              api_key=self.key_edit.text().strip() or None,
+                              model_name=self.model_name_edit.text().strip(),
+                              concurrency=self.concurrency_spin.value(),
+                              image_format=self.image_format_combo.currentData(),
+                              verify_tls=self.verify_tls_check.isChecked(), **TEST_TIMEOUTS_S).checked()
+
+    def test_connection(self) -> None:
+        try:
+            settings = self.remote_settings()
+        except GlmOcrError as exc:
+            self._show_connection(False, str(exc), [])
+            return
+        self.connection_label.setText(f"Connecting to {', '.join(settings.urls)}…")
+        self.test_button.setEnabled(False)
+        self.connection_test.start(settings)
+
+    @Slot(bool, str, list)
+    def _show_connection(self, ok: bool, message: str, models: list) -> None:
+        self.test_button.setEnabled(self.remote_chosen)
+        self.connection_label.setText(connection_text(ok, message, models))
 
     def accept(self) -> None:
         changed = self.save()
@@ -274,6 +448,17 @@ class SettingsDialog(QDialog):
         folder = log_dir()
         folder.mkdir(parents=True, exist_ok=True)
         return QDesktopServices.openUrl(QUrl.fromLocalFile(str(folder)))
+
+
+def connection_text(ok: bool, message: str, models: list) -> str:
+    """The test's answer for people: what the server serves, or what is wrong and what to check."""
+    if ok:
+        served = ", ".join(sorted(set(models))) or "no list of models"
+        return f"Connected: {message}. The server offers: {served}."
+    hint = ""
+    if " 401" in message or " 403" in message:
+        hint = " The server refused the API key: check it."
+    return f"Not connected: {message}.{hint}"
 
 
 def _describe_devices(devices: list, error: str) -> str:

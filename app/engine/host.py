@@ -14,6 +14,7 @@ from PySide6.QtCore import QObject, QThread, Signal, Slot
 
 from glmocr_core.api import EngineInfo, EngineLoader
 
+from app.engine.options import LOCAL, EngineChoice
 from app.engine.worker import EngineWorker, OcrJob
 
 SHUTDOWN_WAIT_MS = 5000
@@ -31,19 +32,20 @@ class EngineHost(QObject):
     job_failed = Signal(str, str)  # region_id, message
     job_cancelled = Signal(str, str)  # region_id, partial text
 
-    _load_requested = Signal(str, dict)
+    _load_requested = Signal(object)  # EngineChoice
     _wake = Signal()
     _close_requested = Signal()
 
-    def __init__(self, loader: EngineLoader, parent=None):
+    def __init__(self, loader: EngineLoader, parent=None, remote_loader: EngineLoader | None = None):
         super().__init__(parent)
         self._seq = itertools.count(1)
         self._latest: dict[str, int] = {}  # region_id -> seq of its newest submission
         self.engine_info: EngineInfo | None = None
+        self.choice: EngineChoice | None = None  # what was loaded last (or is loading)
         self.loading = False
         self.thread = QThread()
         self.thread.setObjectName("glmocr-engine")
-        self.worker = EngineWorker(loader)
+        self.worker = EngineWorker(loader, remote_loader)
         self.worker.moveToThread(self.thread)
         self._connect()
         self.thread.start()
@@ -107,8 +109,13 @@ class EngineHost(QObject):
         return self.engine_info is not None
 
     def load_model(self, model_dir: str, **load_options) -> None:
-        self.loading, self.engine_info = True, None
-        self._load_requested.emit(str(model_dir), load_options)
+        """Load the in-process engine from ``model_dir``."""
+        self.load(EngineChoice(LOCAL, str(model_dir), load_options))
+
+    def load(self, choice: EngineChoice) -> None:
+        """Load the engine ``choice`` names, local or remote (the current one is closed first)."""
+        self.loading, self.engine_info, self.choice = True, None, choice
+        self._load_requested.emit(choice)
 
     def submit(self, job: OcrJob) -> None:
         """Queue a job; a queued or running job of the same region is cancelled first."""

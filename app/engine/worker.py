@@ -29,6 +29,8 @@ from glmocr_core.api import STOP_CANCELLED, EngineLoader, OcrEngine, OcrResult, 
 from glmocr_core.documents.pages import DEFAULT_DPI, validate_region
 from glmocr_core.errors import GlmOcrError
 
+from app.engine.options import EngineChoice
+
 DELTA_INTERVAL_S = 0.05  # at most ~20 text updates a second reach the GUI, however fast tokens come
 # Regions decoded together at most. Decode is memory-bound, so rows share each weight read: on CPU a batch of 8 gives
 # about 4x the single-region rate (measured on fp32); more rows mostly add padding, memory
@@ -36,6 +38,7 @@ DELTA_INTERVAL_S = 0.05  # at most ~20 text updates a second reach the GUI, howe
 MAX_BATCH = 8
 NO_MODEL_MESSAGE = "No model is loaded. Get the model or choose its folder first."
 NO_RESULT_MESSAGE = "The engine ended without a result for this region."
+NO_REMOTE_MESSAGE = "This build of the app cannot reach remote servers."
 
 
 @dataclass
@@ -160,9 +163,10 @@ class EngineWorker(QObject):
     cancelled = Signal(int, str, str)  # seq, region_id, partial text
     closed = Signal()
 
-    def __init__(self, loader: EngineLoader):
+    def __init__(self, loader: EngineLoader, remote_loader: EngineLoader | None = None):
         super().__init__()
         self.loader = loader
+        self.remote_loader = remote_loader
         self.engine: OcrEngine | None = None
         self._queue: deque[OcrJob] = deque()
         self._lock = threading.Lock()
@@ -171,11 +175,15 @@ class EngineWorker(QObject):
         self._decoding: list[OcrJob] = []  # the part of ``batch`` inside the current engine call
         self._stopped: set[int] = set()  # seqs of ``batch`` jobs the host cancelled
 
-    @Slot(str, dict)
-    def load(self, model_dir: str, load_options: dict) -> None:
+    @Slot(object)
+    def load(self, choice: EngineChoice) -> None:
+        """Load the engine ``choice`` names (closing the current one first): locally, or a remote backend's."""
         self._close_engine()
+        loader = self.remote_loader if choice.remote else self.loader
         try:
-            self.engine = self.loader(model_dir, progress=self.loading.emit, **load_options)
+            if loader is None:
+                raise RuntimeError(NO_REMOTE_MESSAGE)
+            self.engine = loader(choice.target, progress=self.loading.emit, **choice.options)
         except Exception as exc:  # noqa: BLE001 - any load failure is shown, never raised into Qt
             self.load_failed.emit(readable_error(exc))
             return

@@ -18,14 +18,17 @@ from glmocr_core.checkpoint.layout import looks_like_checkpoint
 from app.dialogs.model_manager import ModelManagerDialog
 from app.dialogs.settings_dialog import DeviceCatalog, SettingsDialog
 from app.engine.host import EngineHost
-from app.engine.options import load_options
+from app.engine.options import EngineChoice, engine_choice
 from app.settings import Settings
 from app.window.about import apply_theme
 from app.window.main_window import MainWindow
 from app.window.regions import RegionController
 
 log = logging.getLogger(__name__)
-RELOAD_KEYS = {"device", "precision"}  # settings that only take effect in a new load
+LOCAL_RELOAD_KEYS = {"device", "precision"}  # settings that only take effect in a new load of the local engine
+REMOTE_RELOAD_KEYS = {"remote/urls", "remote/model_name", "remote/concurrency", "remote/image_format",
+                      "remote/verify_tls", "remote/api_key"}  # the same for a remote one
+RELOAD_KEYS = {"backend"} | LOCAL_RELOAD_KEYS | REMOTE_RELOAD_KEYS
 
 
 class ModelController(QObject):
@@ -40,27 +43,40 @@ class ModelController(QObject):
     # --- loading ----------------------------------------------------------------------------------
 
     def load_model(self, model_dir: str | None = None) -> None:
-        model_dir = model_dir or self.settings.model_dir()
-        if not looks_like_checkpoint(model_dir):
-            self.window.first_run.show_missing(model_dir)
+        """Load the engine the settings choose; a server needs no model here, so it never shows the first-run
+        panel."""
+        choice = engine_choice(self.settings, model_dir)
+        if choice.remote:
+            self.window.first_run.hide()
+            self.window.model_label.setText(f"Connecting to {where_label(choice)}…")
+        elif not looks_like_checkpoint(choice.target):
+            self.window.first_run.show_missing(choice.target)
             self.window.model_label.setText("No model")
             return
-        self.window.first_run.show_loading("Starting…", 0.0)
-        self.window.model_label.setText("Loading model…")
-        self.host.load_model(model_dir, **load_options(self.settings))
+        else:
+            self.window.first_run.show_loading("Starting…", 0.0)
+            self.window.model_label.setText("Loading model…")
+        self.host.load(choice)
 
     def on_loading(self, stage: str, fraction: float) -> None:
         self.window.first_run.show_loading(stage, fraction)
         self.window.model_label.setText(f"Loading model… {fraction * 100:.0f}%")
 
     def on_ready(self, info) -> None:
+        choice = self.host.choice
+        remote = choice is not None and choice.remote
         self.window.first_run.hide()
-        self.window.model_label.setText(f"{Path(info.model_dir).name} · {info.device} · {info.dtype}")
-        self.window.model_label.setToolTip(info.model_dir)
-        self.window.show_status("Model ready.")
+        self.window.model_label.setText(f"Remote: {where_label(choice)}" if remote else local_label(info))
+        self.window.model_label.setToolTip(", ".join(choice.urls) if remote else info.model_dir)
+        self.window.show_status("Server ready." if remote else "Model ready.")
         self.regions.run_waiting()
 
     def on_failed(self, message: str) -> None:
+        choice = self.host.choice
+        if choice is not None and choice.remote:  # a server's settings are wrong: Settings is where to fix them
+            self.window.model_label.setText("Remote: not set up")
+            self.window.show_status(f"The server settings cannot be used: {message}")
+            return
         self.window.first_run.show_missing(self.settings.model_dir(), message)
         self.window.model_label.setText("No model")
         self.window.show_status(f"The model could not be loaded: {message}")
@@ -100,13 +116,31 @@ class ModelController(QObject):
         return dialog
 
     def apply_settings(self, keys: list[str]) -> None:
-        """A changed theme applies at once; a changed device or precision reloads a ready model."""
+        """A changed theme applies at once; a changed backend, a changed server setting, or a changed device or
+        precision of a ready local model reloads the engine."""
         if "theme" in keys:
             apply_theme(self.settings.get("theme"))
-        if RELOAD_KEYS & set(keys) and check.folder_state(self.settings.model_dir())[0] == "ready":
-            log.info("device or precision changed: reloading the model")
+        if self._needs_reload(set(keys)):
+            log.info("%s changed: reloading the engine", ", ".join(sorted(RELOAD_KEYS & set(keys))))
             self.load_model()
+
+    def _needs_reload(self, keys: set[str]) -> bool:
+        if "backend" in keys:
+            return True
+        if engine_choice(self.settings).remote:
+            return bool(REMOTE_RELOAD_KEYS & keys)
+        return bool(LOCAL_RELOAD_KEYS & keys) and check.folder_state(self.settings.model_dir())[0] == "ready"
 
     def shutdown(self) -> None:
         """The app quits: a running download stops (its partial file is kept for a resume)."""
         self.manager.shutdown()
+
+
+def where_label(choice: EngineChoice) -> str:
+    """The server and model name, as the status bar shows where recognition runs."""
+    return f"{', '.join(choice.urls)} ({choice.options.get('model_name')})"
+
+
+def local_label(info) -> str:
+    device = "CPU" if info.device == "cpu" else info.device
+    return f"Local: {device}, {info.dtype} · {Path(info.model_dir).name}"

@@ -55,6 +55,51 @@ def data_dir(tmp_path, monkeypatch) -> Path:
     return tmp_path / "data"
 
 
+def _memory_keyring_class():
+    from keyring.backend import KeyringBackend
+    from keyring.errors import PasswordDeleteError
+
+    class Memory(KeyringBackend):
+        priority = 1
+
+        def __init__(self):
+            super().__init__()
+            self.passwords: dict[tuple[str, str], str] = {}
+
+        def get_password(self, service, username):
+            return self.passwords.get((service, username))
+
+        def set_password(self, service, username, password):
+            self.passwords[(service, username)] = password
+
+        def delete_password(self, service, username):
+            if self.passwords.pop((service, username), None) is None:
+                raise PasswordDeleteError(username)
+
+    return Memory
+
+
+@pytest.fixture(autouse=True)
+def memory_keyring():
+    """Every test gets an empty in-memory keyring: no test ever reads or writes the real one."""
+    import keyring
+
+    before = keyring.get_keyring()
+    ring = _memory_keyring_class()()
+    keyring.set_keyring(ring)
+    yield ring
+    keyring.set_keyring(before)
+
+
+@pytest.fixture
+def no_keyring(memory_keyring):
+    """A system without a keyring, as ``keyring`` sees a headless Linux box: its "fail" backend."""
+    import keyring
+    from keyring.backends import fail
+
+    keyring.set_keyring(fail.Keyring())
+
+
 @pytest.fixture
 def settings(tmp_path):
     from app.settings import Settings

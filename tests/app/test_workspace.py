@@ -339,7 +339,7 @@ def test_queued_regions_run_once_a_model_arrives(open_studio, qtbot, tmp_path):
     studio.model.load_model(str(header_checkpoint(tmp_path / "later-model")))
     qtbot.waitUntil(lambda: region.state == "done", timeout=WAIT_MS)
     assert not window.first_run.isVisibleTo(window)
-    assert "later-model" in window.model_label.text() and "cpu" in window.model_label.text()
+    assert "later-model" in window.model_label.text() and "Local: CPU" in window.model_label.text()
 
 
 def test_model_load_failure_is_explained(open_studio, qtbot, tmp_path):
