@@ -142,7 +142,10 @@ def _check_connection(settings: RemoteSettings) -> tuple[bool, str, list]:
 
 class ConnectionTest(QObject):
     """Asks a server which models it serves, on a daemon thread; ``answered(ok, message, models)`` arrives on the
-    GUI thread. A test started while one runs replaces it: only the newest answer is shown."""
+    GUI thread. A test started while one runs replaces it: only the newest answer is shown.
+
+    Make it without a parent: the running thread then keeps it alive, so a dialog closed mid-test never has its
+    answer emitted into a deleted object (the dialog's slot is disconnected when the dialog goes)."""
 
     answered = Signal(bool, str, list)
     _done = Signal(int, bool, str, list)
@@ -185,7 +188,7 @@ class SettingsDialog(QDialog):
         self.setWindowTitle("Settings")
         self.setObjectName("settingsDialog")
         self.devices: list = []
-        self.connection_test = connection_test or ConnectionTest(parent=self)
+        self.connection_test = connection_test or ConnectionTest()
         self.connection_test.answered.connect(self._show_connection)
         self._build()
         self.load_values()

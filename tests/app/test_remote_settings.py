@@ -21,6 +21,8 @@ WAIT_MS = 20_000
 def make_dialog(qtbot, settings):
     dialog = SettingsDialog(settings, list_devices=lambda: [CPU])
     qtbot.addWidget(dialog)
+    # the device probe's thread must be done before the dialog may be deleted
+    qtbot.waitUntil(lambda: dialog.devices_label.text() != "Detecting devices…")
     return dialog
 
 
