@@ -109,7 +109,7 @@ def over_http(url: str, pictures, options, clients: int, scheduler) -> tuple[flo
             items = remote.recognize(pictures[index], options=options)
             results[index] = [i for i in items if isinstance(i, OcrResult)][0].token_ids
 
-    before = len(scheduler.batch_sizes)
+    before = (scheduler.batches, scheduler.requests)
     threads = [threading.Thread(target=client) for _ in range(clients)]
     started = time.perf_counter()
     for thread in threads:
@@ -118,8 +118,8 @@ def over_http(url: str, pictures, options, clients: int, scheduler) -> tuple[flo
         thread.join()
     seconds = time.perf_counter() - started
     remote.close()
-    sizes = scheduler.batch_sizes[before:]
-    return seconds, results, sum(sizes) / len(sizes) if sizes else 0.0
+    batches, requests = scheduler.batches - before[0], scheduler.requests - before[1]
+    return seconds, results, requests / batches if batches else 0.0
 
 
 def one_round(engine, server, pictures, options, clients: list[int]) -> list[Run]:

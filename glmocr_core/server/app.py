@@ -103,10 +103,10 @@ class _Handlers:
         return JSONResponse({"object": "list", "data": [card]})
 
     async def health(self, request: Request) -> Response:
-        sizes = self.scheduler.batch_sizes
+        scheduler = self.scheduler
         return JSONResponse({"status": "ok", "model": self.settings.served_model_name,
-                             "waiting": self.scheduler.waiting, "batches": len(sizes),
-                             "largest_batch": max(sizes, default=0)})
+                             "waiting": scheduler.waiting, "batches": scheduler.batches,
+                             "requests": scheduler.requests, "largest_batch": scheduler.largest_batch})
 
     # ---------------------------------------------------------------------------------------------- Ollama
 

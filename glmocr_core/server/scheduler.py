@@ -21,6 +21,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from collections import deque
 from dataclasses import dataclass, field
 from typing import Callable
 
@@ -80,7 +81,8 @@ class BatchScheduler:
         self._wake = threading.Condition()
         self._stopping = False
         self._thread: threading.Thread | None = None
-        self.batch_sizes: list[int] = []  # one entry per batch run, for the stats on /health and for tests
+        self.batches = self.requests = self.largest_batch = 0  # since start, for /health and the benchmark
+        self.recent_batch_sizes: deque[int] = deque(maxlen=1000)  # bounded: a server runs for months
 
     def start(self) -> None:
         self._thread = threading.Thread(target=self._work, name="glmocr-serve-engine", daemon=True)
@@ -112,15 +114,20 @@ class BatchScheduler:
 
     def _work(self) -> None:
         while (batch := self._next_batch()) is not None:
-            self.batch_sizes.append(len(batch))
+            self._count(len(batch))
             self._run(batch)
+
+    def _count(self, size: int) -> None:
+        self.batches, self.requests = self.batches + 1, self.requests + size
+        self.largest_batch = max(self.largest_batch, size)
+        self.recent_batch_sizes.append(size)
 
     def _next_batch(self) -> list[Job] | None:
         with self._wake:
             while True:
                 if not self._wait_for_work():
                     return None
-                if self.batch_sizes and self.batch_sizes[-1] > 1:
+                if self.recent_batch_sizes and self.recent_batch_sizes[-1] > 1:
                     self._gather()
                 self._pending = [job for job in self._pending if not job.cancelled.is_set()]
                 if self._pending:
