@@ -7,19 +7,18 @@ import sys
 import pytest
 
 # layer -> the glmocr_core packages it must never load (its own and lower layers are fine)
+TOP = ("engine", "backends", "server", "cli", "testing")
 ABOVE = {
-    "glmocr_core.model.glm_ocr": ("processing", "runtime", "checkpoint", "tasks", "documents", "layout", "engine",
-                                  "cli", "testing"),
-    "glmocr_core.processing.preprocess": ("runtime", "checkpoint", "tasks", "documents", "layout", "engine", "cli",
-                                          "testing"),
-    "glmocr_core.processing.tokenizer": ("runtime", "checkpoint", "tasks", "documents", "engine", "cli", "testing"),
-    "glmocr_core.checkpoint.loading": ("runtime", "tasks", "documents", "layout", "engine", "cli", "testing"),
-    "glmocr_core.runtime.generate": ("tasks", "documents", "layout", "engine", "cli", "testing"),
-    "glmocr_core.layout.detector": ("processing", "runtime", "tasks", "documents", "engine", "cli", "testing"),
-    "glmocr_core.runtime.quantize": ("tasks", "documents", "engine", "cli", "testing"),
-    "glmocr_core.tasks.parsing": ("documents", "engine", "cli", "testing"),
-    "glmocr_core.documents.document": ("runtime", "checkpoint", "tasks", "engine", "cli", "testing"),
-    "glmocr_core.engine": ("cli", "testing"),
+    "glmocr_core.model.glm_ocr": ("processing", "runtime", "checkpoint", "tasks", "documents", "layout", *TOP),
+    "glmocr_core.processing.preprocess": ("runtime", "checkpoint", "tasks", "documents", "layout", *TOP),
+    "glmocr_core.processing.tokenizer": ("runtime", "checkpoint", "tasks", "documents", "layout", *TOP),
+    "glmocr_core.checkpoint.loading": ("runtime", "tasks", "documents", "layout", *TOP),
+    "glmocr_core.runtime.generate": ("tasks", "documents", "layout", *TOP),
+    "glmocr_core.runtime.quantize": ("tasks", "documents", "layout", *TOP),
+    "glmocr_core.tasks.parsing": ("documents", "layout", *TOP),
+    "glmocr_core.documents.document": ("runtime", "checkpoint", "tasks", "layout", *TOP),
+    "glmocr_core.layout.detector": ("processing", "runtime", "tasks", "documents", *TOP),
+    "glmocr_core.engine": ("backends", "server", "cli", "testing"),
 }
 # modules that must not pull in torch when imported on their own
 TORCH_FREE = ("glmocr_core.api", "glmocr_core.loader", "glmocr_core.errors", "glmocr_core.paths", "glmocr_core.cli",
