@@ -29,7 +29,12 @@ from .runtime.devices import DEVICES, DTYPES, PRECISIONS
 
 PROG = "glmocr-studio"
 COMMANDS = ("ocr", "info", "serve")
-EXIT_OK, EXIT_USAGE, EXIT_MODEL, EXIT_INPUT, EXIT_REMOTE, EXIT_INTERRUPTED = 0, 2, 3, 4, 5, 130
+EXIT_OK, EXIT_USAGE, EXIT_MODEL, EXIT_INPUT, EXIT_REMOTE, EXIT_OUTPUT, EXIT_INTERRUPTED = 0, 2, 3, 4, 5, 6, 130
+MAX_SCHEMA_BYTES = 1 << 20  # a JSON template is a few hundred bytes; a megabyte is already absurd
+
+
+class OutputError(Exception):
+    """stdout refused a write: a full disk, or a reader that went away (``| head``)."""
 API_KEY_ENV = "GLMOCR_STUDIO_API_KEY"  # the key for --backend openai/ollama and for serve, kept out of `ps`
 
 
@@ -124,6 +129,8 @@ def main(argv: list[str] | None = None) -> int:
         return {"ocr": run_ocr, "info": run_info, "serve": run_serve}[args.command](args)
     except GlmOcrError as exc:
         return _fail(exc, exit_code(exc))
+    except OutputError as exc:
+        return _output_failed(exc.__cause__)
     except KeyboardInterrupt:
         print(f"{PROG}: interrupted", file=sys.stderr)
         return EXIT_INTERRUPTED
@@ -134,6 +141,30 @@ def exit_code(exc: GlmOcrError) -> int:
         if isinstance(exc, kind):
             return code
     return EXIT_REMOTE  # backends.transport.RemoteError, the only other kind
+
+
+def _output_failed(cause: BaseException | None) -> int:
+    """A reader that closed the pipe wanted no more (quietly); anything else is said once on stderr."""
+    _silence_stdout()
+    if not isinstance(cause, BrokenPipeError):
+        print(f"{PROG}: error: cannot write the output ({getattr(cause, 'strerror', None) or cause})", file=sys.stderr)
+    return EXIT_OUTPUT
+
+
+def _silence_stdout() -> None:
+    # Python flushes stdout again at exit; pointing it at devnull keeps that flush from raising a second time.
+    try:
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+    except (OSError, ValueError, AttributeError):
+        pass
+
+
+def emit_line(text: str) -> None:
+    """One line of results on stdout, flushed, so a consumer sees each result as it is ready."""
+    try:
+        print(text, flush=True)
+    except OSError as exc:
+        raise OutputError() from exc
 
 
 def _fail(exc: GlmOcrError, code: int) -> int:
@@ -175,10 +206,25 @@ def _read_schema(args) -> str | None:
         raise UsageError("--task extract needs --schema FILE (a JSON template of the fields to fill in)")
     if not args.schema:
         return None
+    return read_schema(Path(args.schema))
+
+
+def read_schema(path: Path) -> str:
+    """The JSON template's text: a regular file (a FIFO or a device could block or never end) of bounded size."""
+    if not path.is_file():
+        raise InputError("the schema is not a regular file" if path.exists() else "no such file", path)
     try:
-        return Path(args.schema).read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        raise InputError(f"cannot read the schema: {exc}", args.schema) from None
+        with open(path, "rb") as handle:
+            data = handle.read(MAX_SCHEMA_BYTES + 1)
+    except OSError as exc:
+        raise InputError(f"cannot read the schema: {exc.strerror or exc}", path) from None
+    if len(data) > MAX_SCHEMA_BYTES:
+        raise InputError(f"the schema is larger than {MAX_SCHEMA_BYTES // 1024} KiB; a JSON template is a few lines",
+                         path)
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise InputError(f"the schema is not UTF-8 text ({exc.reason} at byte {exc.start})", path) from None
 
 
 def _open_engine(args):
@@ -263,9 +309,9 @@ def _emit(result: OcrResult, source: str, page: int, region, as_json: bool, page
     if result.parse_error:
         print(f"{PROG}: warning: {source} page {page}: {result.parse_error}", file=sys.stderr)
     if as_json:
-        print(json.dumps(result_record(result, source, page, region), ensure_ascii=False), flush=True)
+        emit_line(json.dumps(result_record(result, source, page, region), ensure_ascii=False))
     else:
-        print(result.text, flush=True)
+        emit_line(result.text)
 
 
 def result_record(result: OcrResult, source: str, page: int, region) -> dict:
@@ -302,7 +348,7 @@ def run_info(args) -> int:
              f"model folder: {folder} ({_folder_status(problems)})", "devices:"]
     lines += [f"  {d.name}: {d.description}" + (f", {d.memory_bytes / 2**30:.1f} GiB" if d.memory_bytes else "")
               for d in list_devices()]
-    print("\n".join(lines))
+    emit_line("\n".join(lines))
     return EXIT_OK
 
 
@@ -312,9 +358,9 @@ def _remote_info(args) -> int:
         health = engine.health()
     finally:
         engine.close()
-    print(f"{PROG} {__version__}\nbackend: {args.backend}\nservers: {', '.join(engine.settings.urls)}\n"
-          f"model name: {args.model_name}\nserved models: {', '.join(health.models) or '(none listed)'}\n"
-          f"status: {'ready' if health.ok else 'not ready'}: {health.message}")
+    emit_line(f"{PROG} {__version__}\nbackend: {args.backend}\nservers: {', '.join(engine.settings.urls)}\n"
+              f"model name: {args.model_name}\nserved models: {', '.join(health.models) or '(none listed)'}\n"
+              f"status: {'ready' if health.ok else 'not ready'}: {health.message}")
     return EXIT_OK if health.ok else EXIT_REMOTE
 
 

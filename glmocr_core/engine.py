@@ -40,7 +40,7 @@ from .runtime.graphs import decode_step_mode
 from .runtime.quantize import fast_cache_path, prepare_fast
 from .runtime.repetition import RepetitionGuard
 from .tasks.parsing import parse_output
-from .tasks.specs import default_max_new_tokens, repetition_config, task_prompt, task_spec
+from .tasks.specs import MAX_NEW_TOKENS, default_max_new_tokens, repetition_config, task_prompt, task_spec
 
 
 @dataclass
@@ -273,8 +273,8 @@ class Engine:
 
     def _max_new_tokens(self, task: str, options: RecognizeOptions) -> int:
         value = options.max_new_tokens if options.max_new_tokens is not None else default_max_new_tokens(task)
-        if value < 1:
-            raise UsageError(f"max_new_tokens must be at least 1, got {value}")
+        if not 1 <= value <= MAX_NEW_TOKENS:
+            raise UsageError(f"max_new_tokens must be between 1 and {MAX_NEW_TOKENS}, got {value}")
         return value
 
     def _eos_ids(self) -> tuple[int, ...]:

@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 
 from ..documents.document import MAX_IMAGE_PIXELS
 from ..errors import UsageError
+from ..tasks.specs import MAX_NEW_TOKENS
 
 DEFAULT_MODEL_NAME = "glm-ocr"  # what the GLM-OCR docs pass to vLLM/SGLang as --served-model-name
 DEFAULT_PORT = 8080  # the port the official SDK's config points at
@@ -21,7 +22,7 @@ class ServerLimits:
     # request images are decoded at once.
     max_parallel_decodes: int = 2
     # The SDK asks for 8192 by default; above this a request is refused rather than allowed to tie up the engine.
-    max_tokens: int = 16384
+    max_tokens: int = MAX_NEW_TOKENS
     max_text_chars: int = 100_000  # the prompt text; GLM-OCR prompts are a few words or a JSON template
     max_batch: int = 8  # requests decoded together
     # The KV cache is allocated for a batch's rows × (prompt + its longest budget): this caps rows × budget, so

@@ -34,6 +34,9 @@ class TaskSpec:
 # Tables get a longer repetition span: a blank form legitimately repeats the same empty row many times
 # (a 10-column empty row is ~25 tokens, so 768 tokens allow about 30 identical rows before it counts as a loop).
 _TABLE_REPETITION = RepetitionConfig(min_span=768)
+# The most tokens any request may ask for. The KV cache is allocated up front for prompt + budget (about 128 KiB a
+# token in fp32 at the published size, so 16384 tokens is 2 GiB); four times the longest task default.
+MAX_NEW_TOKENS = 16384
 TASK_SPECS: dict[str, TaskSpec] = {
     "text": TaskSpec("text", "Text Recognition:", 4096, "Text"),
     "formula": TaskSpec("formula", "Formula Recognition:", 1024, "Formula"),

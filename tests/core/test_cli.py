@@ -4,6 +4,9 @@ contract, exit codes."""
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 
 import numpy as np
 import pymupdf
@@ -179,3 +182,51 @@ def test_info_reports_device_dtype_backend_threads(capsys, tiny_checkpoint):
     out = capsys.readouterr().out
     for word in ("device: cpu", "dtype: float32", "attention backend", "threads:", "ready"):
         assert word in out
+
+
+# ---- bounds on what the command line reads and writes ------------------------------------------------------------
+
+
+def test_a_schema_that_is_not_a_regular_file_is_refused_without_reading_it(image_files, tiny_checkpoint, capsys):
+    assert main(["ocr", str(image_files[0]), "--model", str(tiny_checkpoint), "--task", "extract",
+                 "--schema", "/dev/zero"]) == 4
+    assert "not a regular file" in capsys.readouterr().err
+
+
+@pytest.mark.timeout(60)
+def test_a_schema_fifo_does_not_hang(image_files, tiny_checkpoint, tmp_path, capsys):
+    fifo = tmp_path / "schema.fifo"
+    os.mkfifo(fifo)
+    assert main(["ocr", str(image_files[0]), "--model", str(tiny_checkpoint), "--task", "extract",
+                 "--schema", str(fifo)]) == 4
+    assert "not a regular file" in capsys.readouterr().err
+
+
+def test_an_oversized_schema_is_refused(image_files, tiny_checkpoint, tmp_path, capsys):
+    big = tmp_path / "big.json"
+    big.write_text('{"a": "' + "x" * (2 << 20) + '"}')
+    assert main(["ocr", str(image_files[0]), "--model", str(tiny_checkpoint), "--task", "extract",
+                 "--schema", str(big)]) == 4
+    assert "larger than" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("tokens", ["0", "16385", "1000000000"])
+def test_the_token_budget_is_bounded_before_anything_is_allocated(image_files, tiny_checkpoint, capsys, tokens):
+    assert main(["ocr", str(image_files[0]), "--model", str(tiny_checkpoint), "--max-new-tokens", tokens]) == 2
+    assert "between 1 and 16384" in capsys.readouterr().err
+
+
+def test_a_reader_that_closes_the_pipe_gets_no_traceback(image_files, tiny_checkpoint):
+    command = (f"{sys.executable} -m glmocr_core ocr {image_files[0]} {image_files[0]} --model {tiny_checkpoint} "
+               f"--max-new-tokens 4 --json | head -c 10")
+    finished = subprocess.run(["bash", "-o", "pipefail", "-c", command], capture_output=True, text=True, timeout=300)
+    assert "Traceback" not in finished.stderr and len(finished.stdout) == 10
+
+
+def test_a_full_disk_on_stdout_is_a_clear_error(image_files, tiny_checkpoint):
+    with open("/dev/full", "w") as full:
+        finished = subprocess.run([sys.executable, "-m", "glmocr_core", "ocr", str(image_files[0]), "--model",
+                                   str(tiny_checkpoint), "--max-new-tokens", "4"], stdout=full, stderr=subprocess.PIPE,
+                                  text=True, timeout=300)
+    assert finished.returncode == 6 and "cannot write the output" in finished.stderr
+    assert "Traceback" not in finished.stderr
