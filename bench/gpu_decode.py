@@ -1,6 +1,6 @@
 """CUDA decode benchmark, ready for a session with a GPU: batch-1 decode tok/s of our engine with the captured
 CUDA-graph decode step and without it, against transformers 5.23.0 in bf16 on the same GPU, same checkpoint (the
-benchmark's real-size random-weight one), same image, same number of tokens. The issue's target is >= 500 tok/s
+benchmark's real-size random-weight one), same image, same number of tokens. The target is >= 500 tok/s
 at batch 1 on an A100-class GPU.
 
     python -m bench.gpu_decode [--tokens 256] [--no-reference]
