@@ -6,8 +6,8 @@ from __future__ import annotations
 import json
 from typing import Any, Iterable, Iterator
 
-from .openai_chat import ServerReportedError
-from .replies import EXTENSION, ReplyPiece, RequestSpec, error_message, int_or_none, sampling_fields
+from .replies import (EXTENSION, ReplyPiece, RequestSpec, ServerReportedError, error_message, int_or_none, json_object,
+                      sampling_fields)
 
 PATH = "/api/generate"
 MODELS_PATH = "/api/tags"
@@ -30,7 +30,7 @@ def build_request(spec: RequestSpec, stream: bool = True) -> dict[str, Any]:
 def parse_stream(lines: Iterable[str]) -> Iterator[ReplyPiece]:
     for line in lines:
         if line.strip():
-            piece = parse_line(_json_object(line))
+            piece = parse_line(json_object(line, "a line"))
             yield piece
             if piece.done:
                 return
@@ -57,11 +57,3 @@ def model_names(body: Any) -> list[str]:
         if isinstance(models, list) else []
 
 
-def _json_object(line: str) -> dict:
-    try:
-        value = json.loads(line)
-    except ValueError:
-        raise ServerReportedError(f"the server sent a line that is not JSON: {line[:120]!r}") from None
-    if not isinstance(value, dict):
-        raise ServerReportedError(f"the server sent a line that is not a JSON object: {line[:120]!r}")
-    return value

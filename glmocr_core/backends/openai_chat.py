@@ -11,16 +11,12 @@ from __future__ import annotations
 import json
 from typing import Any, Iterable, Iterator
 
-from .replies import (EXTENSION, ReplyPiece, RequestSpec, error_message, int_list, int_or_none, sampling_fields,
-                      sse_payloads)
+from .replies import (EXTENSION, ReplyPiece, RequestSpec, ServerReportedError, error_message, int_list, int_or_none,
+                      json_object, sampling_fields, sse_payloads)
 
 PATH = "/v1/chat/completions"
 MODELS_PATH = "/v1/models"
 DONE = "[DONE]"
-
-
-class ServerReportedError(Exception):
-    """An error object inside an otherwise successful reply (a stream that failed half-way)."""
 
 
 def build_request(spec: RequestSpec, stream: bool = True) -> dict[str, Any]:
@@ -41,7 +37,7 @@ def parse_stream(lines: Iterable[str]) -> Iterator[ReplyPiece]:
         if payload.strip() == DONE:
             yield ReplyPiece(done=True)
             return
-        yield parse_chunk(_json_object(payload))
+        yield parse_chunk(json_object(payload, "an event"))
 
 
 def parse_chunk(chunk: dict) -> ReplyPiece:
@@ -71,16 +67,6 @@ def model_names(body: Any) -> list[str]:
     data = body.get("data") if isinstance(body, dict) else None
     return [m["id"] for m in data if isinstance(m, dict) and isinstance(m.get("id"), str)] if isinstance(data, list) \
         else []
-
-
-def _json_object(payload: str) -> dict:
-    try:
-        value = json.loads(payload)
-    except ValueError:
-        raise ServerReportedError(f"the server sent an event that is not JSON: {payload[:120]!r}") from None
-    if not isinstance(value, dict):
-        raise ServerReportedError(f"the server sent an event that is not a JSON object: {payload[:120]!r}")
-    return value
 
 
 def _raise_reported_error(value: dict) -> None:

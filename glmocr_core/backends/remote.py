@@ -29,8 +29,7 @@ from ..processing.images import check_aspect_ratio, to_rgb
 from ..tasks.parsing import parse_output
 from ..tasks.specs import default_max_new_tokens, task_prompt
 from . import ollama_generate, openai_chat
-from .openai_chat import ServerReportedError
-from .replies import FINISH_REASONS, ReplyPiece, RequestSpec, int_list
+from .replies import FINISH_REASONS, ReplyPiece, RequestSpec, ServerReportedError, int_list
 from .settings import RemoteSettings
 from .transport import RemoteError, Transport
 

@@ -9,6 +9,21 @@ from typing import Any, Iterable, Iterator
 
 from ..api import STOP_EOS, STOP_MAX_TOKENS, SamplingOptions
 
+
+class ServerReportedError(Exception):
+    """An error object inside an otherwise successful reply (a stream that failed half-way)."""
+
+
+def json_object(text: str, what: str) -> dict:
+    """One JSON object the server sent (``what``: "an event", "a line"), or ServerReportedError saying what came."""
+    try:
+        value = json.loads(text)
+    except ValueError:
+        raise ServerReportedError(f"the server sent {what} that is not JSON: {text[:120]!r}") from None
+    if not isinstance(value, dict):
+        raise ServerReportedError(f"the server sent {what} that is not a JSON object: {text[:120]!r}")
+    return value
+
 # glmocr-studio serve adds this object to its replies: the final text and token ids after the repetition guard, and
 # the engine's stop reason and image grid, so that a remote result can equal a local one.
 EXTENSION = "glmocr"

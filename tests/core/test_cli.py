@@ -8,25 +8,16 @@ import os
 import subprocess
 import sys
 
-import numpy as np
 import pymupdf
 import pytest
-from PIL import Image, ImageDraw
+from PIL import Image
 
 from glmocr_core.cli import main
 from glmocr_core.tasks.specs import task_prompt
+from glmocr_core.testing.images import drawn_image
 
 TASK_CASES = ["text", "formula", "table"]
 MAX_NEW = 24
-
-
-def _drawn_image(width: int, height: int, seed: int) -> Image.Image:
-    rng = np.random.default_rng(seed)
-    image = Image.fromarray(rng.integers(180, 256, (height, width, 3), dtype=np.uint8))
-    draw = ImageDraw.Draw(image)
-    for line in range(3):
-        draw.text((8, 8 + 16 * line), f"line {line} of image {seed}: x^2 + y^2", fill=(0, 0, 0))
-    return image
 
 
 @pytest.fixture(scope="module")
@@ -35,7 +26,7 @@ def image_files(tmp_path_factory):
     paths = []
     for seed, (size, suffix) in enumerate([((300, 120), "png"), ((90, 260), "jpg"), ((500, 70), "webp")]):
         path = folder / f"image{seed}.{suffix}"
-        _drawn_image(*size, seed).save(path, quality=95) if suffix == "jpg" else _drawn_image(*size, seed).save(path)
+        drawn_image(*size, seed).save(path, quality=95) if suffix == "jpg" else drawn_image(*size, seed).save(path)
         paths.append(path)
     return paths
 

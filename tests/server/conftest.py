@@ -5,29 +5,25 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import numpy as np
 import pytest
 import torch
-from PIL import Image, ImageDraw
+from PIL import Image
 
 from glmocr_core.engine import Engine
 from glmocr_core.server.runner import ServerThread
-from glmocr_core.server.settings import ServeSettings, ServerLimits
-from glmocr_core.testing.checkpoints import EOS_IDS, build_tiny_checkpoint, random_model, tiny_config, \
-    write_checkpoint
+from glmocr_core.server.settings import ServerLimits, ServeSettings
+from glmocr_core.testing.checkpoints import (
+    EOS_IDS,
+    build_tiny_checkpoint,
+    random_model,
+    tiny_config,
+    write_checkpoint,
+)
+from glmocr_core.testing.images import drawn_image
 
 API_KEY = "team-key"
 # The strict server's limits: small enough that a test can go over each of them cheaply.
 STRICT_LIMITS = ServerLimits(max_body_bytes=256 * 1024, max_tokens=64, max_batch_tokens=512)
-
-
-def drawn_image(width: int, height: int, seed: int) -> Image.Image:
-    rng = np.random.default_rng(seed)
-    image = Image.fromarray(rng.integers(180, 256, (height, width, 3), dtype=np.uint8))
-    draw = ImageDraw.Draw(image)
-    for line in range(3):
-        draw.text((8, 8 + 16 * line), f"line {line} of image {seed}: x^2 + y^2", fill=(0, 0, 0))
-    return image
 
 
 @pytest.fixture(scope="session")
