@@ -48,24 +48,21 @@ def make_dialog(qtbot, settings, backend="openai", url="", key=""):
     return dialog
 
 
-def test_connection(qtbot, dialog) -> str:
+def connection_answer(qtbot, dialog) -> str:
     with qtbot.waitSignal(dialog.connection_test.answered, timeout=WAIT_MS):
         dialog.test_button.click()
     return dialog.connection_label.text()
 
 
-test_connection.__test__ = False  # a helper, not a test
-
-
 def test_test_connection_to_our_serve_lists_its_model(qtbot, settings, keyed_server, serve_helpers):
     dialog = make_dialog(qtbot, settings, url=keyed_server.url + "/v1", key=serve_helpers.API_KEY)
-    text = test_connection(qtbot, dialog)
+    text = connection_answer(qtbot, dialog)
     assert text.startswith("Connected: ") and "glm-ocr" in text, text
 
 
 def test_test_connection_with_a_wrong_key_says_the_key_was_refused(qtbot, settings, keyed_server):
     dialog = make_dialog(qtbot, settings, url=keyed_server.url, key="not-the-key")
-    text = test_connection(qtbot, dialog)
+    text = connection_answer(qtbot, dialog)
     assert text.startswith("Not connected: ") and "401" in text and "check it" in text, text
 
 
