@@ -80,14 +80,17 @@ class DeviceCatalog(QObject):
     Detection runs on a daemon thread: importing torch takes seconds and cannot be interrupted, and a daemon thread
     never holds up quitting the way a running QThread would. ``ready(devices, error)`` always arrives on the GUI
     thread; a failed detection is not remembered, so the next request tries again.
+
+    Make it without a parent (its owner keeps a Python reference): a running probe then keeps it alive, so the probe
+    never emits into an object Qt deleted with its window (that crashed the interpreter once).
     """
 
     ready = Signal(object, str)  # list of glmocr_core.runtime.devices.DeviceInfo, error message ("" when found)
     _found = Signal(object)
     _failed = Signal(str)
 
-    def __init__(self, list_devices: Callable[[], list] | None = None, parent=None):
-        super().__init__(parent)
+    def __init__(self, list_devices: Callable[[], list] | None = None):
+        super().__init__()
         self._list_devices = list_devices or _detect_devices
         self.devices: list | None = None
         self._probing = False
@@ -192,7 +195,7 @@ class SettingsDialog(QDialog):
         self.connection_test.answered.connect(self._show_connection)
         self._build()
         self.load_values()
-        self.catalog = devices or DeviceCatalog(list_devices, self)
+        self.catalog = devices or DeviceCatalog(list_devices)
         self.catalog.ready.connect(self._on_devices)
         self.catalog.request()
 
@@ -458,10 +461,7 @@ def connection_text(ok: bool, message: str, models: list) -> str:
     if ok:
         served = ", ".join(sorted(set(models))) or "no list of models"
         return f"Connected: {message}. The server offers: {served}."
-    hint = ""
-    if " 401" in message or " 403" in message:
-        hint = " The server refused the API key: check it."
-    return f"Not connected: {message}.{hint}"
+    return f"Not connected: {message}."
 
 
 def _describe_devices(devices: list, error: str) -> str:

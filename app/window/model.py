@@ -37,7 +37,7 @@ class ModelController(QObject):
         super().__init__(window)
         self.window, self.settings, self.host, self.regions = window, settings, host, regions
         self.manager = ModelManagerDialog(settings, parent=window, downloader=downloader)
-        self.devices = DeviceCatalog(list_devices, self)
+        self.devices = DeviceCatalog(list_devices)  # no parent: see DeviceCatalog
         self.settings_dialog: SettingsDialog | None = None
 
     # --- loading ----------------------------------------------------------------------------------

@@ -42,6 +42,7 @@ class Health:
     ok: bool
     message: str
     models: list[str] = field(default_factory=list)  # what the endpoints serve
+    status: int | None = None  # the HTTP status of a refusing endpoint (401/403: the API key)
 
 
 @dataclass
@@ -144,9 +145,11 @@ class RemoteEngine:
         served: list[str] = []
         for base in self.settings.urls:
             status, body = self.transport.get_json(base, self.protocol.MODELS_PATH)
+            if status in (401, 403):
+                return Health(False, f"{base} refused the API key ({status}): check it", served, status)
             if status != 200:
                 detail = body if body is not None else "(no details)"
-                return Health(False, f"{base} answered {status}: {detail}", served)
+                return Health(False, f"{base} answered {status}: {detail}", served, status)
             served += self.protocol.model_names(body)
         wanted = {self.settings.model_name, f"{self.settings.model_name}:latest"}
         if served and not wanted & set(served):
