@@ -8,6 +8,7 @@ deletes both, so only lost work is ever offered.
 
 from __future__ import annotations
 
+import logging
 import os
 import uuid
 from dataclasses import dataclass
@@ -20,6 +21,9 @@ from app.document.atomic import WriteError, atomic_write_text
 from app.document.model import DocumentSession
 from app.document.session_file import LoadedSession, SessionError, keep_pasted_copy, load_session, session_text
 from app.paths import autosave_dir
+
+
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -51,8 +55,20 @@ def _owner_is_gone(lock_path: Path) -> bool:
     return False
 
 
-def find_recoverable(folder: Path | None = None) -> list[Recoverable]:
-    """Autosaves whose app died, newest first. Call at start, before this app's own Autosaver starts."""
+DAMAGED_FOLDER = "damaged"  # inside the autosave folder: autosaves that could not be read, kept for the user
+
+
+@dataclass
+class Damaged:
+    """An autosave of a dead app that could not be read: moved aside (never deleted) and named to the user."""
+
+    kept_at: Path
+    reason: str
+
+
+def find_recoverable(folder: Path | None = None, damaged: list[Damaged] | None = None) -> list[Recoverable]:
+    """Autosaves whose app died, newest first. Call at start, before this app's own Autosaver starts. Unreadable
+    ones are moved into the DAMAGED_FOLDER and added to ``damaged``, so they are neither offered forever nor lost."""
     folder = folder or autosave_dir()
     found = []
     for autosave in folder.glob("*.json") if folder.is_dir() else []:
@@ -61,12 +77,27 @@ def find_recoverable(folder: Path | None = None) -> list[Recoverable]:
             continue  # another running window's live autosave
         try:
             loaded = load_session(autosave)
-        except SessionError:
-            autosave.unlink(missing_ok=True)  # a damaged autosave cannot be restored; do not offer it forever
+        except SessionError as exc:
+            kept = _set_aside(autosave, lock_path, exc.reason)
+            if damaged is not None and kept is not None:
+                damaged.append(kept)
             continue
         name = loaded.document.name or Path(loaded.document.path or "pasted image").name
         found.append(Recoverable(autosave, lock_path, loaded.saved_at, name))
     return sorted(found, key=lambda r: r.saved_at, reverse=True)
+
+
+def _set_aside(autosave: Path, lock_path: Path, reason: str) -> Damaged | None:
+    target = autosave.parent / DAMAGED_FOLDER / autosave.name
+    try:
+        target.parent.mkdir(exist_ok=True)
+        os.replace(autosave, target)
+    except OSError as exc:  # cannot move it: leave it where it is, and say so once in the log
+        log.warning("could not set the unreadable autosave %s aside: %s", autosave, exc)
+        return None
+    lock_path.unlink(missing_ok=True)
+    log.warning("autosave %s could not be read (%s); kept at %s", autosave.name, reason, target)
+    return Damaged(target, reason)
 
 
 class Autosaver(QObject):

@@ -132,13 +132,18 @@ def load_session(path) -> LoadedSession:
         raise SessionError(path, f"the file is not valid JSON ({exc})") from exc
     if not isinstance(data, dict) or data.get("format") != SESSION_FORMAT:
         raise SessionError(path, "this is not a GLM-OCR Studio session file")
-    if int(data.get("version", 0)) > SESSION_VERSION:
-        raise SessionError(path, f"it was saved by a newer version (format {data['version']}); please update the app")
+    version = data.get("version", 0)
+    if not isinstance(version, int) or isinstance(version, bool):
+        raise SessionError(path, f"the session data is damaged (its version is {version!r}, not a number)")
+    if version > SESSION_VERSION:
+        raise SessionError(path, f"it was saved by a newer version (format {version}); please update the app")
     try:
         document = DocumentSession.from_dict(data["document"])
-    except (KeyError, TypeError, ValueError) as exc:
-        raise SessionError(path, f"the session data is damaged ({exc})") from exc
-    return LoadedSession(document, data.get("ui") or {}, data.get("saved_at", ""), str(path))
+    except (KeyError, TypeError, ValueError, AttributeError) as exc:  # missing keys, wrong types (a list, a string)
+        raise SessionError(path, f"the session data is damaged ({exc.__class__.__name__}: {exc})") from exc
+    ui, saved_at = data.get("ui"), data.get("saved_at", "")
+    return LoadedSession(document, ui if isinstance(ui, dict) else {}, saved_at if isinstance(saved_at, str) else "",
+                         str(path))
 
 
 # --- is the document still there and the same? --------------------------------------------------------------------

@@ -18,7 +18,7 @@ from glmocr_core.errors import GlmOcrError
 from app import intake
 from app.document import export
 from app.document.atomic import WriteError
-from app.document.autosave import Autosaver, Recoverable, find_recoverable
+from app.document.autosave import Autosaver, Damaged, Recoverable, find_recoverable
 from app.document.model import CANCELLED, RUNNING, DocumentSession
 from app.document.session_file import (CHANGED, OK, SESSION_FILTER, SESSION_SUFFIX, DocumentCheck, LoadedSession,
                                        SessionError, check_document, document_location, last_session_path,
@@ -183,9 +183,18 @@ class FileActions(QObject):
 
     # --- crash recovery ---------------------------------------------------------------------------
 
+    def _tell_damaged(self, damaged: list[Damaged]) -> None:
+        kept = "\n".join(f"• {item.kept_at} ({item.reason})" for item in damaged)
+        self.window.show_error("An autosave could not be read",
+                               "GLM-OCR Studio did not close normally, and the work it autosaved could not be read "
+                               f"back. Nothing was deleted: the file is kept here for you or for a bug report:\n\n{kept}")
+
     def offer_restore(self) -> None:
         """If an earlier run died with unsaved work, ask (without blocking) whether to restore it."""
-        found = find_recoverable(self.autosaver.folder)
+        damaged: list[Damaged] = []
+        found = find_recoverable(self.autosaver.folder, damaged)
+        if damaged:
+            self._tell_damaged(damaged)
         if not found:
             return
         latest = found[0]

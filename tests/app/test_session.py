@@ -118,10 +118,26 @@ def test_autosave_of_a_dead_process_is_offered_once_restored_or_discarded(tmp_pa
     assert find_recoverable(tmp_path) == [] and list(tmp_path.iterdir()) == []
 
 
-def test_damaged_autosave_is_dropped_not_offered(tmp_path):
-    (tmp_path / "123-abc.json").write_text("{ truncated")
-    assert find_recoverable(tmp_path) == []
-    assert not (tmp_path / "123-abc.json").exists()
+DAMAGED_AUTOSAVES = {
+    "truncated": "{ truncated",
+    "garbled": "\x00\x01 not json at all",
+    "version-not-a-number": '{"format": "glmocr-studio-session", "version": "abc", "document": {}}',
+    "document-is-a-list": '{"format": "glmocr-studio-session", "version": 1, "document": []}',
+    "regions-are-strings": '{"format": "glmocr-studio-session", "version": 1, "document": {"regions": ["x"]}}',
+}
+
+
+@pytest.mark.parametrize("case", sorted(DAMAGED_AUTOSAVES))
+def test_a_damaged_autosave_is_kept_aside_and_named_never_deleted(tmp_path, case):
+    from app.document.autosave import DAMAGED_FOLDER
+
+    content = DAMAGED_AUTOSAVES[case]
+    (tmp_path / "123-abc.json").write_text(content)
+    damaged = []
+    assert find_recoverable(tmp_path, damaged) == []  # not offered as restorable work
+    kept = tmp_path / DAMAGED_FOLDER / "123-abc.json"
+    assert [d.kept_at for d in damaged] == [kept] and kept.read_text() == content and damaged[0].reason
+    assert find_recoverable(tmp_path, damaged := []) == [] and damaged == []  # told once, kept for good
 
 
 def test_the_document_check_hashes_a_file_as_the_core_does(tmp_path):

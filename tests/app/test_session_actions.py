@@ -189,3 +189,13 @@ def test_an_edit_in_a_card_is_autosaved(studio, tmp_path, qtbot):
         formula_card.view.set_latex("x + 1")
     regions = json.loads(open(saved.args[0]).read())["document"]["regions"]
     assert [r["edited_text"] for r in regions if r["task"] == "formula"] == ["x + 1"]
+
+
+def test_a_damaged_autosave_is_named_to_the_user_and_kept(studio, tmp_path):
+    folder = tmp_path / "data" / "autosave"
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "998-dead.json").write_text('{"format": "glmocr-studio-session", "version": 1, "document": []}')
+    studio.file_actions.offer_restore()
+    kept = folder / "damaged" / "998-dead.json"
+    assert kept.is_file() and str(kept) in studio.window.last_error and "Nothing was deleted" in studio.window.last_error
+    assert studio.file_actions.restore_box is None  # nothing restorable to offer
