@@ -69,9 +69,32 @@ def _fsync_folder(folder: Path) -> None:
 
 def atomic_write_bytes(path: str | os.PathLike, data: bytes, *, overwrite: bool = False) -> Path:
     """Write ``data`` to ``path`` atomically; raises FileExistsError (no overwrite) or WriteError."""
-    target = Path(path)
-    if target.exists() and not overwrite:
-        raise FileExistsError(errno.EEXIST, f"{target} already exists", str(target))
+    return atomic_write_all([(Path(path), data)], overwrite=overwrite)[0]
+
+
+def atomic_write_all(files: list[tuple[Path, bytes]], *, overwrite: bool = False) -> list[Path]:
+    """Write several files all or nothing: every one goes to a temporary file first, and only when all of them are
+    complete are they renamed into place. A failure before that leaves every target as it was."""
+    for target, _ in files:
+        if target.exists() and not overwrite:
+            raise FileExistsError(errno.EEXIST, f"{target} already exists", str(target))
+    temps: list[str] = []
+    try:
+        for target, data in files:
+            temps.append(_complete_temp(target, data))
+    except WriteError:
+        for name in temps:
+            _remove_quietly(name)
+        raise
+    for (target, _), temp_name in zip(files, temps):
+        _move_into_place(temp_name, target)
+    for folder in {target.parent for target, _ in files}:
+        _fsync_folder(folder)
+    return [target for target, _ in files]
+
+
+def _complete_temp(target: Path, data: bytes) -> str:
+    """A fsynced temporary file beside ``target`` holding ``data``, with the mode ``target`` should have."""
     try:
         fd, temp_name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
     except OSError as exc:
@@ -83,12 +106,18 @@ def atomic_write_bytes(path: str | os.PathLike, data: bytes, *, overwrite: bool 
         finally:
             os.close(fd)
         _keep_mode(target, temp_name)
+    except OSError as exc:
+        _remove_quietly(temp_name)
+        raise WriteError(target, exc) from exc
+    return temp_name
+
+
+def _move_into_place(temp_name: str, target: Path) -> None:
+    try:
         os.replace(temp_name, target)
     except OSError as exc:
         _remove_quietly(temp_name)
         raise WriteError(target, exc) from exc
-    _fsync_folder(target.parent)
-    return target
 
 
 def atomic_write_text(path: str | os.PathLike, text: str, *, overwrite: bool = False, encoding: str = "utf-8",

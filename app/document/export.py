@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from app.document.atomic import atomic_write_text
+from app.document.atomic import atomic_write_all, atomic_write_text
 from app.document.model import DocumentSession, Region
 from app.document.content import extract_data, formula_latex, region_markdown, table_grid
 
@@ -117,10 +117,11 @@ def planned_csv_paths(doc: DocumentSession, folder, stem: str) -> list[Path]:
 
 def export_tables_csv(doc: DocumentSession, folder, stem: str, *, excel: bool = False,
                       overwrite: bool = False) -> list[Path]:
-    """One UTF-8 CSV per table (with a BOM when ``excel``, so Excel reads UTF-8). Checks every target first, so a
-    refused overwrite writes nothing at all."""
-    files = [(Path(folder) / name, text) for name, text in table_csv_files(doc, stem)]
+    """One UTF-8 CSV per table (with a BOM when ``excel``, so Excel reads UTF-8), all or nothing: a refused overwrite
+    or a failed write (a full disk half-way) leaves every file as it was."""
+    bom = b"\xef\xbb\xbf" if excel else b""
+    files = [(Path(folder) / name, bom + text.encode("utf-8")) for name, text in table_csv_files(doc, stem)]
     existing = [str(path) for path, _ in files if path.exists()]
     if existing and not overwrite:
         raise FileExistsError(f"these files already exist: {', '.join(existing)}")
-    return [atomic_write_text(path, text, overwrite=overwrite, bom=excel) for path, text in files]
+    return atomic_write_all(files, overwrite=overwrite)

@@ -101,3 +101,28 @@ def test_file_exports_do_not_overwrite_silently(tmp_path):
     export_markdown(doc, tmp_path / "out.md", overwrite=True)
     assert "Changed." in (tmp_path / "out.md").read_text()
     assert json.loads((tmp_path / "out.json").read_text())["document"]["content_hash"] == "sha256:abc"
+
+
+def test_a_csv_export_that_fails_half_way_changes_nothing(tmp_path, monkeypatch):
+    import errno
+    import os
+
+    from app.document import atomic
+
+    doc = make_document()
+    first, second = planned_csv_paths(doc, tmp_path, "paper")
+    first.write_text("old first")
+    real_write = atomic._write_all
+    calls = []
+
+    def full_on_the_second_table(fd, data):
+        calls.append(data)
+        if len(calls) == 2:
+            raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+        real_write(fd, data)
+
+    monkeypatch.setattr(atomic, "_write_all", full_on_the_second_table)
+    with pytest.raises(atomic.WriteError, match="disk is full"):
+        export_tables_csv(doc, tmp_path, "paper", overwrite=True)
+    assert first.read_text() == "old first" and not second.exists()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["paper-p1-table1.csv"]  # no temporary files left
