@@ -1,4 +1,5 @@
-"""Fixtures shared by every test folder: the session's environment and the small test tokenizer."""
+"""Fixtures shared by every test folder: the session's environment, the small test tokenizer and a tiny
+checkpoint in the official layout."""
 
 from __future__ import annotations
 
@@ -35,3 +36,9 @@ def hf_tokenizer(synthetic_tokenizer_dir):
     transformers = pytest.importorskip("transformers")
     return transformers.AutoTokenizer.from_pretrained(str(synthetic_tokenizer_dir))
 
+
+@pytest.fixture(scope="session")
+def tiny_checkpoint(tmp_path_factory) -> Path:
+    from glmocr_core.testing.checkpoints import build_tiny_checkpoint
+
+    return build_tiny_checkpoint(tmp_path_factory.mktemp("tiny-ckpt"), seed=0)

@@ -120,14 +120,19 @@ def _count_problems(config, shapes: dict[str, list[int]], weights_name: str) -> 
     """
     problems = []
     layers = _indices(TEXT_LAYER, shapes) - {config.text.num_hidden_layers}
-    if layers != set(range(config.text.num_hidden_layers)):
+    if not _first_n(layers, config.text.num_hidden_layers):
         problems.append(Problem(weights_name, f"holds text layers {_span(layers)} but config.json says "
                                               f"num_hidden_layers = {config.text.num_hidden_layers}"))
     blocks = _indices(VISION_BLOCK, shapes)
-    if blocks != set(range(config.vision.depth)):
+    if not _first_n(blocks, config.vision.depth):
         problems.append(Problem(weights_name, f"holds vision blocks {_span(blocks)} but config.json says "
                                               f"vision_config.depth = {config.vision.depth}"))
     return problems
+
+
+def _first_n(indices: set[int], n: int) -> bool:
+    """Whether ``indices`` is exactly 0..n-1, without building that range (a config may say 2**31)."""
+    return len(indices) == n and (n == 0 or (min(indices) == 0 and max(indices) == n - 1))
 
 
 def _span(indices: set[int]) -> str:

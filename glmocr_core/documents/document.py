@@ -68,6 +68,10 @@ _IMAGE_MAGIC = (b"\x89PNG\r\n\x1a\n", b"\xff\xd8\xff", b"GIF87a", b"GIF89a", b"B
 # PyMuPDF runs every document in one global MuPDF context, which is not thread-safe even across
 # different documents; all MuPDF calls in this module hold this one lock.
 _MUPDF_LOCK = threading.RLock()
+# MuPDF prints the faults it meets in a damaged PDF on stdout, which would corrupt the command line's JSON lines;
+# its errors reach us as exceptions anyway (and become InputErrors).
+pymupdf.TOOLS.mupdf_display_errors(False)
+pymupdf.TOOLS.mupdf_display_warnings(False)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -214,7 +218,14 @@ def _frame_sizes(data: bytes, source: str, max_pixels: int) -> list[tuple[int, i
     with _open_pillow(data, source, max_pixels) as image:
         if image.format not in _MULTI_PAGE_FORMATS:
             return [image.size]
-        return [_frame_size(image, index, source, max_pixels) for index in range(max(1, getattr(image, "n_frames", 1)))]
+        return [_frame_size(image, index, source, max_pixels) for index in range(_frame_count(image, source))]
+
+
+def _frame_count(image: Image.Image, source: str) -> int:
+    try:  # counting TIFF frames walks every frame header, where damage shows as any kind of exception
+        return max(1, getattr(image, "n_frames", 1))
+    except Exception as exc:
+        raise InputError(f"the image's page list is truncated or corrupt ({_describe(exc)})", source) from None
 
 
 def _frame_size(image: Image.Image, index: int, source: str, max_pixels: int) -> tuple[int, int]:

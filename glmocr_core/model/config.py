@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import math
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -94,6 +95,12 @@ def require_positive(config, names: tuple[str, ...], prefix: str, source: str) -
             raise ModelError(f"key '{prefix}{name}' must be at least 1, found {value!r}", source)
 
 
+def require_within(key: str, value: float, low: float, high: float, source: str) -> None:
+    """A float the model computes with must be a finite number in (low, high]."""
+    if not (math.isfinite(value) and low < value <= high):
+        raise ModelError(f"key '{key}' must be a number above {low:g} and at most {high:g}, found {value!r}", source)
+
+
 TEXT_SIZES = ("vocab_size", "hidden_size", "intermediate_size", "num_hidden_layers", "num_attention_heads",
               "num_key_value_heads", "head_dim")
 VISION_SIZES = ("hidden_size", "depth", "num_heads", "intermediate_size", "patch_size", "temporal_patch_size",
@@ -175,6 +182,12 @@ class ModelConfig:
         t, v = self.text, self.vision
         require_positive(t, TEXT_SIZES, "text_config.", source)
         require_positive(v, VISION_SIZES, "vision_config.", source)
+        for key, value, low, high in (("text_config.rope_parameters.partial_rotary_factor", t.partial_rotary_factor,
+                                       0.0, 1.0), ("text_config.rope_parameters.rope_theta", t.rope_theta, 1.0, 1e9),
+                                      ("vision_config.rope_parameters.rope_theta", v.rope_theta, 1.0, 1e9),
+                                      ("text_config.rms_norm_eps", t.rms_norm_eps, 0.0, 1.0),
+                                      ("vision_config.rms_norm_eps", v.rms_norm_eps, 0.0, 1.0)):
+            require_within(key, value, low, high, source)
         if not all(isinstance(n, int) and not isinstance(n, bool) and n >= 0 for n in t.mrope_section):
             raise ModelError("text_config.rope_parameters.mrope_section must be a list of whole numbers", source)
         if t.num_attention_heads % t.num_key_value_heads:

@@ -10,13 +10,6 @@ SHARED_REFERENCE = Path(__file__).resolve().parents[2].parent / "shared" / "refe
 
 
 @pytest.fixture(scope="session")
-def tiny_checkpoint(tmp_path_factory) -> Path:
-    from glmocr_core.testing.checkpoints import build_tiny_checkpoint
-
-    return build_tiny_checkpoint(tmp_path_factory.mktemp("tiny-ckpt"), seed=0)
-
-
-@pytest.fixture(scope="session")
 def tiny_checkpoint_mtp(tmp_path_factory) -> Path:
     from glmocr_core.testing.checkpoints import build_tiny_checkpoint
 
