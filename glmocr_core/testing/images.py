@@ -13,3 +13,15 @@ def drawn_image(width: int, height: int, seed: int) -> Image.Image:
     for line in range(3):
         draw.text((8, 8 + 16 * line), f"line {line} of image {seed}: x^2 + y^2", fill=(0, 0, 0))
     return image
+
+
+def write_test_images(folder) -> list:
+    """Three drawn images of different shapes and formats (PNG, JPEG, WebP) in ``folder``, for command-line tests."""
+    from pathlib import Path
+
+    paths = []
+    for seed, (size, suffix) in enumerate([((300, 120), "png"), ((90, 260), "jpg"), ((500, 70), "webp")]):
+        path = Path(folder) / f"image{seed}.{suffix}"
+        drawn_image(*size, seed).save(path, **({"quality": 95} if suffix == "jpg" else {}))
+        paths.append(path)
+    return paths

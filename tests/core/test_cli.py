@@ -14,7 +14,7 @@ from PIL import Image
 
 from glmocr_core.cli import main
 from glmocr_core.tasks.specs import task_prompt
-from glmocr_core.testing.images import drawn_image
+from glmocr_core.testing.images import write_test_images
 
 TASK_CASES = ["text", "formula", "table"]
 MAX_NEW = 24
@@ -22,13 +22,7 @@ MAX_NEW = 24
 
 @pytest.fixture(scope="module")
 def image_files(tmp_path_factory):
-    folder = tmp_path_factory.mktemp("cli-images")
-    paths = []
-    for seed, (size, suffix) in enumerate([((300, 120), "png"), ((90, 260), "jpg"), ((500, 70), "webp")]):
-        path = folder / f"image{seed}.{suffix}"
-        drawn_image(*size, seed).save(path, quality=95) if suffix == "jpg" else drawn_image(*size, seed).save(path)
-        paths.append(path)
-    return paths
+    return write_test_images(tmp_path_factory.mktemp("cli-images"))
 
 
 @pytest.fixture(scope="module")

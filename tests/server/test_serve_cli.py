@@ -10,19 +10,16 @@ import pymupdf
 import pytest
 
 from glmocr_core.cli import EXIT_REMOTE, EXIT_USAGE, main
+from glmocr_core.testing.images import write_test_images
 
-from .conftest import API_KEY, drawn_image
+from .conftest import API_KEY
 from .fakes import free_port
 
 
 @pytest.fixture(scope="module")
 def inputs(tmp_path_factory):
     folder = tmp_path_factory.mktemp("remote-cli")
-    paths = []
-    for seed, (size, suffix) in enumerate([((300, 120), "png"), ((90, 260), "jpg"), ((500, 70), "webp")]):
-        path = folder / f"image{seed}.{suffix}"
-        drawn_image(*size, seed).save(path, **({"quality": 95} if suffix == "jpg" else {}))
-        paths.append(path)
+    paths = write_test_images(folder)
     pdf = folder / "pages.pdf"
     document = pymupdf.open()
     for number in range(4):
