@@ -14,6 +14,7 @@ import argparse
 import json
 import os
 import sys
+import threading
 from collections import deque
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict
@@ -261,12 +262,40 @@ def _ocr_document(engine, source: str, regions: list, options: RecognizeOptions,
 
     with open_document(source) as document:
         pages = parse_page_range(args.pages, document.page_count, source)
-        images = ((index, document.ocr_image(index, dpi=args.dpi)[0]) for index in pages)
+        images = ((index, render_page(document, index, args.dpi, source)) for index in pages)
         workers = 1 if args.backend == "local" else args.concurrency
         for index, results in _in_page_order(images, lambda image: _recognize(engine, image, args.task, regions,
                                                                                options), workers):
             for region, result in zip(regions, results):
                 _emit(result, source, index + 1, region, args.json, document.page_count)
+
+
+SLOW_PAGE_NOTICE_S = 2.0  # a page that takes longer to render is announced, so a long wait is never silent
+
+
+def render_page(document, index: int, dpi: int, source: str):
+    """The page's OCR image, rendered on a helper thread: MuPDF cannot be interrupted inside a page, but the main
+    thread waits in short steps, so Ctrl-C ends the run within a fraction of a second even on a page of millions of
+    vector operations (the render thread is a daemon and goes with the process)."""
+    outcome: dict = {}
+
+    def work() -> None:
+        try:
+            outcome["image"] = document.ocr_image(index, dpi=dpi)[0]
+        except BaseException as exc:  # handed to the main thread as it is
+            outcome["error"] = exc
+
+    worker = threading.Thread(target=work, name="render-page", daemon=True)
+    worker.start()
+    worker.join(SLOW_PAGE_NOTICE_S)
+    if worker.is_alive():
+        print(f"{PROG}: {source} page {index + 1} is slow to render (a very complex page); Ctrl-C stops",
+              file=sys.stderr, flush=True)
+    while worker.is_alive():
+        worker.join(0.2)
+    if "error" in outcome:
+        raise outcome["error"]
+    return outcome["image"]
 
 
 def _in_page_order(images, recognize, workers: int):
