@@ -25,3 +25,17 @@ def write_test_images(folder) -> list:
         drawn_image(*size, seed).save(path, **({"quality": 95} if suffix == "jpg" else {}))
         paths.append(path)
     return paths
+
+
+def write_test_pdf(path, pages: int):
+    """A PDF of ``pages`` 300×200-point pages, each with one line of text naming its page, for command-line tests."""
+    from pathlib import Path
+
+    import pymupdf
+
+    document = pymupdf.open()
+    for number in range(pages):
+        page = document.new_page(width=300, height=200)
+        page.insert_text((40, 80), f"Page {number + 1}: E = mc^2", fontsize=16)
+    document.save(path)
+    return Path(path)

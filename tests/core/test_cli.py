@@ -14,7 +14,7 @@ from PIL import Image
 
 from glmocr_core.cli import main
 from glmocr_core.tasks.specs import task_prompt
-from glmocr_core.testing.images import write_test_images
+from glmocr_core.testing.images import write_test_images, write_test_pdf
 
 TASK_CASES = ["text", "formula", "table"]
 MAX_NEW = 24
@@ -85,12 +85,7 @@ def test_plain_mode_prints_text_on_stdout_and_progress_on_stderr(capsys, tiny_ch
 
 
 def test_pdf_pages_and_region(capsys, tiny_checkpoint, tmp_path):
-    pdf = tmp_path / "doc.pdf"
-    doc = pymupdf.open()
-    for number in range(3):
-        page = doc.new_page(width=300, height=200)
-        page.insert_text((40, 80), f"Page {number + 1}: E = mc^2", fontsize=16)
-    doc.save(pdf)
+    pdf = write_test_pdf(tmp_path / "doc.pdf", pages=3)
     code, records, err = _run(capsys, "ocr", pdf, "--model", tiny_checkpoint, "--pages", "2-3", "--dpi", 72,
                               "--region", "10,10,200,150", "--max-new-tokens", 4, "--json")
     assert code == 0, err

@@ -6,11 +6,10 @@ from __future__ import annotations
 
 import json
 
-import pymupdf
 import pytest
 
 from glmocr_core.cli import EXIT_REMOTE, EXIT_USAGE, main
-from glmocr_core.testing.images import write_test_images
+from glmocr_core.testing.images import write_test_images, write_test_pdf
 
 from .conftest import API_KEY
 from .fakes import free_port
@@ -20,13 +19,7 @@ from .fakes import free_port
 def inputs(tmp_path_factory):
     folder = tmp_path_factory.mktemp("remote-cli")
     paths = write_test_images(folder)
-    pdf = folder / "pages.pdf"
-    document = pymupdf.open()
-    for number in range(4):
-        page = document.new_page(width=300, height=200)
-        page.insert_text((40, 80), f"Page {number + 1}: E = mc^2", fontsize=16)
-    document.save(pdf)
-    return paths, pdf
+    return paths, write_test_pdf(folder / "pages.pdf", pages=4)
 
 
 def _records(capsys, *argv) -> tuple[int, list[dict], str]:
