@@ -51,6 +51,8 @@ KEYS: dict[str, Key] = _table(
     Key("theme", str, "system", ", ".join(THEMES)),
     Key("model_dir", str, "", "model checkpoint folder; empty = default under the user data folder"),
     Key("auto_run", bool, True, "run a region as soon as it is drawn"),
+    Key("run_pasted_images", bool, True, "a pasted or dropped screenshot runs at once as Text on the whole image"),
+    Key("copy_result_when_done", bool, False, "copy a region's result to the clipboard when it finishes"),
     Key("device", str, "auto", f"{', '.join(DEVICES)} (cuda:N picks one GPU)"),
     Key("precision", str, "auto", ", ".join(PRECISIONS)),
     *(Key(f"max_new_tokens/{name}", int, spec.max_new_tokens, f"token budget of a {spec.label} region")

@@ -15,6 +15,8 @@ from glmocr_core.api import TASKS
 QUEUED, RUNNING, DONE, CANCELLED, FAILED = "queued", "running", "done", "cancelled", "failed"
 STATES = (QUEUED, RUNNING, DONE, CANCELLED, FAILED)
 FINISHED_STATES = (DONE, CANCELLED, FAILED)
+# Why a region in CANCELLED stopped early: the user pressed Stop, or the engine went away (crash, unload) under it.
+STOPPED_BY_USER, STOPPED_BY_ENGINE = "user", "engine"
 IN_PROGRESS_STATES = (QUEUED, RUNNING)
 
 Box = tuple[float, float, float, float]
@@ -82,6 +84,7 @@ class Region:
     edited_text: str | None = None  # the user's edit of the result; wins over ``text`` for export
     order: int | None = None  # user-chosen reading position; None = geometric order
     schema: str | None = None  # JSON template for the "extract" task
+    stop_cause: str = ""  # for CANCELLED: STOPPED_BY_USER or STOPPED_BY_ENGINE; "" for older sessions
 
     def __post_init__(self):
         self.box = normalize_box(self.box)
