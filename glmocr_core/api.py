@@ -73,6 +73,7 @@ class TextDelta:
     """A piece of newly decoded text, streamed while the model generates."""
 
     text: str
+    tokens: int = 0  # tokens generated so far for this region, this piece included; 0 where a backend cannot say
 
 
 @dataclass

@@ -78,9 +78,11 @@ class _TextTracker:
         self.guard = RepetitionGuard(repetition_config(task), tokenizer.cut_boundaries()) \
             if options.repeat_guard else None
         self.eos = eos
+        self.tokens = 0
 
     def push(self, token: int) -> tuple[str, bool]:
         """(new text, loop detected)"""
+        self.tokens += 1
         looping = self.guard is not None and token not in self.eos and self.guard.push(token)
         return self.decoder.push(token), looping
 
@@ -162,7 +164,7 @@ class Engine:
         for token in stream:
             text, looping = tracker.push(token)
             if text:
-                yield TextDelta(text)
+                yield TextDelta(text, tracker.tokens)
             if looping:
                 stream.stop(STOP_REPETITION)
                 break
@@ -172,7 +174,7 @@ class Engine:
         else:
             tail = tracker.decoder.flush()
             if tail:
-                yield TextDelta(tail)
+                yield TextDelta(tail, tracker.tokens)
         timings = Timings(self.load_s, prepared.preprocess_s, stream.first_token_s, stream.decode_s,
                           mtp_drafts=stream.draft_tokens, mtp_accepted=stream.accepted_tokens)
         yield self._result(task, tracker.kept(stream.tokens), stream.stop_reason, prepared, timings)
@@ -220,7 +222,7 @@ class Engine:
         for row, token in stream:
             text, looping = trackers[row].push(token)
             if text:
-                yield RegionItem(row, TextDelta(text))
+                yield RegionItem(row, TextDelta(text, trackers[row].tokens))
             _police_row(stream, row, looping, budgets[row], stop_row)
             if stream.stop_reasons[row] is not None and row not in finished:
                 finished.add(row)
@@ -234,7 +236,7 @@ class Engine:
         reason = stream.stop_reasons[row] or STOP_CANCELLED
         tail = tracker.decoder.flush()
         if tail and reason != STOP_REPETITION:
-            yield RegionItem(row, TextDelta(tail))
+            yield RegionItem(row, TextDelta(tail, tracker.tokens))
         timings = Timings(self.load_s, item.preprocess_s, stream.first_token_s, stream.decode_s[row])
         yield RegionItem(row, self._result(task, tracker.kept(stream.tokens[row]), reason, item, timings))
 

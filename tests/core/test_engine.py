@@ -51,6 +51,13 @@ def test_deltas_concatenate_to_the_text(engine, image):
     assert result.timings.first_token_s > 0 and result.prompt_tokens > len(result.token_ids) // 10
 
 
+def test_deltas_count_the_tokens_generated_so_far(engine, image):
+    items = list(engine.recognize(image, "text", options=RecognizeOptions(max_new_tokens=30, repeat_guard=False)))
+    counts = [item.tokens for item in items[:-1]]
+    assert counts and counts == sorted(counts) and counts[0] >= 1
+    assert counts[-1] <= len(items[-1].token_ids) + 1  # + the end-of-text token, which is counted but not kept
+
+
 def test_region_crops_before_preprocessing(engine, image):
     _, whole = _collect(engine.recognize(image, options=RecognizeOptions(max_new_tokens=2)))
     _, part = _collect(engine.recognize(image, region=(0, 0, 120, 60), options=RecognizeOptions(max_new_tokens=2)))
