@@ -1,6 +1,7 @@
 """The ``glmocr-studio`` command. A subcommand (``ocr``, ``info``, ``--help``, ``--version``) runs the core's command
 line without loading Qt, so scripts start fast and work without a display; anything else (nothing, or file paths)
-opens the desktop window with those files."""
+opens the desktop window with those files (after ``app.webengine_env`` has prepared the environment QtWebEngine
+reads, so a root user's window does not die with its first result view)."""
 
 from __future__ import annotations
 
@@ -21,6 +22,9 @@ def main(argv: list[str] | None = None) -> int:
         from glmocr_core.cli import main as command_line
 
         return command_line(args)
+    from app.webengine_env import prepare_webengine
+
+    prepare_webengine()  # before Qt starts: Chromium reads it when the first result view opens
     from app.main import main as window
 
     return window(args)
