@@ -40,6 +40,7 @@ from ..errors import InputError
 from ..processing.images import to_rgb
 from .formats import looks_like_pdf
 from .pages import DEFAULT_DPI
+from .render_process import ChildUnavailable, RenderProcess, RenderStopped  # noqa: F401 - RenderStopped re-exported
 
 # The official SDK caps the long side of a rendered PDF page at 3500 px (glmocr/utils/image_utils.py).
 MAX_OCR_LONG_SIDE = 3500
@@ -100,11 +101,13 @@ class Document:
         """(width, height) in page units: pixels for images, points for PDFs."""
         raise NotImplementedError
 
-    def render(self, index: int, scale: float = 1.0) -> Image.Image:
-        """An RGB picture of page ``index`` at ``page_size * scale`` pixels (a fresh copy each call)."""
+    def render(self, index: int, scale: float = 1.0, *, cancel: threading.Event | None = None) -> Image.Image:
+        """An RGB picture of page ``index`` at ``page_size * scale`` pixels (a fresh copy each call). A PDF page
+        render stops with ``RenderStopped`` when ``cancel`` is set or the page passes its time limit."""
         raise NotImplementedError
 
-    def ocr_image(self, index: int, dpi: int = DEFAULT_DPI) -> tuple[Image.Image, float]:
+    def ocr_image(self, index: int, dpi: int = DEFAULT_DPI, *,
+                  cancel: threading.Event | None = None) -> tuple[Image.Image, float]:
         """The RGB picture OCR runs on and its scale (page units -> its pixels)."""
         raise NotImplementedError
 
@@ -170,7 +173,7 @@ class ImageDocument(Document):
         width, height = self._sizes[self._check_index(index)]
         return float(width), float(height)
 
-    def render(self, index: int, scale: float = 1.0) -> Image.Image:
+    def render(self, index: int, scale: float = 1.0, *, cancel: threading.Event | None = None) -> Image.Image:
         page = self._page(self._check_index(index))
         _check_scale(scale, self.source)
         if scale == 1.0:
@@ -179,7 +182,8 @@ class ImageDocument(Document):
         _check_pixel_count(size, self._max_pixels, self.source)
         return page.resize(size, Image.Resampling.BILINEAR, reducing_gap=2.0)
 
-    def ocr_image(self, index: int, dpi: int = DEFAULT_DPI) -> tuple[Image.Image, float]:
+    def ocr_image(self, index: int, dpi: int = DEFAULT_DPI, *,
+                  cancel: threading.Event | None = None) -> tuple[Image.Image, float]:
         """The page at full resolution: ``dpi`` does not apply to pixels, and the reference takes them as is."""
         return self._page(self._check_index(index)).copy(), 1.0
 
@@ -327,13 +331,14 @@ def _pixel_hash(image: Image.Image) -> str:
 class PdfDocument(Document):
     """A PDF rendered with MuPDF. All MuPDF calls hold the process-wide MuPDF lock (see _MUPDF_LOCK)."""
 
-    def __init__(self, source: str, data: bytes, max_pixels: int):
+    def __init__(self, source: str, data: bytes, max_pixels: int, isolate_rendering: bool = True):
         self._data = data
         self._max_pixels = max_pixels
         self._pdf = _open_pdf(data, source)
         super().__init__(source, "pdf", self._pdf.page_count)
         self._lock = _MUPDF_LOCK
         self._sizes: dict[int, tuple[float, float]] = {}
+        self._renderer: RenderProcess | None = RenderProcess(data, source) if isolate_rendering else None
 
     def page_size(self, index: int) -> tuple[float, float]:
         index = self._check_index(index)
@@ -345,31 +350,44 @@ class PdfDocument(Document):
                 self._sizes[index] = (float(rect.width), float(rect.height))
             return self._sizes[index]
 
-    def render(self, index: int, scale: float = 1.0) -> Image.Image:
+    def render(self, index: int, scale: float = 1.0, *, cancel: threading.Event | None = None) -> Image.Image:
         index = self._check_index(index)
         _check_scale(scale, self.source)
         width, height = self.page_size(index)
         _check_pixel_count((max(1, round(width * scale)), max(1, round(height * scale))), self._max_pixels, self.source)
-        return self._render_pixels(index, scale)
+        return self._render_pixels(index, scale, cancel)
 
-    def ocr_image(self, index: int, dpi: int = DEFAULT_DPI) -> tuple[Image.Image, float]:
+    def ocr_image(self, index: int, dpi: int = DEFAULT_DPI, *,
+                  cancel: threading.Event | None = None) -> tuple[Image.Image, float]:
         """Render at ``dpi``; if the long side would pass 3500 px, lower the scale to fit (official SDK rule)."""
         index = self._check_index(index)
         if not (isinstance(dpi, (int, float)) and math.isfinite(dpi) and dpi > 0):
             raise InputError(f"DPI must be a positive number, got {dpi!r}", self.source)
         scale = pdf_ocr_scale(self.page_size(index), dpi)
-        image = self.render(index, scale)
+        image = self.render(index, scale, cancel=cancel)
         if max(image.size) > MAX_OCR_LONG_SIDE:  # a page box off the pixel grid can round up by one pixel
             scale *= MAX_OCR_LONG_SIDE / max(image.size)
-            image = self.render(index, scale)
+            image = self.render(index, scale, cancel=cancel)
         return image, scale
 
     def close(self) -> None:
+        if self._renderer is not None:
+            self._renderer.close()
         with self._lock:
             if not self._pdf.is_closed:
                 self._pdf.close()
 
-    def _render_pixels(self, index: int, scale: float) -> Image.Image:
+    def _render_pixels(self, index: int, scale: float, cancel: threading.Event | None) -> Image.Image:
+        if self._pdf.is_closed:
+            raise InputError("the document is closed", self.source)
+        if self._renderer is not None:
+            try:
+                return self._renderer.render(index, scale, cancel=cancel)
+            except ChildUnavailable:
+                self._renderer = None  # this system starts no child processes: render here from now on
+        return self._render_here(index, scale)
+
+    def _render_here(self, index: int, scale: float) -> Image.Image:
         with self._lock:
             page = self._load_page(index)
             try:

@@ -39,3 +39,19 @@ def write_test_pdf(path, pages: int):
         page.insert_text((40, 80), f"Page {number + 1}: E = mc^2", fontsize=16)
     document.save(path)
     return Path(path)
+
+
+def write_heavy_pdf(path, operations: int):
+    """A one-page PDF of ``operations`` long stroked lines across the page: seconds to minutes for MuPDF to render
+    (about 300 000 take half a minute on a 2-core machine), for tests of bounded, stoppable rendering."""
+    from pathlib import Path
+
+    import pymupdf
+
+    document = pymupdf.open()
+    page = document.new_page(width=600, height=800)
+    page.insert_text((40, 40), "heavy", fontsize=12)  # gives the page a content stream to replace
+    strokes = "".join(f"{i % 600} {i % 800} m {(i * 7) % 600} {(i * 13) % 800} l S\n" for i in range(operations))
+    document.update_stream(page.get_contents()[0], strokes.encode())
+    document.save(path, deflate=True)
+    return Path(path)
