@@ -175,6 +175,7 @@ class RenderProcess:
         self._slot: list[_Child | None] = [None]  # shared with the finalizer, which must not hold self
         weakref.finalize(self, _stop_slot, self._slot)
         self.starts = 0  # how many children were started (a test and the log can tell a restart)
+        self._closed = False
 
     @property
     def _child(self) -> _Child | None:
@@ -187,6 +188,8 @@ class RenderProcess:
     def render(self, index: int, scale: float, *, cancel: threading.Event | None = None,
                time_limit_s: float = PAGE_RENDER_LIMIT_S) -> Image.Image:
         with self._lock:
+            if self._closed:
+                raise InputError("the document is closed", self._source)
             child = self._ensure_child(cancel)
             try:
                 child.send((index, scale))
@@ -196,6 +199,8 @@ class RenderProcess:
             reply = self._wait(child, cancel, time_limit_s, f"rendering page {index + 1}")
             if reply is None:
                 self._stop_child()
+                if self._closed:
+                    raise InputError("the document is closed", self._source)
                 raise InputError(f"page {index + 1} crashed the PDF renderer", self._source)
         if reply[0] == "error":
             raise InputError(f"page {index + 1} could not be rendered ({reply[1]})", self._source)
@@ -203,8 +208,10 @@ class RenderProcess:
         return Image.frombytes("RGB", (width, height), samples)
 
     def close(self) -> None:
-        with self._lock:
-            self._stop_child()
+        """Stop the child now, without waiting for a render in progress (Ctrl-C closes documents mid-page); that
+        render ends with "the document is closed"."""
+        self._closed = True
+        self._stop_child()
 
     @property
     def pid(self) -> int | None:

@@ -95,3 +95,20 @@ def test_without_child_processes_pages_render_here(pdf_bytes, monkeypatch):
 def test_the_frozen_app_runs_the_worker_through_its_own_executable(monkeypatch):
     monkeypatch.setattr(render_process.sys, "frozen", True, raising=False)
     assert render_process.worker_command() == [render_process.sys.executable, render_process.RENDER_WORKER_FLAG]
+
+
+@pytest.mark.timeout(180)
+def test_ctrl_c_on_the_command_line_ends_a_run_on_a_real_heavy_page(heavy_pdf, tiny_checkpoint):
+    import subprocess
+    import sys
+
+    child = subprocess.Popen([sys.executable, "-m", "glmocr_core", "ocr", str(heavy_pdf), "--model",
+                              str(tiny_checkpoint), "--device", "cpu"], stderr=subprocess.PIPE, text=True)
+    lines = []
+    for line in child.stderr:  # the notice comes while MuPDF is busy: the main thread is not blocked by it
+        lines.append(line)
+        if "slow to render" in line:
+            child.send_signal(signal.SIGINT)
+            break
+    assert child.wait(timeout=30) == 130, "".join(lines)
+    assert "interrupted" in child.stderr.read()
