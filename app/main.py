@@ -30,12 +30,15 @@ from app.results.cards import ResultsPanel
 from app.results.web import release_web_views
 from app.settings import APP_NAME, ORG_NAME, Settings
 from app.window.about import apply_theme
-from app.window.actions import build_actions, check_task, install_menus, show_page_actions
+from app.window.actions import (Parts, build_actions, check_task, install_menus, show_document_actions,
+                                show_page_actions)
 from app.window.documents import DocumentController
+from app.window.editing import EditController
 from app.window.file_actions import AskRelink, FileActions
 from app.window.main_window import MainWindow
 from app.window.model import ModelController
 from app.window.regions import RegionController
+from app.window.undo import UndoHistories
 
 DESKTOP_FILE_NAME = "glmocr-studio"  # the .desktop file's stem (packaging/metadata.GUI_NAME): Wayland matches on it
 AUTOSAVE_FAILED_MS = 10_000
@@ -54,6 +57,8 @@ class Studio:
     regions: RegionController
     model: ModelController
     file_actions: FileActions
+    editing: EditController
+    undo: UndoHistories
     actions: dict[str, QAction]
 
 
@@ -73,14 +78,17 @@ def build(settings: Settings, engine_loader: EngineLoader, *, remote_loader: Eng
     host = EngineHost(engine_loader, window, remote_loader=remote_loader)
     workspace = Workspace(window)
     documents = DocumentController(window, workspace, settings, host)
-    regions = RegionController(window, workspace, documents, settings, host)
+    undo = UndoHistories(window)
+    regions = RegionController(window, workspace, documents, settings, host, undo)
     model = ModelController(window, settings, host, regions, downloader=downloader, list_devices=list_devices)
-    autosaver = Autosaver(lambda: workspace.session, delay_ms=lambda: settings.get("autosave_interval_s") * 1000,
-                          ui_state=documents.ui_state, parent=window)
+    autosaver = Autosaver(workspace.entries, delay_ms=lambda: settings.get("autosave_interval_s") * 1000,
+                          current=lambda: workspace.current_index, parent=window)
     file_actions = FileActions(window, workspace, documents, results, settings, autosaver, ask_relink)
-    actions = build_actions(window, documents, regions, model, file_actions)
+    editing = EditController(window, regions)
+    actions = build_actions(Parts(window, documents, regions, model, file_actions, editing, undo.group))
     install_menus(window, actions, fill_recent=documents.fill_recent_menu)
-    studio = Studio(settings, host, workspace, window, results, documents, regions, model, file_actions, actions)
+    studio = Studio(settings, host, workspace, window, results, documents, regions, model, file_actions, editing, undo,
+                    actions)
     _wire(studio)
     return studio
 
@@ -100,11 +108,16 @@ def _wire_engine(s: Studio) -> None:
     host.model_loading.connect(model.on_loading)
     host.model_ready.connect(model.on_ready)
     host.model_failed.connect(model.on_failed)
+    for model_news in (host.model_loading, host.model_failed):  # waiting cards say what they wait for
+        model_news.connect(regions.refresh_waiting_texts)
     host.job_started.connect(regions.on_job_started)
     host.text_delta.connect(regions.on_text_delta)
     host.job_finished.connect(regions.on_job_finished)
     host.job_failed.connect(regions.on_job_failed)
     host.job_cancelled.connect(regions.on_job_cancelled)
+    progress = getattr(host, "job_progress", None)  # (region id, tokens so far, seconds): live counts where forwarded
+    if progress is not None:
+        progress.connect(regions.on_progress)
 
 
 def _wire_page_view(s: Studio) -> None:
@@ -121,9 +134,12 @@ def _wire_panels(s: Studio) -> None:
     window.region_list.region_activated.connect(regions.select_region)
     window.thumbnails.currentRowChanged.connect(s.documents.on_thumbnail_row)
     results.card_clicked.connect(regions.select_region)
-    results.rerun_requested.connect(regions.run_region)
-    results.cancel_requested.connect(s.host.cancel)
-    results.edited.connect(s.workspace.mark_changed)
+    results.rerun_requested.connect(regions.rerun_region)  # asks first when it would replace the user's edits
+    results.cancel_requested.connect(regions.stop_region)  # the user's Stop, told apart from the engine's
+    results.edited.connect(regions.on_result_edited)  # an undo step of its document
+    template_chosen = getattr(results, "template_chosen", None)  # (region id, schema): an Extract card's picker
+    if template_chosen is not None:
+        template_chosen.connect(regions.on_template_chosen)
     window.first_run.get_model_requested.connect(s.model.show_manager)
     window.first_run.choose_folder_requested.connect(s.model.choose_folder)
 
@@ -136,10 +152,23 @@ def _wire_model(s: Studio) -> None:
 
 
 def _wire_documents(s: Studio) -> None:
-    workspace, documents, actions = s.workspace, s.documents, s.actions
+    workspace, documents, actions, tabs = s.workspace, s.documents, s.actions, s.window.document_tabs
     workspace.session_changed.connect(s.file_actions.autosaver.mark_dirty)
     workspace.document_opened.connect(s.regions.on_document_opened)
     workspace.document_opened.connect(s.file_actions.on_document_opened)
+    workspace.current_changed.connect(s.undo.on_current_changed)  # Edit > Undo follows the document
+    workspace.document_closing.connect(s.undo.on_document_closing)
+    workspace.current_changed.connect(lambda opened: _show_document_actions(s, opened))
+    workspace.current_changed.connect(documents.on_current_changed)
+    workspace.current_changed.connect(s.regions.on_current_changed)
+    workspace.document_closing.connect(s.regions.on_document_closing)
+    workspace.document_closed.connect(documents.on_document_closed)
+    workspace.document_closed.connect(s.file_actions.on_document_closed)
+    workspace.documents_changed.connect(documents.sync_tabs)
+    tabs.currentChanged.connect(documents.on_tab_chosen)
+    tabs.tabMoved.connect(documents.on_tab_moved)
+    tabs.tabCloseRequested.connect(s.file_actions.close_document_at)
+    documents.image_opened.connect(s.regions.run_pasted_image)  # the snip habit (a setting)
     documents.page_changed.connect(lambda page, count: show_page_actions(actions, page, count))
     documents.page_changed.connect(s.window.show_page_number)
     documents.page_changed.connect(s.regions.show_page)
@@ -154,6 +183,12 @@ def _wire_window(s: Studio) -> None:
     window.closing.connect(s.host.shutdown)  # direct and synchronous: the engine thread has stopped after close()
     window.closing.connect(s.documents.close)
     s.file_actions.autosaver.failed.connect(lambda message: window.show_status(message, AUTOSAVE_FAILED_MS))
+
+
+def _show_document_actions(s: Studio, opened) -> None:
+    show_document_actions(s.actions, opened is not None, len(s.workspace.documents))
+    if opened is None:
+        show_page_actions(s.actions, 0, 0)
 
 
 def boot(studio: Studio, paths: list[str]) -> None:

@@ -1,7 +1,7 @@
 """Autosave and crash recovery: nothing a user did is lost.
 
-The autosaver writes the open session (``app.document.session_file`` format) to the user data folder a few seconds
-after a change. Each running app holds a lock file (``QLockFile``, which notices when its owner died) next to its
+The autosaver writes the open documents (one session, ``app.document.session_file`` format) to the user data folder
+a few seconds after a change. Each running app holds a lock file (``QLockFile``, which notices when its owner died) next to its
 autosave; on the next start an autosave whose owner is gone (a crash, ``kill -9``) is offered for restore. A clean exit
 deletes both, so only lost work is ever offered.
 """
@@ -18,8 +18,8 @@ from typing import Callable
 from PySide6.QtCore import QLockFile, QObject, QTimer, Signal
 
 from app.document.atomic import WriteError, atomic_write_text
-from app.document.model import DocumentSession
-from app.document.session_file import LoadedSession, SessionError, keep_pasted_copy, load_session, session_text
+from app.document.session_file import (Documents, LoadedSession, SessionError, as_entries, keep_pasted_copy,
+                                       load_session, session_text)
 from app.paths import autosave_dir
 
 
@@ -33,7 +33,8 @@ class Recoverable:
     autosave_path: Path
     lock_path: Path
     saved_at: str
-    document_name: str
+    document_names: list[str]  # every document of the session, in tab order
+    document_name: str  # the one that was on screen
 
     def load(self) -> LoadedSession:
         return load_session(self.autosave_path)
@@ -82,9 +83,13 @@ def find_recoverable(folder: Path | None = None, damaged: list[Damaged] | None =
             if damaged is not None and kept is not None:
                 damaged.append(kept)
             continue
-        name = loaded.document.name or Path(loaded.document.path or "pasted image").name
-        found.append(Recoverable(autosave, lock_path, loaded.saved_at, name))
+        names = [_display_name(entry.document) for entry in loaded.entries]
+        found.append(Recoverable(autosave, lock_path, loaded.saved_at, names, names[loaded.current]))
     return sorted(found, key=lambda r: r.saved_at, reverse=True)
+
+
+def _display_name(document) -> str:
+    return document.name or Path(document.path or "pasted image").name
 
 
 def _set_aside(autosave: Path, lock_path: Path, reason: str) -> Damaged | None:
@@ -101,7 +106,8 @@ def _set_aside(autosave: Path, lock_path: Path, reason: str) -> Damaged | None:
 
 
 class Autosaver(QObject):
-    """Saves ``get_document()`` to this instance's autosave file ``delay_ms`` after the first unsaved change.
+    """Saves ``get_documents()`` (the open documents, or one) to this instance's autosave file ``delay_ms`` after the
+    first unsaved change; ``current()`` says which one is on screen.
 
     The app owns one: call ``mark_dirty()`` after every change, ``save_now()`` before risky steps, and ``finish()`` on
     a clean exit. ``delay_ms`` is a number or a function read at each change (the user's setting). A failed write emits ``failed(message)``; the data stays in memory and the next
@@ -111,12 +117,14 @@ class Autosaver(QObject):
     saved = Signal(str)  # autosave path
     failed = Signal(str)  # readable message
 
-    def __init__(self, get_document: Callable[[], DocumentSession | None], *, delay_ms: int | Callable[[], int],
-                 folder: Path | None = None, ui_state: Callable[[], dict] | None = None, parent=None):
+    def __init__(self, get_documents: Callable[[], Documents | None], *, delay_ms: int | Callable[[], int],
+                 folder: Path | None = None, ui_state: Callable[[], dict] | None = None,
+                 current: Callable[[], int] | None = None, parent=None):
         super().__init__(parent)
         self.delay_ms = delay_ms if callable(delay_ms) else (lambda: delay_ms)
-        self.get_document = get_document
-        self.ui_state = ui_state or dict
+        self.get_documents = get_documents
+        self.ui_state = ui_state or dict  # for a single document; entries carry their own
+        self.current = current or (lambda: 0)
         self.folder = Path(folder) if folder else autosave_dir()
         instance = f"{os.getpid()}-{uuid.uuid4().hex[:8]}"
         self.path = self.folder / f"{instance}.json"
@@ -139,14 +147,15 @@ class Autosaver(QObject):
 
     def save_now(self) -> Path | None:
         self._timer.stop()
-        doc = self.get_document()
-        if doc is None:
+        entries = as_entries(self.get_documents(), self.ui_state())
+        if not entries:
             self.discard()
             return None
-        self._keep_pasted_copy(doc)
+        for entry in entries:
+            self._keep_pasted_copy(entry.document)
         try:
             self._ensure_lock()
-            atomic_write_text(self.path, session_text(doc, self.ui_state()), overwrite=True)
+            atomic_write_text(self.path, session_text(entries, current=self.current()), overwrite=True)
         except (WriteError, OSError) as exc:
             self.dirty = True  # still unsaved: the next change (or save_now) tries again
             self.failed.emit(f"Autosave failed: {exc}")
@@ -155,7 +164,7 @@ class Autosaver(QObject):
         self.saved.emit(str(self.path))
         return self.path
 
-    def _keep_pasted_copy(self, doc: DocumentSession) -> None:
+    def _keep_pasted_copy(self, doc) -> None:
         """A failed copy must not cost the regions and results: say so, and save the session anyway."""
         try:
             keep_pasted_copy(doc)
@@ -163,7 +172,7 @@ class Autosaver(QObject):
             self.failed.emit(f"Autosave could not keep a copy of the pasted image: {exc}")
 
     def discard(self) -> None:
-        """Forget this instance's autosave (the document was closed on purpose)."""
+        """Forget this instance's autosave (every document was closed on purpose)."""
         self._timer.stop()
         self.dirty = False
         self.path.unlink(missing_ok=True)

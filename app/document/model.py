@@ -6,6 +6,7 @@ Boxes are stored in *page units* (pixels for images, points for PDFs), the unit 
 
 from __future__ import annotations
 
+import copy
 import uuid
 from dataclasses import asdict, dataclass, field, fields
 from typing import Any
@@ -18,6 +19,8 @@ FINISHED_STATES = (DONE, CANCELLED, FAILED)
 # Why a region in CANCELLED stopped early: the user pressed Stop, or the engine went away (crash, unload) under it.
 STOPPED_BY_USER, STOPPED_BY_ENGINE = "user", "engine"
 IN_PROGRESS_STATES = (QUEUED, RUNNING)
+# A region's outcome: what a run gives it and a re-run takes away (an undo of a re-run puts all of it back).
+OUTCOME_FIELDS = ("state", "text", "result", "error", "edited_text", "result_box", "stop_cause")
 
 Box = tuple[float, float, float, float]
 
@@ -85,9 +88,12 @@ class Region:
     order: int | None = None  # user-chosen reading position; None = geometric order
     schema: str | None = None  # JSON template for the "extract" task
     stop_cause: str = ""  # for CANCELLED: STOPPED_BY_USER or STOPPED_BY_ENGINE; "" for older sessions
+    result_box: Box | None = None  # the box the outcome was recognized from; None in older sessions
 
     def __post_init__(self):
         self.box = normalize_box(self.box)
+        if self.result_box is not None:
+            self.result_box = normalize_box(self.result_box)
         if self.task not in TASKS:
             raise ValueError(f"unknown task {self.task!r}; expected one of {', '.join(TASKS)}")
         if self.state not in STATES:
@@ -102,13 +108,33 @@ class Region:
     def is_finished(self) -> bool:
         return self.state in FINISHED_STATES
 
+    @property
+    def has_edits(self) -> bool:
+        return self.edited_text is not None
+
+    @property
+    def outcome_is_outdated(self) -> bool:
+        """Finished on a box the user has moved or resized since: the outcome is the old box's."""
+        return self.is_finished and self.result_box is not None and self.result_box != self.box
+
     def reset_for_run(self) -> None:
-        """Forget the previous outcome before the region is queued again."""
+        """Forget the previous outcome before the region is queued again (on its box as it is now)."""
         self.state, self.text, self.result, self.error, self.edited_text = QUEUED, "", None, None, None
+        self.stop_cause, self.result_box = "", self.box
+
+    def values(self, names) -> dict[str, Any]:
+        """Copies of the named fields (an undo step keeps them while the region changes on)."""
+        return {name: copy.deepcopy(getattr(self, name)) for name in names}
+
+    def set_values(self, values: dict[str, Any]) -> None:
+        for name, value in values.items():
+            setattr(self, name, copy.deepcopy(value))
+        self.__post_init__()
 
     def to_dict(self) -> dict[str, Any]:
         data = asdict(self)
         data["box"] = list(self.box)
+        data["result_box"] = list(self.result_box) if self.result_box is not None else None
         return data
 
     @classmethod
@@ -116,6 +142,8 @@ class Region:
         known = {f.name for f in fields(cls)}
         values = {k: v for k, v in data.items() if k in known}  # tolerate keys from newer versions
         values["box"] = tuple(values["box"])
+        if values.get("result_box") is not None:
+            values["result_box"] = tuple(values["result_box"])
         return cls(**values)
 
 
@@ -156,9 +184,12 @@ class DocumentSession:
     def region(self, region_id: str) -> Region | None:
         return next((r for r in self.regions if r.id == region_id), None)
 
-    def add_region(self, region: Region) -> Region:
-        self.regions.append(region)
+    def add_region(self, region: Region, index: int | None = None) -> Region:
+        self.regions.insert(len(self.regions) if index is None else index, region)
         return region
+
+    def index_of(self, region_id: str) -> int:
+        return next((i for i, r in enumerate(self.regions) if r.id == region_id), -1)
 
     def remove_region(self, region_id: str) -> Region | None:
         region = self.region(region_id)

@@ -1,8 +1,10 @@
-"""Session files: a document's regions, results and edits on disk, and checks that the document is still there.
+"""Session files: the open documents' regions, results and edits on disk, and checks that each document is still
+there.
 
-A session file is JSON: format + version, the document's path and content hash, and every region with its result and
-the user's edits (``DocumentSession.to_dict``). Autosave and crash recovery (``app.document.autosave``) write the same
-format.
+A session file is JSON: format + version, which document was on screen, and for every open document its path and
+content hash, every region with its result and the user's edits (``DocumentSession.to_dict``) and what the window
+showed of it (the page). Version 1 files held one document; they load as a session of that one. Autosave and crash
+recovery (``app.document.autosave``) write the same format.
 
 A pasted or dropped picture has no file of its own, so saving such a session (by hand or by autosave) first keeps a
 copy of its bytes in the data folder, ``pasted/<content hash>.<format>``, and records that path; restoring opens the
@@ -16,10 +18,10 @@ import errno
 import hashlib
 import io
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Callable
+from typing import Callable, Sequence, Union
 
 from PIL import Image, UnidentifiedImageError
 
@@ -30,7 +32,7 @@ from app.document.model import DocumentSession
 from app.paths import pasted_dir, user_data_dir
 
 SESSION_FORMAT = "glmocr-studio-session"
-SESSION_VERSION = 1
+SESSION_VERSION = 2  # 2: several documents; 1: one (still read)
 SESSION_SUFFIX = ".glmocr-session"
 SESSION_FILTER = f"GLM-OCR sessions (*{SESSION_SUFFIX});;JSON (*.json);;All files (*)"
 LAST_SESSION_NAME = "last-session" + SESSION_SUFFIX
@@ -91,39 +93,75 @@ def document_location(doc: DocumentSession) -> str | None:
 
 # --- session files ----------------------------------------------------------------------------------------------
 
-def session_dict(doc: DocumentSession, ui_state: dict | None = None) -> dict:
+@dataclass
+class SessionEntry:
+    """One open document of a session, and what the window showed of it (e.g. the page)."""
+
+    document: DocumentSession
+    ui_state: dict = field(default_factory=dict)
+
+
+Documents = Union[DocumentSession, Sequence[SessionEntry]]  # one document is a session of one
+
+
+def as_entries(documents: Documents | None, ui_state: dict | None = None) -> list[SessionEntry]:
+    if documents is None:
+        return []
+    if isinstance(documents, DocumentSession):
+        return [SessionEntry(documents, ui_state or {})]
+    return list(documents)
+
+
+def session_dict(documents: Documents, ui_state: dict | None = None, current: int = 0) -> dict:
+    entries = as_entries(documents, ui_state)
     return {
         "format": SESSION_FORMAT,
         "version": SESSION_VERSION,
         "saved_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-        "document": doc.to_dict(),
-        "ui": ui_state or {},  # e.g. the current page; the main window decides
+        "current": current if 0 <= current < len(entries) else 0,
+        "documents": [{"document": e.document.to_dict(), "ui": e.ui_state} for e in entries],
     }
 
 
-def session_text(doc: DocumentSession, ui_state: dict | None = None) -> str:
-    return json.dumps(session_dict(doc, ui_state), ensure_ascii=False, indent=1) + "\n"
+def session_text(documents: Documents, ui_state: dict | None = None, current: int = 0) -> str:
+    return json.dumps(session_dict(documents, ui_state, current), ensure_ascii=False, indent=1) + "\n"
 
 
-def save_session(doc: DocumentSession, path, *, overwrite: bool = False, ui_state: dict | None = None) -> Path:
-    """Write atomically (with the copy of a pasted picture first); FileExistsError when ``path`` exists and
+def keep_pasted_copies(entries: list[SessionEntry]) -> None:
+    for entry in entries:
+        keep_pasted_copy(entry.document)
+
+
+def save_session(documents: Documents, path, *, overwrite: bool = False, ui_state: dict | None = None,
+                 current: int = 0) -> Path:
+    """Write atomically (with the copies of pasted pictures first); FileExistsError when ``path`` exists and
     ``overwrite`` is False, WriteError on failure."""
-    if Path(path).exists() and not overwrite:  # refuse before writing anything, the copy included
+    if Path(path).exists() and not overwrite:  # refuse before writing anything, the copies included
         raise FileExistsError(errno.EEXIST, f"{path} already exists", str(path))
-    keep_pasted_copy(doc)
-    return atomic_write_text(path, session_text(doc, ui_state), overwrite=overwrite)
+    entries = as_entries(documents, ui_state)
+    keep_pasted_copies(entries)
+    return atomic_write_text(path, session_text(entries, current=current), overwrite=overwrite)
 
 
 @dataclass
 class LoadedSession:
-    document: DocumentSession
-    ui_state: dict
+    entries: list[SessionEntry]
+    current: int
     saved_at: str
     path: str
 
+    @property
+    def document(self) -> DocumentSession:
+        """The document that was on screen."""
+        return self.entries[self.current].document
+
+    @property
+    def ui_state(self) -> dict:
+        return self.entries[self.current].ui_state
+
 
 def load_session(path) -> LoadedSession:
-    """Read a session file; raises SessionError saying what is wrong with it."""
+    """Read a session file (version 1 or 2); raises SessionError saying what is wrong with it."""
     try:
         data = json.loads(Path(path).read_text(encoding="utf-8"))
     except OSError as exc:
@@ -138,12 +176,30 @@ def load_session(path) -> LoadedSession:
     if version > SESSION_VERSION:
         raise SessionError(path, f"it was saved by a newer version (format {version}); please update the app")
     try:
-        document = DocumentSession.from_dict(data["document"])
+        entries = _entries_v1(data) if version < 2 else _entries_v2(data)
     except (KeyError, TypeError, ValueError, AttributeError) as exc:  # missing keys, wrong types (a list, a string)
         raise SessionError(path, f"the session data is damaged ({exc.__class__.__name__}: {exc})") from exc
-    ui, saved_at = data.get("ui"), data.get("saved_at", "")
-    return LoadedSession(document, ui if isinstance(ui, dict) else {}, saved_at if isinstance(saved_at, str) else "",
-                         str(path))
+    if not entries:
+        raise SessionError(path, "the session holds no document")
+    current, saved_at = data.get("current", 0), data.get("saved_at", "")
+    current = current if isinstance(current, int) and 0 <= current < len(entries) else 0
+    return LoadedSession(entries, current, saved_at if isinstance(saved_at, str) else "", str(path))
+
+
+def _entry(document_data, ui) -> SessionEntry:
+    return SessionEntry(DocumentSession.from_dict(document_data), ui if isinstance(ui, dict) else {})
+
+
+def _entries_v1(data: dict) -> list[SessionEntry]:
+    """The one-document format: ``document`` and ``ui`` at the top."""
+    return [_entry(data["document"], data.get("ui"))]
+
+
+def _entries_v2(data: dict) -> list[SessionEntry]:
+    documents = data["documents"]
+    if not isinstance(documents, list):
+        raise TypeError(f"documents is a {type(documents).__name__}, not a list")
+    return [_entry(item["document"], item.get("ui")) for item in documents]
 
 
 # --- is the document still there and the same? --------------------------------------------------------------------

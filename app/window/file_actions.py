@@ -1,16 +1,22 @@
-"""Sessions and export from the File menu, the autosave, and the restore offer after a crash.
+"""Sessions and export from the File menu, closing documents, the autosave, and the restore offer after a crash.
+
+A session is every open document: Save Session writes them all into one file, opening a session (or the last one, or
+a crash's autosave) opens its documents next to those already open.
 
 Safety rules: every file dialog confirms overwriting before anything is written (the writers refuse to overwrite
 otherwise); a failed write shows a message and the data stays in the app; pending edits in the views are committed
-before any save; a clean exit keeps the session as "last session" (File ▸ Reopen Last Session) instead of asking.
+before any save; closing a document whose regions no session file holds asks first; a clean exit keeps the open
+documents as "last session" (File ▸ Reopen Last Session) instead of asking. File dialogs start in the last folder the
+user chose, or their home folder.
 """
 
 from __future__ import annotations
 
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Callable
 
-from PySide6.QtCore import QObject
+from PySide6.QtCore import QDate, QLocale, QObject, QTime
 from PySide6.QtWidgets import QFileDialog, QMessageBox
 
 from glmocr_core.errors import GlmOcrError
@@ -19,21 +25,48 @@ from app import intake
 from app.document import export
 from app.document.atomic import WriteError
 from app.document.autosave import Autosaver, Damaged, Recoverable, find_recoverable
-from app.document.model import CANCELLED, RUNNING, DocumentSession
+from app.document.model import CANCELLED, RUNNING, STOPPED_BY_ENGINE, DocumentSession
 from app.document.session_file import (CHANGED, OK, SESSION_FILTER, SESSION_SUFFIX, DocumentCheck, LoadedSession,
-                                       SessionError, check_document, document_location, last_session_path,
-                                       load_session, relink, save_session)
-from app.document.workspace import Workspace
+                                       SessionEntry, SessionError, check_document, document_location,
+                                       last_session_path, load_session, relink, save_session)
+from app.document.workspace import OpenDocument, Workspace
 from app.results.cards import ResultsPanel
 from app.settings import Settings
-from app.window.documents import DocumentController
+from app.window.documents import DocumentController, dialog_folder, remember_folder
 from app.window.main_window import NO_DOCUMENT_HINT, MainWindow
 
 LOCATE, KEEP, CANCEL = "locate", "keep", "cancel"  # answers to "the session's document moved or changed"
 RESTORE, DISCARD, LATER = "restore", "discard", "later"  # answers to "restore unsaved work?"
+SAVE = "save"  # with DISCARD and CANCEL: answers to "close a document with unsaved work?"
 RESTORED_MESSAGE_MS = 8000
 
 AskRelink = Callable[[DocumentCheck], str]
+AskClose = Callable[[OpenDocument], str]
+
+
+def saved_when(saved_at: str, now: datetime | None = None) -> str:
+    """A session's UTC ``saved_at`` as a person says it, in local time: "today at 14:32", "yesterday at 09:05", or
+    the date in the locale's short format."""
+    try:
+        saved = datetime.fromisoformat(saved_at).astimezone()
+    except (ValueError, TypeError):
+        return "at an unknown time"
+    today = (now or datetime.now().astimezone()).date()
+    locale = QLocale()
+    clock = locale.toString(QTime(saved.hour, saved.minute), QLocale.FormatType.ShortFormat)
+    if saved.date() == today:
+        return f"today at {clock}"
+    if saved.date() == today - timedelta(days=1):
+        return f"yesterday at {clock}"
+    day = locale.toString(QDate(saved.year, saved.month, saved.day), QLocale.FormatType.ShortFormat)
+    return f"on {day} at {clock}"
+
+
+def names_phrase(names: list[str]) -> str:
+    """“a.png”, or “a.png” and 2 other documents."""
+    first = f"“{names[0]}”" if names else "a document"
+    others = len(names) - 1
+    return first if others < 1 else f"{first} and {others} other document{'s' if others > 1 else ''}"
 
 
 class FileActions(QObject):
@@ -43,14 +76,16 @@ class FileActions(QObject):
         self.window, self.workspace, self.documents = window, workspace, documents
         self.results, self.settings, self.autosaver = results, settings, autosaver
         self.ask_relink = ask_relink or self._ask_relink
+        self.ask_close: AskClose = self._ask_close
         self.session_path: str | None = None  # where Save Session writes without asking again
         self.restore_box: QMessageBox | None = None
-        self._restoring: DocumentSession | None = None  # the session being adopted (not a new document)
 
-    def on_document_opened(self, session: DocumentSession) -> None:
-        if self.session_path and session is not self._restoring:
-            self.session_path = None  # a different document: Save Session asks for a new file
+    def on_document_opened(self, _session: DocumentSession) -> None:
         self.autosaver.mark_dirty()
+
+    def on_document_closed(self, _session: DocumentSession) -> None:
+        if not self.workspace.documents:
+            self.session_path = None  # nothing open: the next Save Session is a new session
 
     # --- helpers ----------------------------------------------------------------------------------
 
@@ -71,12 +106,15 @@ class FileActions(QObject):
     def _ask_path(self, title: str, suggested: str, file_filter: str) -> str | None:
         # The dialog itself asks before replacing an existing file; only then do we allow overwrite.
         path, _ = QFileDialog.getSaveFileName(self.window, title, suggested, file_filter)
+        if path:
+            remember_folder(self.settings, path)
         return path or None
 
     def _suggested(self, suffix: str) -> str:
+        """A file name next to the document on screen, else ``untitled`` in the folder dialogs start in."""
         session = self.workspace.session
         base = Path(session.path).with_suffix("") if session and session.path else Path(
-            self.settings.get("last_folder") or ".") / "untitled"
+            dialog_folder(self.settings)) / "untitled"
         return str(base) + suffix
 
     # --- sessions ---------------------------------------------------------------------------------
@@ -95,53 +133,78 @@ class FileActions(QObject):
     def _save_session_to(self, path: str) -> bool:
         self.results.flush_edits()
         if not self._write("Saving the session", lambda: save_session(
-                self.workspace.session, path, overwrite=True, ui_state=self.documents.ui_state())):
+                self.workspace.entries(), path, overwrite=True, current=self.workspace.current_index)):
             return False
         self.session_path = path
-        self.window.show_status(f"Session saved to {path}")
+        self.workspace.mark_saved()
+        count = len(self.workspace.documents)
+        self.window.show_status(f"Session saved to {path}" + (f" ({count} documents)" if count > 1 else ""))
         return True
 
     def open_session_dialog(self) -> None:
-        path, _ = QFileDialog.getOpenFileName(self.window, "Open session", self._suggested(""), SESSION_FILTER)
+        path, _ = QFileDialog.getOpenFileName(self.window, "Open session", dialog_folder(self.settings),
+                                              SESSION_FILTER)
         if path:
+            remember_folder(self.settings, path)
             self.open_session_file(path)
 
-    def open_session_file(self, path: str) -> bool:
+    def open_session_file(self, path: str, *, unsaved: bool = False) -> bool:
+        """Open the session's documents next to the open ones; Save Session then writes to ``path`` if nothing else
+        was open (otherwise it asks, so the file does not silently gain other documents)."""
         try:
             loaded = load_session(path)
         except SessionError as exc:
             self.window.show_error("Cannot open the session", str(exc))
             return False
-        if self.open_loaded(loaded):
+        others_open = bool(self.workspace.documents)
+        if not self.open_loaded(loaded, unsaved=unsaved):
+            return False
+        if not others_open and not unsaved:
             self.session_path = path
-            return True
-        return False
+        return True
 
     def reopen_last_session(self) -> None:
         path = last_session_path()
         if not path.is_file():
             self.window.show_info("No last session", "There is no session from a previous run to reopen.")
             return
-        self.open_session_file(str(path))
-        self.session_path = None  # saving goes to a file the user picks, not the internal copy
+        # The internal copy is no file of the user's: saving asks where, and closing asks first.
+        self.open_session_file(str(path), unsaved=True)
 
-    def open_loaded(self, loaded: LoadedSession) -> bool:
-        """Show a loaded session: find its document (asking to relink if it moved or changed), then adopt it."""
-        session = loaded.document
-        document = self._open_document_for(session)
-        if document is None:
+    def open_loaded(self, loaded: LoadedSession, *, unsaved: bool = False) -> bool:
+        """Open every document of a loaded session (asking to relink those that moved or changed) next to the open
+        ones; the one that was on screen comes on screen. False when none could be opened."""
+        shown = None
+        for index, entry in enumerate(loaded.entries):
+            opened = self._open_entry(entry, unsaved)
+            if opened is not None and (shown is None or index == loaded.current):
+                shown = opened
+        if shown is None:
             return False
-        for region in session.regions:
-            if region.state == RUNNING:  # it was interrupted; keep what had streamed in
-                region.state = CANCELLED
-        self._restoring = session
-        try:
-            self.documents.adopt(document, session)
-        finally:
-            self._restoring = None
-        self.documents.go_to_page(int(loaded.ui_state.get("page", 0)))
+        self.documents.switch_to(shown)
         self.autosaver.mark_dirty()
         return True
+
+    def _open_entry(self, entry: SessionEntry, unsaved: bool) -> OpenDocument | None:
+        session = entry.document
+        same = self._already_open(session)
+        if same is not None:
+            return same
+        document = self._open_document_for(session)
+        if document is None:
+            return None
+        for region in session.regions:
+            if region.state == RUNNING:  # the app stopped under it; keep what had streamed in
+                region.state, region.stop_cause = CANCELLED, STOPPED_BY_ENGINE
+        opened = self.documents.adopt(document, session, _page(entry.ui_state))
+        opened.unsaved = unsaved
+        return opened
+
+    def _already_open(self, session: DocumentSession) -> OpenDocument | None:
+        """The same document with the same regions is open already (the session was reopened twice)."""
+        ids = [r.id for r in session.regions]
+        return next((d for d in self.workspace.documents if document_location(d.session) == document_location(session)
+                     and document_location(session) and [r.id for r in d.session.regions] == ids), None)
 
     def _open_document_for(self, session: DocumentSession):
         from glmocr_core.documents.document import open_document
@@ -163,10 +226,11 @@ class FileActions(QObject):
                 return True
             if choice != LOCATE:
                 return False
-            path, _ = QFileDialog.getOpenFileName(self.window, "Where is the document now?", "",
-                                                  intake.LOCATE_DIALOG_FILTER)
+            path, _ = QFileDialog.getOpenFileName(self.window, "Where is the document now?",
+                                                  dialog_folder(self.settings), intake.LOCATE_DIALOG_FILTER)
             if not path:
                 return False
+            remember_folder(self.settings, path)
             check = relink(session, path)
         return True
 
@@ -180,6 +244,44 @@ class FileActions(QObject):
         box.exec()
         clicked = box.clickedButton()
         return LOCATE if clicked is locate else KEEP if keep is not None and clicked is keep else CANCEL
+
+    # --- closing a document -----------------------------------------------------------------------
+
+    def close_current_document(self) -> bool:
+        if self.workspace.current is None:
+            self.window.show_status(NO_DOCUMENT_HINT)
+            return False
+        return self.close_document(self.workspace.current)
+
+    def close_document_at(self, index: int) -> bool:
+        documents = self.workspace.documents
+        return 0 <= index < len(documents) and self.close_document(documents[index])
+
+    def close_document(self, opened: OpenDocument) -> bool:
+        """Close one document; when no session file holds its regions, ask first (save them, lose them, or keep
+        the document open)."""
+        self.results.flush_edits()
+        if self.workspace.has_unsaved_work(opened):
+            answer = self.ask_close(opened)
+            if answer == CANCEL or (answer == SAVE and not self.save_session()):
+                return False
+        self.workspace.close_document(opened)
+        self.window.show_status(f"Closed {opened.name}.")
+        return True
+
+    def _ask_close(self, opened: OpenDocument) -> str:
+        """SAVE, DISCARD or CANCEL."""
+        count = len(opened.session.regions)
+        box = QMessageBox(QMessageBox.Icon.Warning, "Close the document?",
+                          f"“{opened.name}” has {count} region{'s' if count != 1 else ''} with results and edits that "
+                          "no saved session holds. Closing it loses them.", QMessageBox.StandardButton.NoButton,
+                          self.window)
+        save = box.addButton("Save Session…", QMessageBox.ButtonRole.AcceptRole)
+        discard = box.addButton("Close Without Saving", QMessageBox.ButtonRole.DestructiveRole)
+        box.addButton(QMessageBox.StandardButton.Cancel)
+        box.exec()
+        clicked = box.clickedButton()
+        return SAVE if clicked is save else DISCARD if clicked is discard else CANCEL
 
     # --- crash recovery ---------------------------------------------------------------------------
 
@@ -198,8 +300,9 @@ class FileActions(QObject):
         if not found:
             return
         latest = found[0]
-        text = (f"GLM-OCR Studio did not close normally. Your work on “{latest.document_name}” was autosaved "
-                f"({latest.saved_at.replace('T', ' ')}).\n\nRestore it?")
+        names = [latest.document_name] + [n for n in latest.document_names if n != latest.document_name]
+        text = (f"GLM-OCR Studio did not close normally. Your work on {names_phrase(names)} was autosaved "
+                f"{saved_when(latest.saved_at)}.\n\nRestore it?")
         box = QMessageBox(QMessageBox.Icon.Question, "Restore unsaved work?", text,
                           QMessageBox.StandardButton.NoButton, self.window)
         restore = box.addButton("Restore", QMessageBox.ButtonRole.AcceptRole)
@@ -228,7 +331,7 @@ class FileActions(QObject):
         except SessionError as exc:
             self.window.show_error("Cannot restore", str(exc))
             return
-        if self.open_loaded(loaded):
+        if self.open_loaded(loaded, unsaved=True):
             recoverable.discard()  # its content now lives in this run's autosave
             self.autosaver.save_now()
             self.window.show_status("Your unsaved work was restored.", RESTORED_MESSAGE_MS)
@@ -267,6 +370,7 @@ class FileActions(QObject):
         folder = QFileDialog.getExistingDirectory(self.window, "Export tables into folder",
                                                   str(Path(self._suggested("")).parent))
         if folder:
+            self.settings.set("last_folder", folder)
             self.export_csv_to(folder, excel)
 
     def export_csv_to(self, folder: str, excel: bool) -> bool:
@@ -287,14 +391,19 @@ class FileActions(QObject):
     # --- exit -------------------------------------------------------------------------------------
 
     def finish(self) -> None:
-        """Clean exit: keep the session as the "last session", then drop the crash-recovery autosave."""
-        session = self.workspace.session
-        if session is not None and session.regions:
+        """Clean exit: keep the open documents as the "last session", then drop the crash-recovery autosave."""
+        entries = self.workspace.entries()
+        if entries:
             self.results.flush_edits()
             try:
                 last_session_path().parent.mkdir(parents=True, exist_ok=True)
-                save_session(session, last_session_path(), overwrite=True, ui_state=self.documents.ui_state())
+                save_session(entries, last_session_path(), overwrite=True, current=self.workspace.current_index)
             except (WriteError, OSError):
                 self.autosaver.save_now()
                 return  # could not keep it elsewhere: leave the autosave so the next start offers it
         self.autosaver.finish()
+
+
+def _page(ui_state: dict) -> int:
+    page = ui_state.get("page", 0)
+    return page if isinstance(page, int) and not isinstance(page, bool) else 0

@@ -1,5 +1,5 @@
-"""The main window's layout: the page in the middle, pages and regions on the left, results on the right, and the
-status bar. It shows what the controllers tell it and reports the user's drops and the closing as signals; it knows
+"""The main window's layout: the open documents as tabs over the page in the middle, pages and regions on the left,
+results on the right, and the status bar. It shows what the controllers tell it and reports the user's drops and the closing as signals; it knows
 no controller, no engine and no session (``app.main`` connects them)."""
 
 from __future__ import annotations
@@ -7,7 +7,7 @@ from __future__ import annotations
 from PySide6.QtCore import QSize, Qt, Signal
 from PySide6.QtGui import QKeySequence
 from PySide6.QtWidgets import (QDockWidget, QLabel, QListWidget, QMainWindow, QMessageBox, QPushButton, QStackedWidget,
-                               QVBoxLayout, QWidget)
+                               QTabBar, QVBoxLayout, QWidget)
 
 from app import intake
 from app.results.cards import ResultsPanel
@@ -45,10 +45,18 @@ class MainWindow(QMainWindow):
         self.page_view = PageView()
         self.page_view.setAcceptDrops(False)  # drops go to the window, whatever is under the cursor
         self.page_view.viewport().setAcceptDrops(False)
+        self.document_tabs = _document_tabs()
+        self.page_area = QWidget()  # the tabs and the page of the one on screen
+        self.page_area.setAccessibleName("Open documents")
+        column = QVBoxLayout(self.page_area)
+        column.setContentsMargins(0, 0, 0, 0)
+        column.setSpacing(0)
+        column.addWidget(self.document_tabs)
+        column.addWidget(self.page_view, 1)
         self.empty_state = self._make_empty_state()
         self.center = QStackedWidget()
         self.center.addWidget(self.empty_state)
-        self.center.addWidget(self.page_view)
+        self.center.addWidget(self.page_area)
         self.setCentralWidget(self.center)
         self.thumbnails = _thumbnail_list()
         self.region_list = RegionList()
@@ -109,8 +117,16 @@ class MainWindow(QMainWindow):
     def show_page_number(self, page: int, page_count: int) -> None:
         self.page_label.setText(f"Page {page + 1} of {page_count}")
 
-    def show_document_name(self, name: str) -> None:
-        self.setWindowTitle(f"{name} — {APP_NAME}")
+    def show_document_name(self, name: str | None) -> None:
+        self.setWindowTitle(f"{name} — {APP_NAME}" if name else APP_NAME)
+
+    def show_document_area(self, has_document: bool) -> None:
+        self.center.setCurrentWidget(self.page_area if has_document else self.empty_state)
+
+    def key_widgets(self) -> list[QWidget]:
+        """Where single-key shortcuts (task keys, Delete, Esc, PgUp/PgDown) work: the page and the lists of pages
+        and regions, never a text field, a table cell or a result view, where a key is typing."""
+        return [self.page_view, self.region_list, self.thumbnails, self.document_tabs]
 
     def show_error(self, title: str, text: str) -> None:
         self.last_error = text
@@ -160,6 +176,18 @@ class MainWindow(QMainWindow):
         self.settings.sync()
         self.closing.emit()
         super().closeEvent(event)
+
+
+def _document_tabs() -> QTabBar:
+    tabs = QTabBar()
+    tabs.setAccessibleName("Documents")
+    tabs.setDocumentMode(True)
+    tabs.setTabsClosable(True)
+    tabs.setMovable(True)
+    tabs.setExpanding(False)
+    tabs.setElideMode(Qt.TextElideMode.ElideMiddle)
+    tabs.setUsesScrollButtons(True)
+    return tabs
 
 
 def _thumbnail_list() -> QListWidget:

@@ -78,8 +78,8 @@ def test_settings_action_applies_theme_and_reloads_on_a_device_change(without_mo
     qtbot.waitUntil(lambda: studio.host.has_model, timeout=WAIT_MS)
     loads_before = len(factory.loads)
 
-    file_menu = next(a.menu() for a in studio.window.menuBar().actions() if a.text() == "&File")
-    settings_entry = next(a for a in file_menu.actions() if a.text() == "&Settings…")
+    edit_menu = next(a.menu() for a in studio.window.menuBar().actions() if a.text() == "&Edit")
+    settings_entry = next(a for a in edit_menu.actions() if a.text() == "Pre&ferences…")
     settings_entry.trigger()
     dialog = studio.model.settings_dialog
     assert dialog.isVisible()

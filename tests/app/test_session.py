@@ -71,7 +71,7 @@ def test_autosave_after_change_and_clean_finish_leaves_nothing(qtbot, tmp_path):
     saver.mark_dirty()
     with qtbot.waitSignal(saver.saved, timeout=5_000) as saved:
         pass
-    assert json.loads(open(saved.args[0]).read())["document"]["regions"][0]["edited_text"] == "x+1"
+    assert json.loads(open(saved.args[0]).read())["documents"][0]["document"]["regions"][0]["edited_text"] == "x+1"
     assert find_recoverable(tmp_path) == []  # our own live autosave is not "lost work"
     saver.finish()
     assert list(tmp_path.iterdir()) == []

@@ -46,6 +46,16 @@ def menu(studio, title):
     return next(a.menu() for a in studio.window.menuBar().actions() if a.text() == title)
 
 
+def saved_regions(path, index=0):
+    """The regions of the session file's document ``index``."""
+    return json.loads(open(path).read())["documents"][index]["document"]["regions"]
+
+
+def close_everything(studio):
+    for opened in list(studio.workspace.documents):
+        studio.workspace.close_document(opened)
+
+
 def answer_save_dialog(monkeypatch, path):
     calls = []
 
@@ -60,7 +70,8 @@ def answer_save_dialog(monkeypatch, path):
 def test_file_menu_has_session_and_export_entries_before_model(studio):
     file_menu = menu(studio, "&File")
     texts = [a.text() for a in file_menu.actions()]
-    assert texts.index("&Save Session") < texts.index("&Settings…") < texts.index("&Model…")
+    assert texts.index("&Save Session") < texts.index("&Close Document") < texts.index("&Model…")
+    assert "Pre&ferences…" not in texts and "Pre&ferences…" in [a.text() for a in menu(studio, "&Edit").actions()]
     export_menu = next(a.menu() for a in file_menu.actions() if a.menu() and a.text() == "&Export")
     assert [a.text() for a in export_menu.actions()] == [
         "Export &Markdown…", "Export Tables as &CSV…", "Export Tables as CSV for &Excel…", "Export &JSON…"]
@@ -75,7 +86,7 @@ def test_save_session_asks_once_then_saves_edits_in_place(studio, tmp_path, monk
     formula_card.view.set_latex("y")
     studio.actions["save_session"].trigger()  # pending edit is flushed, no second dialog
     assert len(calls) == 1
-    saved = json.loads(target.read_text())["document"]["regions"]
+    saved = saved_regions(target)
     assert [r["edited_text"] for r in saved if r["task"] == "formula"] == ["y"]
 
 
@@ -120,6 +131,7 @@ def test_open_session_with_moved_document_relinks(studio, tmp_path, monkeypatch,
     relink_answers["answer"] = "locate"
     image = open_with_regions(studio, tmp_path)
     session_file = save_session(studio.workspace.session, tmp_path / "s.glmocr-session")
+    close_everything(studio)
     moved = tmp_path / "moved.png"
     image.rename(moved)
     monkeypatch.setattr(QFileDialog, "getOpenFileName", staticmethod(lambda *a, **k: (str(moved), "")))
@@ -131,10 +143,11 @@ def test_open_session_with_moved_document_relinks(studio, tmp_path, monkeypatch,
 def test_open_session_cancelled_relink_keeps_current_work(studio, tmp_path):
     image = open_with_regions(studio, tmp_path)
     session_file = save_session(studio.workspace.session, tmp_path / "s.glmocr-session")
+    studio.regions.add_region(0, (5, 220, 100, 260), run=False)  # the open document differs from the saved one now
     current = studio.workspace.session
     image.unlink()
     assert studio.file_actions.open_session_file(str(session_file)) is False
-    assert studio.workspace.session is current
+    assert studio.workspace.session is current and len(studio.workspace.documents) == 1
 
 
 def test_restore_prompt_restores_an_orphaned_autosave(studio, tmp_path, qtbot):
@@ -159,6 +172,7 @@ def test_clean_exit_keeps_the_last_session_and_it_reopens(studio, tmp_path):
     data = tmp_path / "data"
     assert (data / "last-session.glmocr-session").is_file() and list((data / "autosave").iterdir()) == []
     before = studio.workspace.session
+    close_everything(studio)
     studio.file_actions.reopen_last_session()
     assert studio.workspace.session is not before and [r.edited_text for r in studio.workspace.session.regions] == [None, "z"]
 
@@ -187,7 +201,7 @@ def test_an_edit_in_a_card_is_autosaved(studio, tmp_path, qtbot):
     formula_card = next(c for c in studio.results.cards.values() if c.region.task == "formula")
     with qtbot.waitSignal(studio.file_actions.autosaver.saved, timeout=5_000) as saved:
         formula_card.view.set_latex("x + 1")
-    regions = json.loads(open(saved.args[0]).read())["document"]["regions"]
+    regions = saved_regions(saved.args[0])
     assert [r["edited_text"] for r in regions if r["task"] == "formula"] == ["x + 1"]
 
 

@@ -42,6 +42,8 @@ for task, box, text, parsed in SPECS:
     region = studio.regions.add_region(0, box, task=task, run=False)
     region.state, region.text = DONE, text
     region.result = {"task": task, "text": text, "parsed": parsed, "parse_error": None}
+    if task == "extract":
+        region.schema = '{"name": "", "total": 0}'  # an Extract region runs with a template
     regions[task] = region
 studio.workspace.mark_changed()
 studio.regions.sync_views()
@@ -53,7 +55,7 @@ views["extract"].tree.topLevelItem(0).setText(1, EDITS["extract"])
 
 
 def on_saved(path):
-    saved = json.loads(Path(path).read_text())["document"]["regions"]
+    saved = json.loads(Path(path).read_text())["documents"][0]["document"]["regions"]
     edits = [r["edited_text"] or "" for r in saved]
     if all(any(want in e for e in edits) for want in EDITS.values()):
         (OUT / "autosaved.json").write_text(json.dumps({"path": path, "ids": {t: r.id for t, r in regions.items()}}))

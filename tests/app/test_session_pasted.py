@@ -57,7 +57,7 @@ def test_a_missing_or_damaged_copy_is_reported_for_the_relink_flow(data_dir):
 def test_saved_session_records_the_copy_and_restores_it(data_dir, tmp_path):
     doc = pasted_doc(encoded("PNG"))
     path = session_file.save_session(doc, tmp_path / "work.glmocr-session")
-    saved = json.loads(path.read_text())["document"]
+    saved = json.loads(path.read_text())["documents"][0]["document"]
     assert saved["pasted_copy"].endswith(".png") and "pasted_data" not in saved
     loaded = load_session(path).document
     assert loaded.pasted_copy == doc.pasted_copy and session_file.document_location(loaded) == doc.pasted_copy
@@ -123,4 +123,4 @@ def test_pasted_session_restores_after_a_crash_without_asking_to_relink(make_stu
     assert session.path is None and session.pasted_copy
     (restored,) = session.regions
     assert (restored.id, restored.box, restored.edited_text) == (region.id, box, "my words")
-    assert second.results.card(restored.id) is not None and second.window.center.currentWidget() is second.window.page_view
+    assert second.results.card(restored.id) is not None and second.window.center.currentWidget() is second.window.page_area

@@ -40,7 +40,7 @@ def test_open_image_shows_page(open_studio, qtbot, tmp_path):
     studio = open_studio()
     window = studio.window
     assert studio.documents.open_path(str(make_png(tmp_path / "scan.png")))
-    assert window.center.currentWidget() is window.page_view
+    assert window.center.currentWidget() is window.page_area
     assert studio.workspace.session.kind == "image" and studio.workspace.session.page_count == 1
     assert "scan.png" in window.windowTitle()
     qtbot.waitUntil(window.page_view.is_rendered, timeout=WAIT_MS)
