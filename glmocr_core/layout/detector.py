@@ -2,6 +2,7 @@
 
     detector = LayoutDetector.load(folder, device="cpu")
     regions = detector.detect(page)            # the SDK's regions: label, task, score, bbox, order
+    everything = detector.detect(page, keep_abandoned=True)  # headers, footers ... too, with task "abandon"
     raw = detector.detect_raw(page, 0.5)       # transformers' post_process_object_detection dict
 
 ``fast=True`` folds the batch norms into the convolutions and runs them channels-last (about 1.5x faster on CPU);
@@ -27,8 +28,9 @@ from .preprocess import preprocess
 
 class LayoutDetector:
     def __init__(self, model: PPDocLayoutV3, preprocessor: LayoutPreprocessorConfig, rules: LayoutRules,
-                 fast: bool = False):
+                 fast: bool = False, source: str | None = None):
         self.model, self.preprocessor, self.rules, self.fast = model, preprocessor, rules, fast
+        self.source = source  # the folder it was loaded from (what a converter's resume key names)
         if fast:
             fuse_batch_norms(model)
             model.to(memory_format=torch.channels_last)
@@ -42,7 +44,7 @@ class LayoutDetector:
         """``folder``: config.json, model.safetensors and (optionally) preprocessor_config.json; ``rules``: the
         SDK's post-processing settings (default: sdk_rules.json, the SDK's own defaults)."""
         model = load_layout_model(folder, dtype=dtype, device=device)
-        return cls(model, load_layout_preprocessor_config(folder), rules or load_rules(), fast)
+        return cls(model, load_layout_preprocessor_config(folder), rules or load_rules(), fast, str(folder))
 
     @torch.inference_mode()
     def forward(self, images: list[Image.Image], masks: bool = False) -> LayoutOutput:
@@ -65,11 +67,13 @@ class LayoutDetector:
         scores, labels, boxes (x0, y0, x1, y1 in the image's pixels) and order_seq, in reading order."""
         return self.detect_raw_batch([image], threshold)[0]
 
-    def detect_batch(self, images: list[Image.Image]) -> list[list[LayoutRegion]]:
+    def detect_batch(self, images: list[Image.Image], keep_abandoned: bool = False) -> list[list[LayoutRegion]]:
         raw = self.detect_raw_batch(images, self.rules.pre_threshold)
-        return [postprocess_page(r, image.size, self.rules, self.labels) for r, image in zip(raw, images)]
+        return [postprocess_page(r, image.size, self.rules, self.labels, keep_abandoned)
+                for r, image in zip(raw, images)]
 
-    def detect(self, image: Image.Image) -> list[LayoutRegion]:
+    def detect(self, image: Image.Image, keep_abandoned: bool = False) -> list[LayoutRegion]:
         """The page's regions in reading order, as the official SDK post-processes them (abandoned labels such as
-        headers, footers and page numbers are dropped; pictures are kept with task "skip")."""
-        return self.detect_batch([image])[0]
+        headers, footers and page numbers are dropped unless ``keep_abandoned``; pictures are kept with task
+        "skip")."""
+        return self.detect_batch([image], keep_abandoned)[0]

@@ -15,7 +15,8 @@ class uses):
 5. reading order (the model's ``order_seq``), then ``unclip_ratio`` (scale width and height about the centre);
 6. clamp to the page, drop empty boxes, truncate to whole pixels;
 7. label -> task (text, table, formula, skip = kept as a picture, abandon = dropped, as is an unmapped label);
-   the kept regions are numbered 0.. in reading order.
+   the kept regions are numbered 0.. in reading order. With ``keep_abandoned`` the abandoned regions stay, with
+   task "abandon", numbered among the others (a converter may show or recognize them on request).
 
 Left out: the polygon outlines (the SDK uses them only with ``use_polygon: true``, off by default, and for drawing);
 a region's outline is its box.
@@ -227,8 +228,11 @@ def task_of(label: str, rules: LayoutRules) -> str | None:
     return next((task for task, names in rules.label_tasks.items() if label in names), None)
 
 
-def to_regions(boxes: list[Box], size: tuple[int, int], rules: LayoutRules, labels: list[str]) -> list[LayoutRegion]:
-    """Clamped to the page, whole pixels, with their tasks; empty boxes and abandoned or unmapped labels dropped."""
+def to_regions(boxes: list[Box], size: tuple[int, int], rules: LayoutRules, labels: list[str],
+               keep_abandoned: bool = False) -> list[LayoutRegion]:
+    """Clamped to the page, whole pixels, with their tasks; empty boxes and unmapped labels dropped, and abandoned
+    labels too unless ``keep_abandoned``."""
+    dropped = (None,) if keep_abandoned else (None, "abandon")
     width, height = size
     regions = []
     for box in boxes:
@@ -236,7 +240,7 @@ def to_regions(boxes: list[Box], size: tuple[int, int], rules: LayoutRules, labe
         y0, y1 = (max(0, min(v, height)) for v in (box.y0, box.y1))
         label = labels[box.cls] if box.cls < len(labels) else f"class_{box.cls}"
         task = task_of(label, rules)
-        if x0 >= x1 or y0 >= y1 or task in (None, "abandon"):
+        if x0 >= x1 or y0 >= y1 or task in dropped:
             continue
         bbox = (int(x0), int(y0), int(x1), int(y1))
         bbox_2d = (int(bbox[0] / width * 1000), int(bbox[1] / height * 1000), int(bbox[2] / width * 1000),
@@ -245,12 +249,12 @@ def to_regions(boxes: list[Box], size: tuple[int, int], rules: LayoutRules, labe
     return regions
 
 
-def postprocess_page(detections: dict, size: tuple[int, int], rules: LayoutRules,
-                     labels: list[str]) -> list[LayoutRegion]:
+def postprocess_page(detections: dict, size: tuple[int, int], rules: LayoutRules, labels: list[str],
+                     keep_abandoned: bool = False) -> list[LayoutRegion]:
     """One page's detections (at ``rules.pre_threshold``) -> its regions. ``size`` = (width, height)."""
     boxes = boxes_from_detections(detections, rules, labels)
     if rules.nms and boxes:
         boxes = nms(boxes, rules.nms_iou_same_class, rules.nms_iou_other_class)
     boxes = merge_nested(drop_page_images(boxes, size, rules, labels), rules, labels)
     boxes = sorted(boxes, key=lambda b: b.order)  # stable: a query detected with two labels keeps score order
-    return to_regions(unclip(boxes, rules, labels), size, rules, labels)
+    return to_regions(unclip(boxes, rules, labels), size, rules, labels, keep_abandoned)

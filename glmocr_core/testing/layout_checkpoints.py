@@ -6,12 +6,22 @@ The file holds what transformers' ``save_pretrained`` writes: every tensor of th
 counter for each batch norm outside the frozen backbone, and not the decoder heads tied to the encoder's.
 Batch-norm statistics and scales are randomized (a skipped or misplaced norm shows), and the class bias is pushed
 down so that a few dozen of the 300 x 25 scores clear the SDK's 0.3 threshold, as on a real page.
+
+``build_planned_layout_checkpoint`` writes a checkpoint whose detections a test chooses: the regions it names (label,
+box as fractions of the page, score), in that reading order, on every page. How: the decoder starts from learned
+queries (``learn_initial_query``), one code per planned region, and every residual branch of the decoder writes
+zero, so what reaches the heads is that code whatever the page shows; the mask branch is silent, so every query
+starts from the same box; the heads then read the code off: the class head gives the planned label its score, the
+box head moves the box to the planned one over the decoder layers, and the global pointer orders the codes.
+The backbone and encoder keep random weights, so the whole model still runs (and costs what it costs).
 """
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import math
+from dataclasses import dataclass
 from pathlib import Path
 
 import torch
@@ -21,7 +31,7 @@ from torch import nn
 from ..checkpoint.layout import WEIGHTS_FILE
 from ..layout.backbone import LearnableAffineBlock
 from ..layout.config import BackboneConfig, LayoutConfig, LayoutPreprocessorConfig
-from ..layout.layers import BatchNorm2d, FrozenBatchNorm2d
+from ..layout.layers import BatchNorm2d, FrozenBatchNorm2d, inverse_sigmoid
 from ..layout.model import PPDocLayoutV3
 
 SDK_LABELS = ["abstract", "algorithm", "aside_text", "chart", "content", "display_formula", "doc_title",
@@ -117,3 +127,141 @@ def _write_json(path: Path, data: dict) -> None:
 def build_tiny_layout_checkpoint(out_dir: str | Path, seed: int = 0, **config_kwargs) -> Path:
     """A tiny random checkpoint (well under 1 MB) that transformers' PPDocLayoutV3ForObjectDetection loads."""
     return write_checkpoint(random_model(tiny_config(**config_kwargs), seed), out_dir)
+
+
+# ---- planned detections ---------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class PlannedRegion:
+    """One detection a planned checkpoint makes on every page: ``box`` is (x0, y0, x1, y1) as fractions of the page
+    (0..1, exclusive of the edges), in reading order of the list it is part of."""
+
+    label: str
+    box: tuple[float, float, float, float]
+    score: float = 0.9
+
+
+PLANNED_CLASS_BIAS = -12.0  # every score but the planned ones: sigmoid(-12) = 6e-6, below any threshold
+PLANNED_ORDER_MARGIN = 10.0  # order logit per step of reading order: sigmoid(10) = 0.99995
+
+
+def planned_config(regions: list[PlannedRegion], base: LayoutConfig | None = None) -> LayoutConfig:
+    """``base`` (default: the tiny config) with learned initial queries and a model width holding one two-channel
+    code per region."""
+    base = base or tiny_config(num_queries=max(60, len(regions)))
+    width = max(base.d_model, 4 * math.ceil(len(regions) / 2))
+    return dataclasses.replace(base, learn_initial_query=True, d_model=width,
+                               num_queries=max(base.num_queries, len(regions)))
+
+
+@torch.no_grad()
+def planned_model(regions: list[PlannedRegion], base: LayoutConfig | None = None, seed: int = 0) -> PPDocLayoutV3:
+    cfg = planned_config(regions, base)
+    unknown = sorted({r.label for r in regions} - set(cfg.labels))
+    if unknown:
+        raise ValueError(f"labels {unknown} are not among the model's labels")
+    model = random_model(cfg, seed)
+    inner = model.model
+    channels = _plan_codes(inner, cfg, len(regions))
+    _silence_decoder(inner)
+    per_layer, final = _code_values(inner, channels)
+    _plan_classes(inner.class_embed, cfg, regions, channels, final)
+    _plan_boxes(inner.bbox_embed, regions, channels, per_layer)
+    _plan_order(inner, cfg, channels, final)
+    return model.eval()
+
+
+def _plan_codes(model, cfg: LayoutConfig, count: int) -> list[int]:
+    """Query i < count gets +s on channel 2i and -s on channel 2i + 1 (mean 0, variance 1, which the layer norms
+    keep); the other queries are zero (and stay zero). Returns each code's positive channel."""
+    strength = math.sqrt(cfg.d_model / 2)
+    embedding = model.weight_embedding.weight
+    embedding.zero_()
+    for i in range(count):
+        embedding[i, 2 * i], embedding[i, 2 * i + 1] = strength, -strength
+    return [2 * i for i in range(count)]
+
+
+def _silence_decoder(model) -> None:
+    """Residual branches that write zero and layer norms without scale or shift: a query leaves every decoder layer
+    as it came in (up to the norms' eps); the mask queries are zero, so every query's first box is the empty mask's
+    box."""
+    for layer in model.decoder.layers:
+        for linear in (layer.self_attn.out_proj, layer.encoder_attn.output_proj, layer.fc2):
+            linear.weight.zero_()
+            linear.bias.zero_()
+        for norm in _layer_norms(layer):
+            norm.weight.fill_(1.0)
+            norm.bias.zero_()
+    model.decoder_norm.weight.fill_(1.0)
+    model.decoder_norm.bias.zero_()
+    for linear in model.mask_query_head.layers:
+        linear.weight.zero_()
+        linear.bias.zero_()
+
+
+def _layer_norms(layer) -> tuple:
+    return layer.self_attn_layer_norm, layer.encoder_attn_layer_norm, layer.final_layer_norm
+
+
+def _code_values(model, channels: list[int]) -> tuple[torch.Tensor, torch.Tensor]:
+    """Each code's positive-channel value after every decoder layer [layers, count] and at the heads [count]: each
+    norm divides by sqrt(variance + eps), so the value shrinks by a few parts in 1e5 per norm."""
+    x = model.weight_embedding.weight[: len(channels)]
+    rows = torch.arange(len(channels))
+    per_layer = []
+    for layer in model.decoder.layers:
+        for norm in _layer_norms(layer):
+            x = norm(x)
+        per_layer.append(x[rows, channels])
+    return torch.stack(per_layer).double(), model.decoder_norm(x)[rows, channels].double()
+
+
+def _plan_classes(head, cfg: LayoutConfig, regions: list[PlannedRegion], channels, values) -> None:
+    head.weight.zero_()
+    head.bias.fill_(PLANNED_CLASS_BIAS)
+    for region, channel, value in zip(regions, channels, values.tolist()):
+        logit = math.log(region.score / (1.0 - region.score))
+        head.weight[cfg.labels.index(region.label), channel] = (logit - PLANNED_CLASS_BIAS) / value
+
+
+def _plan_boxes(head, regions: list[PlannedRegion], channels, per_layer: torch.Tensor) -> None:
+    """The box head passes the code's positive channel through its ReLU layers; its last layer adds a step to the
+    box logits at every decoder layer, and the steps add up to the planned box."""
+    first, *middle, last = head.layers
+    for linear in (first, *middle):
+        linear.weight.copy_(torch.eye(*linear.weight.shape))
+        linear.bias.zero_()
+    last.weight.zero_()
+    last.bias.zero_()
+    start = inverse_sigmoid(torch.sigmoid(inverse_sigmoid(torch.zeros((), dtype=torch.float64))))  # empty mask box
+    for index, (region, channel) in enumerate(zip(regions, channels)):
+        x0, y0, x1, y1 = region.box
+        target = torch.tensor([(x0 + x1) / 2, (y0 + y1) / 2, x1 - x0, y1 - y0], dtype=torch.float64)
+        total = torch.log(target / (1 - target)) - start
+        last.weight[:, channel] = (total / per_layer[:, index].sum()).to(last.weight.dtype)
+
+
+def _plan_order(model, cfg: LayoutConfig, channels, values) -> None:
+    """Order logit (i, j) = margin * (r_j - r_i), r the position in the plan from 1 (zero queries: r = 0), from
+    pointer queries (a, -a r) and keys (a r, a)."""
+    head = model.decoder_order_head[-1]
+    head.weight.copy_(torch.eye(cfg.d_model))
+    head.bias.zero_()
+    dense, size = model.decoder_global_pointer.dense, cfg.global_pointer_head_size
+    scale = math.sqrt(PLANNED_ORDER_MARGIN * math.sqrt(size))
+    dense.weight.zero_()
+    dense.bias.zero_()
+    dense.bias[0], dense.bias[size + 1] = scale, scale
+    for rank, (channel, value) in enumerate(zip(channels, values.tolist()), start=1):
+        dense.weight[1, channel] = -scale * rank / value
+        dense.weight[size, channel] = scale * rank / value
+
+
+def build_planned_layout_checkpoint(out_dir: str | Path, regions: list[PlannedRegion], seed: int = 0,
+                                    base: LayoutConfig | None = None, input_size: int = 320) -> Path:
+    """A checkpoint that detects ``regions`` (in that reading order) on every page. ``input_size``: the model's
+    square input (a multiple of 32; the detections do not depend on it, a small one keeps tests quick)."""
+    preprocessor = LayoutPreprocessorConfig(height=input_size, width=input_size)
+    return write_checkpoint(planned_model(regions, base, seed), out_dir, preprocessor=preprocessor)
