@@ -28,6 +28,9 @@ class EngineHost(QObject):
     model_failed = Signal(str)
     job_started = Signal(str)
     text_delta = Signal(str, str)  # region_id, text since the last delta
+    # region_id, tokens generated so far (0 where the engine cannot say), seconds since the worker took the job:
+    # right after each text_delta, at the same throttled pace
+    progress = Signal(str, int, float)
     job_finished = Signal(str, object)  # region_id, OcrResult
     job_failed = Signal(str, str)  # region_id, message
     job_cancelled = Signal(str, str)  # region_id, partial text
@@ -69,9 +72,11 @@ class EngineHost(QObject):
     def _on_started(self, seq, region_id):
         self._forward(seq, region_id, self.job_started, region_id)
 
-    @Slot(int, str, str)
-    def _on_delta(self, seq, region_id, text):
-        self._forward(seq, region_id, self.text_delta, region_id, text)
+    @Slot(int, str, str, int, float)
+    def _on_delta(self, seq, region_id, text, tokens, elapsed_s):
+        if self._latest.get(region_id) == seq:  # news of the region's newest run only
+            self.text_delta.emit(region_id, text)
+            self.progress.emit(region_id, tokens, elapsed_s)
 
     @Slot(int, str, object)
     def _on_finished(self, seq, region_id, result):

@@ -90,25 +90,36 @@ def readable_error(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
 
 
+@dataclass
+class Piece:
+    """Streamed text on its way to the GUI, with the region's token count when its last part was decoded."""
+
+    text: str
+    tokens: int = 0  # 0 where the engine cannot say (TextDelta.tokens)
+
+    def extend(self, delta: TextDelta) -> "Piece":
+        return Piece(self.text + delta.text, delta.tokens or self.tokens)
+
+
 class DeltaThrottle:
-    """Collects streamed text and says when enough time has passed to send it on."""
+    """Collects streamed pieces and says when enough time has passed to send them on."""
 
     def __init__(self, interval_s: float = DELTA_INTERVAL_S, clock=time.monotonic):
         self.interval_s, self.clock = interval_s, clock
-        self.pending, self.last_sent = "", None
+        self.pending, self.last_sent = Piece(""), None
 
-    def add(self, text: str) -> str | None:
-        """Returns the text to send now, or None to keep collecting."""
-        self.pending += text
+    def add(self, delta: TextDelta) -> Piece | None:
+        """Returns the piece to send now, or None to keep collecting."""
+        self.pending = self.pending.extend(delta)
         now = self.clock()
         if self.last_sent is not None and now - self.last_sent < self.interval_s:
             return None
         self.last_sent = now
         return self.flush()
 
-    def flush(self) -> str | None:
-        text, self.pending = self.pending, ""
-        return text or None
+    def flush(self) -> Piece | None:
+        piece, self.pending = self.pending, Piece("", self.pending.tokens)
+        return piece if piece.text else None
 
 
 class RowThrottle:
@@ -117,22 +128,23 @@ class RowThrottle:
 
     def __init__(self, interval_s: float = DELTA_INTERVAL_S, clock=time.monotonic):
         self.interval_s, self.clock = interval_s, clock
-        self.pending: dict[int, str] = {}
+        self.pending: dict[int, Piece] = {}
         self.last_sent = None
 
-    def add(self, row: int, text: str) -> dict[int, str]:
-        """Returns {row: text} to send now (empty to keep collecting)."""
-        self.pending[row] = self.pending.get(row, "") + text
+    def add(self, row: int, delta: TextDelta) -> dict[int, Piece]:
+        """Returns {row: piece} to send now (empty to keep collecting)."""
+        self.pending[row] = self.pending.get(row, Piece("")).extend(delta)
         now = self.clock()
         if self.last_sent is not None and now - self.last_sent < self.interval_s:
             return {}
         self.last_sent = now
-        ready, self.pending = {r: t for r, t in self.pending.items() if t}, {}
+        ready, self.pending = {r: p for r, p in self.pending.items() if p.text}, {}
         return ready
 
-    def take(self, row: int) -> str | None:
-        """The row's unsent text, removed (its result or cancel is about to go out)."""
-        return self.pending.pop(row, "") or None
+    def take(self, row: int) -> Piece | None:
+        """The row's unsent piece, removed (its result or cancel is about to go out)."""
+        piece = self.pending.pop(row, None)
+        return piece if piece is not None and piece.text else None
 
 
 @dataclass
@@ -140,6 +152,7 @@ class _BatchRun:
     """Bookkeeping for one recognize_batch call, in the worker thread."""
 
     jobs: list[OcrJob]
+    taken_at: float  # time.monotonic() when the worker took these jobs: progress counts from here
     partial: dict[int, list[str]] = field(default_factory=dict)  # seq -> streamed pieces
     answered: set[int] = field(default_factory=set)  # seqs whose final signal went out
     throttle: RowThrottle = field(default_factory=RowThrottle)
@@ -157,7 +170,9 @@ class EngineWorker(QObject):
     ready = Signal(object)  # EngineInfo
     load_failed = Signal(str)
     started = Signal(int, str)  # seq, region_id
-    delta = Signal(int, str, str)  # seq, region_id, text
+    # seq, region_id, text, tokens generated so far (0: unknown), seconds since the worker took the job. Text and
+    # progress travel together: one queued signal, one GUI wake-up per interval.
+    delta = Signal(int, str, str, int, float)
     finished = Signal(int, str, object)  # seq, region_id, OcrResult
     failed = Signal(int, str, str)  # seq, region_id, message
     cancelled = Signal(int, str, str)  # seq, region_id, partial text
@@ -282,6 +297,7 @@ class EngineWorker(QObject):
     # --- running ------------------------------------------------------------------------------
 
     def _run_batch(self, jobs: list[OcrJob]) -> None:
+        taken_at = time.monotonic()
         if self.engine is None:
             for job in jobs:
                 self._answer(self.failed, job, NO_MODEL_MESSAGE)
@@ -299,9 +315,9 @@ class EngineWorker(QObject):
         valid = jobs if len(jobs) == 1 else [job for job in jobs if not self._failed_check(job, regions[job.seq],
                                                                                               image.size)]
         if len(valid) > 1:
-            self._run_together(valid, image, regions)
+            self._run_together(valid, image, regions, taken_at)
         elif valid:
-            self._run_single(valid[0], image, regions[valid[0].seq])
+            self._run_single(valid[0], image, regions[valid[0].seq], taken_at)
 
     def _failed_check(self, job: OcrJob, region, image_size) -> bool:
         """Fail a job whose region the engine would refuse, before it can spoil the batch."""
@@ -310,14 +326,14 @@ class EngineWorker(QObject):
             self._answer(self.failed, job, problem)
         return problem is not None
 
-    def _run_single(self, job: OcrJob, image, region) -> None:
+    def _run_single(self, job: OcrJob, image, region, taken_at: float) -> None:
         if self._is_stopped(job):
             self._answer(self.cancelled, job, "")
             return
         self._begin_decoding([job])
         partial: list[str] = []
         try:
-            result = self._recognize(job, image, region, partial)
+            result = self._recognize(job, image, region, partial, taken_at)
         except Exception as exc:  # noqa: BLE001 - the message goes to the region's card
             self._answer(self.failed, job, readable_error(exc))
             return
@@ -326,21 +342,21 @@ class EngineWorker(QObject):
         else:
             self._answer(self.finished, job, result)
 
-    def _recognize(self, job: OcrJob, image, region, partial: list[str]) -> OcrResult | None:
+    def _recognize(self, job: OcrJob, image, region, partial: list[str], taken_at: float) -> OcrResult | None:
         throttle, result = DeltaThrottle(), None
         stream = self.engine.recognize(image, task=job.task, region=region, options=job.options,
                                        cancel=self.cancel_event)
         for item in stream:
             if isinstance(item, TextDelta):
                 partial.append(item.text)
-                self._send(job, throttle.add(item.text))
+                self._send(job, throttle.add(item), taken_at)
             elif isinstance(item, OcrResult):
                 result = item
-        self._send(job, throttle.flush())
+        self._send(job, throttle.flush(), taken_at)
         return result
 
-    def _run_together(self, jobs: list[OcrJob], image, regions: dict) -> None:
-        run = _BatchRun(jobs)
+    def _run_together(self, jobs: list[OcrJob], image, regions: dict, taken_at: float) -> None:
+        run = _BatchRun(jobs, taken_at)
         self._begin_decoding(jobs)
         try:
             stream = self.engine.recognize_batch(image, [regions[job.seq] for job in jobs], task=jobs[0].task,
@@ -364,10 +380,10 @@ class EngineWorker(QObject):
             return  # a row the user stopped: the model still decodes it, the GUI hears no more of it
         if isinstance(entry.item, TextDelta):
             run.partial.setdefault(job.seq, []).append(entry.item.text)
-            for row, text in run.throttle.add(entry.index, entry.item.text).items():
-                self._send(run.jobs[row], text)
+            for row, piece in run.throttle.add(entry.index, entry.item).items():
+                self._send(run.jobs[row], piece, run.taken_at)
         elif isinstance(entry.item, OcrResult):
-            self._send(job, run.throttle.take(entry.index))
+            self._send(job, run.throttle.take(entry.index), run.taken_at)
             run.answered.add(job.seq)
             result = entry.item
             if result.stop_reason == STOP_CANCELLED or self._is_stopped(job):
@@ -380,7 +396,7 @@ class EngineWorker(QObject):
         for row, job in enumerate(run.jobs):
             if job.seq not in run.answered and self._is_stopped(job):
                 run.answered.add(job.seq)
-                self._send(job, run.throttle.take(row))  # the card shows all it had, then the cancel
+                self._send(job, run.throttle.take(row), run.taken_at)  # the card shows all it had, then the cancel
                 self._answer(self.cancelled, job, run.text(job))
 
     def _batch_failed(self, run: _BatchRun, image, regions: dict, exc: Exception) -> None:
@@ -388,7 +404,7 @@ class EngineWorker(QObject):
             # Refused before any model output (a region our check did not foresee, or the batch as a whole):
             # one by one, each region succeeds or fails on its own.
             for job in run.jobs:
-                self._run_single(job, image, regions[job.seq])
+                self._run_single(job, image, regions[job.seq], run.taken_at)
             return
         for job in run.jobs:
             if job.seq not in run.answered:
@@ -398,15 +414,15 @@ class EngineWorker(QObject):
         """A well-behaved engine answers every row; anything it left out still gets a final signal."""
         for row, job in enumerate(run.jobs):
             if job.seq not in run.answered:
-                self._send(job, run.throttle.take(row))
+                self._send(job, run.throttle.take(row), run.taken_at)
                 if self._is_stopped(job):
                     self._answer(self.cancelled, job, run.text(job))
                 else:
                     self._answer(self.failed, job, NO_RESULT_MESSAGE)
 
-    def _send(self, job: OcrJob, text: str | None) -> None:
-        if text:
-            self.delta.emit(job.seq, job.region_id, text)
+    def _send(self, job: OcrJob, piece: Piece | None, taken_at: float) -> None:
+        if piece is not None:
+            self.delta.emit(job.seq, job.region_id, piece.text, piece.tokens, time.monotonic() - taken_at)
 
     def _close_engine(self) -> None:
         engine, self.engine = self.engine, None

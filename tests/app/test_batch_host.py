@@ -3,10 +3,11 @@
 import pytest
 from PIL import Image
 
+from glmocr_core.api import TextDelta
 from glmocr_core.documents.document import document_from_image
 
 from app.engine.host import EngineHost
-from app.engine.worker import MAX_BATCH, OcrJob, RowThrottle
+from app.engine.worker import MAX_BATCH, OcrJob, Piece, RowThrottle
 from fake_engine import FakeFactory
 
 WAIT_MS = 10000
@@ -196,9 +197,9 @@ def test_resubmitting_a_region_of_a_running_batch_silences_its_old_row(qtbot, pa
 def test_row_throttle_sends_every_row_at_one_pace():
     now = [0.0]
     throttle = RowThrottle(interval_s=0.05, clock=lambda: now[0])
-    assert throttle.add(0, "a") == {0: "a"}
-    assert throttle.add(1, "b") == {} and throttle.add(0, "c") == {}
+    assert throttle.add(0, TextDelta("a", 1)) == {0: Piece("a", 1)}
+    assert throttle.add(1, TextDelta("b", 1)) == {} and throttle.add(0, TextDelta("c", 2)) == {}
     now[0] = 0.06
-    assert throttle.add(2, "d") == {1: "b", 0: "c", 2: "d"}
-    assert throttle.add(1, "e") == {}
-    assert throttle.take(1) == "e" and throttle.take(1) is None
+    assert throttle.add(2, TextDelta("d", 1)) == {1: Piece("b", 1), 0: Piece("c", 2), 2: Piece("d", 1)}
+    assert throttle.add(1, TextDelta("e", 3)) == {}
+    assert throttle.take(1) == Piece("e", 3) and throttle.take(1) is None

@@ -7,7 +7,9 @@ from glmocr_core.documents.document import document_from_image
 from glmocr_core.errors import InputError
 
 from app.engine.host import EngineHost
-from app.engine.worker import DeltaThrottle, OcrJob
+from glmocr_core.api import TextDelta
+
+from app.engine.worker import DeltaThrottle, OcrJob, Piece
 from fake_engine import FakeFactory
 
 WAIT_MS = 10000
@@ -33,15 +35,20 @@ def stop_host():
         assert host.shutdown(), "worker thread did not stop"
 
 
-def test_throttle_batches_by_time():
+def test_throttle_batches_by_time_and_keeps_the_latest_token_count():
     now = [0.0]
     throttle = DeltaThrottle(interval_s=0.05, clock=lambda: now[0])
-    assert throttle.add("a") == "a"  # the first piece goes out at once
-    assert throttle.add("b") is None
+    assert throttle.add(TextDelta("a", 1)) == Piece("a", 1)  # the first piece goes out at once
+    assert throttle.add(TextDelta("b", 2)) is None
     now[0] = 0.06
-    assert throttle.add("c") == "bc"
-    assert throttle.add("d") is None
-    assert throttle.flush() == "d" and throttle.flush() is None
+    assert throttle.add(TextDelta("c", 4)) == Piece("bc", 4)
+    assert throttle.add(TextDelta("d", 5)) is None
+    assert throttle.flush() == Piece("d", 5) and throttle.flush() is None
+
+
+def test_throttle_keeps_the_count_of_a_backend_that_cannot_say():
+    throttle = DeltaThrottle(interval_s=0.05, clock=lambda: 0.0)
+    assert throttle.add(TextDelta("a")) == Piece("a", 0)
 
 
 def test_load_reports_progress_and_info(qtbot, stop_host):
