@@ -11,6 +11,7 @@ from pathlib import Path
 
 APP_NAME = "glmocr-studio"  # the folder name under the platform's data, cache and log directories
 MODEL_DIR_ENV = "GLMOCR_MODEL_DIR"  # a model folder to use instead of the configured one
+LAYOUT_MODEL_DIR_ENV = "GLMOCR_LAYOUT_MODEL_DIR"  # a layout model (PP-DocLayoutV3) folder to use instead
 DATA_DIR_ENV = "GLMOCR_DATA_DIR"  # tests and portable installs keep all user data in their own folder
 NO_WEIGHT_CACHE_ENV = "GLMOCR_NO_WEIGHT_CACHE"  # set: never write converted weights to disk
 
@@ -22,13 +23,28 @@ def user_data_dir() -> Path:
     return Path(override) if override else Path(platformdirs.user_data_dir(APP_NAME, appauthor=False))
 
 
+def models_dir() -> Path:
+    """The folder the downloaded models live in, one sub-folder each."""
+    return user_data_dir() / "models"
+
+
 def default_model_dir() -> Path:
     """Where a downloaded model goes unless the user picks another folder."""
-    return user_data_dir() / "models" / "GLM-OCR"
+    return models_dir() / "GLM-OCR"
+
+
+def default_layout_model_dir() -> Path:
+    """Where the downloaded layout model (PP-DocLayoutV3) goes: next to the GLM-OCR model folder."""
+    return models_dir() / "PP-DocLayoutV3"
 
 
 def model_dir_from_env() -> Path | None:
     value = os.environ.get(MODEL_DIR_ENV)
+    return Path(value) if value else None
+
+
+def layout_model_dir_from_env() -> Path | None:
+    value = os.environ.get(LAYOUT_MODEL_DIR_ENV)
     return Path(value) if value else None
 
 

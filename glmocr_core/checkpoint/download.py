@@ -5,6 +5,9 @@ file to a uniquely named temporary file and deletes it when the transfer fails, 
 a dropped connection starts again from zero, and it reads in 10 MB chunks with no stall timeout. A 2.2 GB model must
 resume and stay cancellable, so huggingface_hub gives the file list and the URLs and headers, and each file is fetched
 by ``transfer.fetch`` into a ``<name>.incomplete`` file that we keep between calls.
+
+The same code fetches either published model (``hub.HUB_MODELS``: GLM-OCR, or the PP-DocLayoutV3 layout model),
+named by ``kind``; the facts object says which files to fetch, which must be there and where the folder goes.
 """
 
 from __future__ import annotations
@@ -22,12 +25,12 @@ from pathlib import Path
 from typing import Callable
 
 from ..errors import DownloadCancelled, ModelError
-from ..paths import default_model_dir
-from .hub import DEFAULT_REPO_ID, DEFAULT_REVISION
-from .layout import (INCOMPLETE_SUFFIX, OPTIONAL_DOWNLOADS, REQUIRED_FILES, SHARD_NAME, VERIFIED_MARKER,
-                     WEIGHTS_INDEX_FILE, read_marker)
+from ..paths import default_layout_model_dir, default_model_dir
+from .hub import GLM_OCR, GLM_OCR_KIND, LAYOUT_KIND, HubModel, hub_model
+from .layout import INCOMPLETE_SUFFIX, SHARD_NAME, VERIFIED_MARKER, read_marker
 from .transfer import TransferError, TransferLimits, fetch
 
+DEFAULT_FOLDERS = {GLM_OCR_KIND: default_model_dir, LAYOUT_KIND: default_layout_model_dir}
 
 
 def _record_verified(folder: Path, repo_id: str, commit: str, remote: "RemoteFile | None") -> None:
@@ -67,46 +70,47 @@ class RemoteFile:
 ProgressCallback = Callable[[int, int, float, float], None]  # bytes_done, bytes_total, bytes/s, seconds left
 
 
-def _wanted(name: str) -> bool:
-    shard = SHARD_NAME.fullmatch(name)
-    listed = {f.name for f in REQUIRED_FILES} | {WEIGHTS_INDEX_FILE} | set(OPTIONAL_DOWNLOADS)
-    return name in listed or shard is not None
+def _wanted(name: str, model: HubModel) -> bool:
+    return name in model.wanted_names or SHARD_NAME.fullmatch(name) is not None
 
 
-def list_remote_files(repo_id: str, revision: str, endpoint: str | None = None) -> tuple[str, list[RemoteFile]]:
+def list_remote_files(repo_id: str, revision: str, endpoint: str | None = None,
+                      model: HubModel = GLM_OCR) -> tuple[str, list[RemoteFile]]:
     """(commit sha, files to fetch) from the Hub's file metadata. Raises ModelError for any failure."""
     from huggingface_hub import HfApi
 
     info = _call_hub(lambda: HfApi(endpoint=endpoint).model_info(
-        repo_id, revision=revision, files_metadata=True, timeout=METADATA_TIMEOUT_S), repo_id, revision, endpoint)
+        repo_id, revision=revision, files_metadata=True, timeout=METADATA_TIMEOUT_S), repo_id, revision, endpoint,
+        model)
     files = [RemoteFile(s.rfilename, int(s.lfs.size if s.lfs else s.size or 0),
                         s.lfs.sha256 if s.lfs else None, s.blob_id)
-             for s in info.siblings or [] if _wanted(s.rfilename)]
+             for s in info.siblings or [] if _wanted(s.rfilename, model)]
     present = {f.name for f in files}
-    absent = [item.name for item in REQUIRED_FILES if item.name not in present
+    absent = [item.name for item in model.required if item.name not in present
               and not (item.alternative and item.alternative.split(":")[0] in present)]
     if absent:
         raise ModelError(f"the repository {repo_id} at revision {revision} lacks {', '.join(absent)}: "
-                         "is it a GLM-OCR checkpoint?")
+                         f"is it a {model.name} checkpoint?")
     return info.sha or revision, files
 
 
-def _network_help(repo_id: str) -> str:
-    return MANUAL_ALTERNATIVE.format(repo=repo_id, files=", ".join(f.name for f in REQUIRED_FILES))
+def _network_help(repo_id: str, model: HubModel) -> str:
+    return MANUAL_ALTERNATIVE.format(repo=repo_id, files=", ".join(f.name for f in model.required))
 
 
-def _call_hub(call, repo_id: str, revision: str, endpoint: str | None):
+def _call_hub(call, repo_id: str, revision: str, endpoint: str | None, model: HubModel):
     """Run one huggingface_hub call; any network or Hub failure becomes one readable ModelError."""
     try:
         return call()
     except Exception as exc:
-        error = _hub_failure(exc, repo_id, revision, endpoint)
+        error = _hub_failure(exc, repo_id, revision, endpoint, model)
         if error is None:
             raise
         raise error from None
 
 
-def _hub_failure(exc: BaseException, repo_id: str, revision: str, endpoint: str | None) -> ModelError | None:
+def _hub_failure(exc: BaseException, repo_id: str, revision: str, endpoint: str | None,
+                 model: HubModel) -> ModelError | None:
     """The readable ModelError for a network or Hub failure, or None when ``exc`` is something else."""
     from huggingface_hub import constants, errors
 
@@ -128,7 +132,7 @@ def _hub_failure(exc: BaseException, repo_id: str, revision: str, endpoint: str 
         reason = f"cannot reach {where} ({exc.__class__.__name__}: {exc}). Are you offline, or is it blocked?"
     else:
         return None
-    return ModelError(f"Download failed: {reason}\n{_network_help(repo_id)}")
+    return ModelError(f"Download failed: {reason}\n{_network_help(repo_id, model)}")
 
 
 def _network_errors() -> tuple[type, ...]:
@@ -279,22 +283,29 @@ def _present_and_valid(folder: Path, remote: RemoteFile, cancel: threading.Event
     return verify_file(path, remote, cancel) is None
 
 
-def download_model(repo_id: str = DEFAULT_REPO_ID, revision: str = DEFAULT_REVISION,
+def download_model(repo_id: str | None = None, revision: str | None = None,
                    target_dir: str | Path | None = None, endpoint: str | None = None,
                    progress: ProgressCallback | None = None, cancel: threading.Event | None = None,
-                   status: Callable[[str], None] | None = None) -> Path:
+                   status: Callable[[str], None] | None = None, kind: str = GLM_OCR_KIND) -> Path:
     """Fetch the checkpoint's files into target_dir, verify each against the Hub, and mark the folder ready.
 
-    Resumes partial files from earlier calls. Raises ModelError with a readable message (and the manual alternative
-    when the Hub cannot be reached) or DownloadCancelled when ``cancel`` is set. ``progress`` gets
-    (bytes_done, bytes_total, bytes_per_s, seconds_left); ``status`` gets a short text for each stage.
+    ``kind`` names the model (``hub.HUB_MODELS``: "glm-ocr", the default, or "layout"); ``repo_id``, ``revision``
+    and ``target_dir`` default to that model's repository, branch and user folder. Resumes partial files from
+    earlier calls. Raises ModelError with a readable message (and the manual alternative when the Hub cannot be
+    reached) or DownloadCancelled when ``cancel`` is set. ``progress`` gets (bytes_done, bytes_total, bytes_per_s,
+    seconds_left); ``status`` gets a short text for each stage.
     """
-    folder = Path(target_dir) if target_dir else default_model_dir()
+    try:
+        model = hub_model(kind)
+    except ValueError as exc:
+        raise ModelError(str(exc)) from None
+    repo_id, revision = repo_id or model.repo_id, revision or model.revision
+    folder = Path(target_dir) if target_dir else DEFAULT_FOLDERS[model.kind]()
     cancel = cancel or threading.Event()
     status = status or (lambda text: None)
     endpoint = endpoint.rstrip("/") if endpoint else None
     status("Asking the Hub for the file list")
-    commit, files = list_remote_files(repo_id, revision, endpoint)
+    commit, files = list_remote_files(repo_id, revision, endpoint, model)
     _make_folder(folder)
     todo = [f for f in files if not _already_verified(folder, f)]
     _check_free_space(folder, _bytes_still_needed(folder, todo))
@@ -303,7 +314,7 @@ def download_model(repo_id: str = DEFAULT_REPO_ID, revision: str = DEFAULT_REVIS
     for remote in todo:
         if cancel.is_set():
             raise DownloadCancelled()
-        _download_one(repo_id, commit, endpoint, folder, remote, tracker, cancel, status)
+        _download_one(repo_id, commit, endpoint, folder, remote, tracker, cancel, status, model)
     _record_verified(folder, repo_id, commit, None)
     status("Ready")
     return folder
@@ -317,7 +328,7 @@ def _make_folder(folder: Path) -> None:
 
 
 def _download_one(repo_id: str, commit: str, endpoint: str | None, folder: Path, remote: RemoteFile,
-                  tracker: _Tracker, cancel: threading.Event, status: Callable[[str], None]) -> None:
+                  tracker: _Tracker, cancel: threading.Event, status: Callable[[str], None], model: HubModel) -> None:
     from huggingface_hub import hf_hub_url
 
     url = hf_hub_url(repo_id, remote.name, revision=commit, endpoint=endpoint)
@@ -327,13 +338,14 @@ def _download_one(repo_id: str, commit: str, endpoint: str | None, folder: Path,
     except (DownloadCancelled, ModelError):
         raise
     except Exception as exc:
-        raise _transfer_error(exc, repo_id, commit, endpoint, folder / remote.name) from None
+        raise _transfer_error(exc, repo_id, commit, endpoint, folder / remote.name, model) from None
     _record_verified(folder, repo_id, commit, remote)
     tracker.finish_file(remote.size)
 
 
-def _transfer_error(exc: Exception, repo_id: str, commit: str, endpoint: str | None, path: Path) -> Exception:
-    hub = _hub_failure(exc, repo_id, commit, endpoint)
+def _transfer_error(exc: Exception, repo_id: str, commit: str, endpoint: str | None, path: Path,
+                    model: HubModel) -> Exception:
+    hub = _hub_failure(exc, repo_id, commit, endpoint, model)
     if hub is not None:
         return hub
     if isinstance(exc, TransferError):

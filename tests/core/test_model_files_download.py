@@ -19,8 +19,11 @@ import pytest
 import glmocr_core.checkpoint.download as download
 from glmocr_core.checkpoint.check import check_model_dir
 from glmocr_core.checkpoint.download import DownloadCancelled, download_model
+from glmocr_core.checkpoint.hub import DEFAULT_REPO_ID, HUB_MODELS, LAYOUT_KIND, LAYOUT_MODEL
 from glmocr_core.checkpoint.layout import INCOMPLETE_SUFFIX, VERIFIED_MARKER, WEIGHTS_FILE, read_marker
 from glmocr_core.errors import ModelError
+from glmocr_core.layout.folder import check_layout_dir
+from glmocr_core.paths import DATA_DIR_ENV, default_layout_model_dir, default_model_dir
 from tests.core.test_model_files import write_checkpoint
 
 REPO = "zai-org/GLM-OCR"
@@ -31,8 +34,9 @@ LFS_FILES = {WEIGHTS_FILE, "tokenizer.json"}
 class FakeHub(http.server.ThreadingHTTPServer):
     daemon_threads = True
 
-    def __init__(self, files: dict[str, bytes]):
+    def __init__(self, files: dict[str, bytes], repo: str = REPO):
         super().__init__(("127.0.0.1", 0), HubHandler)
+        self.repo = repo
         self.files = files
         self.served = dict(files)  # what the server actually sends (a test may corrupt it)
         self.requests: list[tuple[str, dict]] = []
@@ -77,7 +81,7 @@ class HubHandler(http.server.BaseHTTPRequestHandler):
         path = self.path.split("?")[0]
         if path.startswith("/api/models/"):
             return self.model_info(path)
-        if path.startswith(f"/{REPO}/resolve/{COMMIT}/"):
+        if path.startswith(f"/{self.server.repo}/resolve/{COMMIT}/"):
             return self.resolve(path.rsplit("/", 1)[1])
         if path.startswith("/cdn/"):
             return self.cdn(path.rsplit("/", 1)[1])
@@ -86,10 +90,11 @@ class HubHandler(http.server.BaseHTTPRequestHandler):
     def model_info(self, path: str) -> None:
         if self.server.html_info:
             return self.send_page(200, b"<html><body>Please log in to the network</body></html>")
-        if path not in (f"/api/models/{REPO}/revision/main", f"/api/models/{REPO}/revision/{COMMIT}"):
+        repo = self.server.repo
+        if path not in (f"/api/models/{repo}/revision/main", f"/api/models/{repo}/revision/{COMMIT}"):
             return self.send_json(404, {"error": "Repository not found"}, {"X-Error-Code": "RepoNotFound"})
         siblings = [self.server.sibling(n) for n in self.server.files] + [{"rfilename": ".gitattributes", "size": 5}]
-        self.send_json(200, {"id": REPO, "sha": COMMIT, "siblings": siblings})
+        self.send_json(200, {"id": repo, "sha": COMMIT, "siblings": siblings})
 
     def send_page(self, code: int, body: bytes, extra: dict | None = None) -> None:
         self.send_response(code)
@@ -193,15 +198,19 @@ def checkpoint_files(tmp_path) -> dict[str, bytes]:
     return files
 
 
-@pytest.fixture
-def hub(hub_env, checkpoint_files):
-    server = FakeHub(checkpoint_files)
+def serving(files: dict[str, bytes], repo: str = REPO):
+    server = FakeHub(files, repo)
     server.thread.start()
     yield server
     for event in (*server.stall.values(), *server.silent.values()):
         event.set()
     server.shutdown()
     server.server_close()
+
+
+@pytest.fixture
+def hub(hub_env, checkpoint_files):
+    yield from serving(checkpoint_files)
 
 
 def test_complete_download_verifies_and_marks_the_folder(hub, tmp_path):
@@ -376,3 +385,86 @@ def test_a_web_page_instead_of_the_hub_is_explained(hub, tmp_path):
     with pytest.raises(ModelError, match="login") as caught:
         download_model(REPO, "main", tmp_path / "model", endpoint=hub.endpoint)
     assert "Choose folder" in str(caught.value)
+
+
+# ---- the layout model (PP-DocLayoutV3), the second model the same code fetches -----------------------------------
+
+@pytest.fixture
+def layout_files(tiny_layout_checkpoint) -> dict[str, bytes]:
+    files = {p.name: p.read_bytes() for p in tiny_layout_checkpoint.iterdir()}
+    files["README.md"] = b"# PP-DocLayoutV3\n"
+    files["inference.yml"] = b"Global: {}\n"  # the Paddle export's config: in the repo, not needed by us
+    return files
+
+
+@pytest.fixture
+def layout_hub(hub_env, layout_files):
+    yield from serving(layout_files, LAYOUT_MODEL.repo_id)
+
+
+@pytest.fixture(scope="module")
+def tiny_layout_checkpoint(tmp_path_factory):
+    from glmocr_core.testing.layout_checkpoints import build_tiny_layout_checkpoint
+
+    return build_tiny_layout_checkpoint(tmp_path_factory.mktemp("tiny-layout"))
+
+
+def test_the_layout_model_downloads_with_its_own_file_list(layout_hub, tmp_path):
+    target = download_model(kind=LAYOUT_KIND, target_dir=tmp_path / "layout", endpoint=layout_hub.endpoint)
+    assert sorted(p.name for p in target.iterdir() if not p.name.startswith(".")) == [
+        "README.md", "config.json", WEIGHTS_FILE, "preprocessor_config.json"]  # not inference.yml
+    for name in ("config.json", WEIGHTS_FILE, "preprocessor_config.json"):
+        assert (target / name).read_bytes() == layout_hub.files[name]
+    assert check_layout_dir(target) == [] and read_marker(target)["complete"]
+    assert read_marker(target)["repo_id"] == LAYOUT_MODEL.repo_id
+
+
+def test_an_interrupted_layout_download_resumes(layout_hub, tmp_path):
+    layout_hub.drop_once.add(WEIGHTS_FILE)
+    target = download_model(LAYOUT_MODEL.repo_id, "main", tmp_path / "layout", endpoint=layout_hub.endpoint,
+                            kind=LAYOUT_KIND)
+    assert any(r for r in layout_hub.ranges_for(WEIGHTS_FILE))
+    assert check_layout_dir(target) == []
+
+
+def test_the_layout_download_goes_next_to_the_glm_ocr_model_by_default(layout_hub, tmp_path, monkeypatch):
+    monkeypatch.setenv(DATA_DIR_ENV, str(tmp_path / "data"))
+    target = download_model(kind=LAYOUT_KIND, endpoint=layout_hub.endpoint)
+    assert target == default_layout_model_dir() == tmp_path / "data" / "models" / "PP-DocLayoutV3"
+    assert target.parent == default_model_dir().parent
+
+
+def test_a_repository_without_layout_weights_is_refused(layout_hub, tmp_path):
+    del layout_hub.files[WEIGHTS_FILE]
+    with pytest.raises(ModelError, match=r"lacks model.safetensors: is it a PP-DocLayoutV3 \(layout\) checkpoint"):
+        download_model(kind=LAYOUT_KIND, target_dir=tmp_path / "layout", endpoint=layout_hub.endpoint)
+
+
+def test_a_glm_ocr_repository_is_not_taken_for_the_layout_model(hub, tmp_path):
+    """The GLM-OCR repo has a config.json and weights too: the layout check names it after the download."""
+    hub.repo = LAYOUT_MODEL.repo_id
+    target = download_model(kind=LAYOUT_KIND, target_dir=tmp_path / "layout", endpoint=hub.endpoint)
+    assert "GLM-OCR recognition model" in " ".join(map(str, check_layout_dir(target)))
+    assert not (target / "tokenizer.json").exists()  # only the layout model's files were fetched
+
+
+def test_no_network_names_the_layout_files(hub_env, tmp_path):
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    with pytest.raises(ModelError) as caught:
+        download_model(kind=LAYOUT_KIND, target_dir=tmp_path / "layout", endpoint=f"http://127.0.0.1:{port}")
+    assert LAYOUT_MODEL.repo_id in str(caught.value) and "config.json, model.safetensors" in str(caught.value)
+    assert "tokenizer.json" not in str(caught.value)
+
+
+def test_an_unknown_kind_is_a_clear_error(tmp_path):
+    with pytest.raises(ModelError, match="unknown model kind 'ocr2'"):
+        download_model(kind="ocr2", target_dir=tmp_path)
+
+
+def test_the_hub_facts_of_both_models():
+    assert set(HUB_MODELS) == {"glm-ocr", "layout"}
+    assert HUB_MODELS["glm-ocr"].repo_id == DEFAULT_REPO_ID == REPO
+    assert LAYOUT_MODEL.license == "Apache-2.0" and 100e6 < LAYOUT_MODEL.approx_download_bytes < 200e6
+    assert {f.name for f in LAYOUT_MODEL.required} == {"config.json", WEIGHTS_FILE}
