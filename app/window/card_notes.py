@@ -27,7 +27,7 @@ class OutdatedNote(QFrame):
         self.button = QPushButton(RUN_AGAIN)
         self.button.setAccessibleName(RUN_AGAIN)
         self.button.setFocusPolicy(Qt.FocusPolicy.TabFocus)
-        self.button.clicked.connect(run)
+        self.button.clicked.connect(lambda _checked=False: run())
         row = QHBoxLayout(self)
         row.setContentsMargins(6, 3, 6, 3)
         row.addWidget(self.label, 1)
