@@ -198,7 +198,6 @@ class DocumentController(QObject):
         window.show_document_name(opened.name if opened else None)
         if opened is None:
             window.page_label.setText("")
-            self.page_changed.emit(0, 0)
             return
         window.page_view.setFocus()
         self.go_to_page(opened.page)
