@@ -1,5 +1,7 @@
 """The ``glmocr-studio`` command line: ``ocr`` (batch OCR of images and PDF pages, plain text or JSON lines, with
-the in-process engine or a remote server), ``info``, and ``serve`` (the model over HTTP for other machines).
+the in-process engine or a remote server), ``convert`` (whole documents to Markdown and JSON: layout, then every
+region with its task), ``layout`` (a page's regions as the layout model finds them), ``info``, and ``serve`` (the
+model over HTTP for other machines).
 
 ``glmocr-studio`` without a subcommand opens the desktop window (``app.main``); the subcommands land here, and
 ``python -m glmocr_core`` runs them without the app installed. (``glmocr`` is the official SDK's command.)
@@ -25,11 +27,12 @@ from .api import TASKS, OcrResult, RecognizeOptions
 from .backends.settings import BACKENDS, DEFAULT_MODEL_NAME, IMAGE_FORMATS
 from .documents.pages import DEFAULT_DPI, MAX_DPI, MIN_DPI
 from .errors import GlmOcrError, InputError, ModelError, UsageError
-from .paths import MODEL_DIR_ENV, default_model_dir, model_dir_from_env
+from .paths import (LAYOUT_MODEL_DIR_ENV, MODEL_DIR_ENV, default_layout_model_dir, default_model_dir,
+                    layout_model_dir_from_env, model_dir_from_env)
 from .runtime.devices import DEVICES, DTYPES, PRECISIONS
 
 PROG = "glmocr-studio"
-COMMANDS = ("ocr", "info", "serve")
+COMMANDS = ("ocr", "convert", "layout", "info", "serve")
 EXIT_OK, EXIT_USAGE, EXIT_MODEL, EXIT_INPUT, EXIT_REMOTE, EXIT_OUTPUT, EXIT_INTERRUPTED = 0, 2, 3, 4, 5, 6, 130
 MAX_SCHEMA_BYTES = 1 << 20  # a JSON template is a few hundred bytes; a megabyte is already absurd
 
@@ -45,10 +48,13 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"{PROG} {__version__}")
     commands = parser.add_subparsers(dest="command", required=True)
     _add_ocr_command(commands)
+    _add_convert_command(commands)
+    _add_layout_command(commands)
     info = commands.add_parser("info", help="show the device, dtype, attention backend and threads that would be "
                                             "used, or check a remote server (--backend)")
     _add_device_options(info)
     info.add_argument("--model", help="model folder to check (default: the app's model folder)")
+    info.add_argument("--layout-model", help="layout model folder to check (default: the app's layout model folder)")
     _add_remote_options(info)
     _add_serve_command(commands)
     return parser
@@ -70,6 +76,59 @@ def _add_ocr_command(commands) -> None:
     ocr.add_argument("--no-repeat-guard", action="store_true", help="do not stop generation on repetition loops")
     ocr.add_argument("--json", action="store_true", help="one JSON object per line and page")
     _add_remote_options(ocr)
+
+
+def _add_convert_command(commands) -> None:
+    convert = commands.add_parser("convert", help="convert whole documents to Markdown and JSON (the layout model "
+                                                  "finds every region, GLM-OCR reads each with its task)")
+    convert.add_argument("inputs", nargs="+", metavar="INPUT", help="image files, PDFs and folders (searched "
+                                                                    "recursively)")
+    convert.add_argument("--out", metavar="DIR", default=".",
+                         help="output folder: <name>.md, <name>.json, <name>_pictures/ per input, folders mirrored "
+                              "(default: the current folder)")
+    convert.add_argument("--pages", metavar="RANGE", help="pages, e.g. 1-3,5 (default: all)")
+    convert.add_argument("--format", default="md,json", metavar="md,json",
+                         help="outputs to write: md, json or both (default md,json)")
+    convert.add_argument("--model", help=f"GLM-OCR model folder (default: ${MODEL_DIR_ENV} or the app's)")
+    _add_layout_model_option(convert)
+    convert.add_argument("--include-abandoned", action="store_true",
+                         help="keep headers, footers, page numbers, footnotes and side notes (recognized as text)")
+    convert.add_argument("--dpi", type=int, default=DEFAULT_DPI, help=f"PDF rendering resolution (default {DEFAULT_DPI})")
+    convert.add_argument("--max-new-tokens", type=int, metavar="N", help="token budget per region (default: per task)")
+    convert.add_argument("--max-batch", type=int, default=8, metavar="N",
+                         help="regions of one task decoded together at most (default 8)")
+    convert.add_argument("--html-tables", action="store_true",
+                         help="keep every table as HTML (default: tables without merged cells become Markdown)")
+    convert.add_argument("--no-resume", dest="resume", action="store_false",
+                         help="convert every page again, even those an earlier run finished")
+    convert.add_argument("--no-repeat-guard", action="store_true", help="do not stop generation on repetition loops")
+    _add_device_options(convert)
+    convert.add_argument("--fast-layout", action="store_true",
+                         help="fold the layout model's batch norms (about 1.5x faster on CPU, not bit-exact)")
+
+
+def _add_layout_command(commands) -> None:
+    layout = commands.add_parser("layout", help="show the regions the layout model finds on images or PDF pages")
+    layout.add_argument("inputs", nargs="+", metavar="IMAGE", help="image files and PDFs")
+    _add_layout_model_option(layout)
+    layout.add_argument("--pages", metavar="RANGE", help="PDF/TIFF pages, e.g. 1-3,5 (default: all)")
+    layout.add_argument("--dpi", type=int, default=DEFAULT_DPI, help=f"PDF rendering resolution (default {DEFAULT_DPI})")
+    layout.add_argument("--threshold", type=float, metavar="T",
+                        help="score threshold (default: the SDK's 0.3; with --raw transformers' default 0.5)")
+    layout.add_argument("--raw", action="store_true",
+                        help="the detections as transformers' post_process_object_detection returns them "
+                             "(no SDK merging, every label)")
+    layout.add_argument("--include-abandoned", action="store_true",
+                        help="keep headers, footers, page numbers ... (task \"abandon\")")
+    layout.add_argument("--json", action="store_true", help="one JSON object per line and page")
+    layout.add_argument("--device", choices=DEVICES, default="auto")
+    layout.add_argument("--fast-layout", action="store_true", help="folded batch norms (faster, not bit-exact)")
+
+
+def _add_layout_model_option(parser) -> None:
+    parser.add_argument("--layout-model", metavar="DIR",
+                        help=f"PP-DocLayoutV3 folder (default: ${LAYOUT_MODEL_DIR_ENV} or the app's layout model "
+                             "folder)")
 
 
 def _add_remote_options(parser) -> None:
@@ -127,7 +186,8 @@ def _add_device_options(parser) -> None:
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
-        return {"ocr": run_ocr, "info": run_info, "serve": run_serve}[args.command](args)
+        return {"ocr": run_ocr, "convert": run_convert, "layout": run_layout, "info": run_info,
+                "serve": run_serve}[args.command](args)
     except GlmOcrError as exc:
         return _fail(exc, exit_code(exc))
     except OutputError as exc:
@@ -177,14 +237,22 @@ def _model_dir(arg: str | None) -> Path:
     return Path(arg) if arg else model_dir_from_env() or default_model_dir()
 
 
+def _layout_model_dir(arg: str | None) -> Path:
+    return Path(arg) if arg else layout_model_dir_from_env() or default_layout_model_dir()
+
+
+def _check_dpi(dpi: int) -> None:
+    if dpi < MIN_DPI or dpi > MAX_DPI:
+        raise UsageError(f"--dpi must be between {MIN_DPI} and {MAX_DPI}, got {dpi}")
+
+
 # ------------------------------------------------------------------------------------------------------------ ocr
 
 
 def run_ocr(args) -> int:
     from .documents.pages import parse_region_arg
 
-    if args.dpi < MIN_DPI or args.dpi > MAX_DPI:
-        raise UsageError(f"--dpi must be between {MIN_DPI} and {MAX_DPI}, got {args.dpi}")
+    _check_dpi(args.dpi)
     regions = [parse_region_arg(text) for text in args.region] if args.region else [None]
     options = RecognizeOptions(max_new_tokens=args.max_new_tokens, repeat_guard=not args.no_repeat_guard,
                                schema=_read_schema(args))
@@ -274,14 +342,20 @@ SLOW_PAGE_NOTICE_S = 2.0  # a page that takes longer to render is announced, so 
 
 
 def render_page(document, index: int, dpi: int, source: str):
-    """The page's OCR image, rendered on a helper thread: MuPDF cannot be interrupted inside a page, but the main
-    thread waits in short steps, so Ctrl-C ends the run within a fraction of a second even on a page of millions of
-    vector operations (the render thread is a daemon and goes with the process)."""
+    """The page's OCR image, rendered on a helper thread (see ``render_for_ocr``)."""
+    return render_for_ocr(document, index, dpi, source)[0]
+
+
+def render_for_ocr(document, index: int, dpi: int, source: str | None = None):
+    """``document.ocr_image(index, dpi)`` (image, scale) on a helper thread: MuPDF cannot be interrupted inside a
+    page, but the main thread waits in short steps, so Ctrl-C ends the run within a fraction of a second even on a
+    page of millions of vector operations (the render thread is a daemon and goes with the process)."""
+    source = source or document.source
     outcome: dict = {}
 
     def work() -> None:
         try:
-            outcome["image"] = document.ocr_image(index, dpi=dpi)[0]
+            outcome["image"] = document.ocr_image(index, dpi=dpi)
         except BaseException as exc:  # handed to the main thread as it is
             outcome["error"] = exc
 
@@ -352,6 +426,181 @@ def result_record(result: OcrResult, source: str, page: int, region) -> dict:
             "timings": asdict(result.timings)}
 
 
+# -------------------------------------------------------------------------------------------------------- convert
+
+
+def run_convert(args) -> int:
+    from .convert.converter import ConvertSettings
+
+    _check_dpi(args.dpi)
+    settings = ConvertSettings(dpi=args.dpi, include_abandoned=args.include_abandoned, formats=_formats(args.format),
+                               options=RecognizeOptions(max_new_tokens=args.max_new_tokens,
+                                                        repeat_guard=not args.no_repeat_guard),
+                               max_batch=args.max_batch, tables_as_markdown=not args.html_tables,
+                               resume=args.resume).checked()
+    jobs, failed = conversion_jobs(args.inputs, Path(args.out))
+    if not jobs:
+        return EXIT_INPUT
+    converter = _open_converter(args, settings)
+    try:
+        for job in jobs:
+            try:
+                _convert_one(converter, job, args.pages)
+            except InputError as exc:
+                _fail(exc, EXIT_INPUT)
+                failed = True  # the other inputs go on; the exit code still says one failed
+            except KeyboardInterrupt:
+                print(f"{PROG}: stopped; the finished pages are kept in {job.out_dir}: run the same command again to "
+                      "go on from there", file=sys.stderr, flush=True)
+                raise
+    finally:
+        converter.engine.close()
+    return EXIT_INPUT if failed else EXIT_OK
+
+
+def _formats(text: str) -> tuple[str, ...]:
+    return tuple(dict.fromkeys(part.strip().lower() for part in text.split(",") if part.strip()))
+
+
+class ConversionJob:
+    """One input document and where its outputs go."""
+
+    def __init__(self, path: Path, out_dir: Path, name: str):
+        self.path, self.out_dir, self.name = path, out_dir, name
+
+
+def conversion_jobs(inputs: list[str], out: Path) -> tuple[list[ConversionJob], bool]:
+    """(documents to convert, whether an input was unusable). Folders are searched recursively for the formats the
+    app opens; their documents' outputs mirror the folder's layout under ``out``. Two inputs that would write the
+    same output name get -2, -3 ... appended."""
+    from .documents.formats import SUPPORTED_SUFFIXES
+
+    jobs, failed, taken = [], False, set()
+    for text in inputs:
+        path = Path(text)
+        if path.is_dir():
+            found = sorted(p for p in path.rglob("*") if p.is_file() and p.suffix.lower() in SUPPORTED_SUFFIXES)
+            if not found:
+                _fail(InputError("the folder holds no image or PDF", path), EXIT_INPUT)
+                failed = True
+            pairs = [(p, out / p.relative_to(path).parent) for p in found]
+        elif path.is_file():
+            pairs = [(path, out)]
+        else:
+            _fail(InputError("no such file or folder", path), EXIT_INPUT)
+            failed, pairs = True, []
+        for document, folder in pairs:
+            name = _free_name(folder, document.stem, taken)
+            jobs.append(ConversionJob(document, folder, name))
+    return jobs, failed
+
+
+def _free_name(folder: Path, stem: str, taken: set) -> str:
+    name, number = stem, 1
+    while (folder, name) in taken:
+        number += 1
+        name = f"{stem}-{number}"
+    taken.add((folder, name))
+    return name
+
+
+def _open_converter(args, settings):
+    """The layout model first: a missing one fails at once, before the much larger GLM-OCR model loads."""
+    from .convert.converter import DocumentConverter
+    from .convert.loading import open_layout_detector
+
+    detector = open_layout_detector(_layout_model_dir(args.layout_model), args.device, args.fast_layout)
+    return DocumentConverter(_load_engine(args), detector, settings,
+                             renderer=lambda document, index, dpi: render_for_ocr(document, index, dpi))
+
+
+def _convert_one(converter, job: ConversionJob, pages: str | None) -> None:
+    result = converter.convert(job.path, job.out_dir, pages=pages, name=job.name, progress=_print_progress)
+    done = len(result.converted) + len(result.resumed)
+    kept = f", {len(result.resumed)} from an earlier run" if result.resumed else ""
+    written = ", ".join(str(path) for path in result.outputs.values())
+    print(f"{PROG}: {job.path}: {done}/{len(result.pages)} pages{kept}; wrote {written}", file=sys.stderr, flush=True)
+
+
+def _print_progress(event) -> None:
+    where = f"{PROG}: {event.source} page {event.page} ({event.position}/{event.pages})"
+    if event.kind == "layout":
+        print(f"{where}: {event.regions} regions found", file=sys.stderr, flush=True)
+    elif event.kind == "page_done":
+        print(f"{where}: done", file=sys.stderr, flush=True)
+    elif event.kind == "page_resumed":
+        print(f"{where}: done in an earlier run, kept", file=sys.stderr, flush=True)
+    elif event.kind == "region" and event.block is not None and event.block.error:
+        print(f"{PROG}: warning: {event.source} page {event.page}: {event.block.label} region "
+              f"{event.block.order}: {event.block.error}", file=sys.stderr, flush=True)
+
+
+# --------------------------------------------------------------------------------------------------------- layout
+
+
+def run_layout(args) -> int:
+    import dataclasses
+
+    from .convert.loading import open_layout_detector
+
+    _check_dpi(args.dpi)
+    if args.threshold is not None and not 0.0 <= args.threshold <= 1.0:
+        raise UsageError(f"--threshold must be between 0 and 1, got {args.threshold}")
+    detector = open_layout_detector(_layout_model_dir(args.layout_model), args.device, args.fast_layout)
+    if args.threshold is not None and not args.raw:
+        detector.rules = dataclasses.replace(detector.rules, threshold=args.threshold)
+    failed = False
+    for source in args.inputs:
+        try:
+            _layout_document(detector, source, args)
+        except InputError as exc:
+            _fail(exc, EXIT_INPUT)
+            failed = True
+    return EXIT_INPUT if failed else EXIT_OK
+
+
+def _layout_document(detector, source: str, args) -> None:
+    from .documents.document import open_document
+    from .documents.pages import parse_page_range
+
+    with open_document(source) as document:
+        for index in parse_page_range(args.pages, document.page_count, source):
+            image = render_page(document, index, args.dpi, source)
+            regions = _raw_regions(detector, image, args) if args.raw else _sdk_regions(detector, image, args)
+            record = {"source": source, "page": index + 1, "width": image.width, "height": image.height,
+                      "regions": regions}
+            emit_line(json.dumps(record, ensure_ascii=False) if args.json else _layout_text(record))
+
+
+def _sdk_regions(detector, image, args) -> list[dict]:
+    from .convert.converter import detect_page
+
+    return [{"label": r.label, "task": r.task, "score": r.score, "bbox": list(r.bbox), "order": r.order}
+            for r in detect_page(detector, image, include_abandoned=args.include_abandoned)]
+
+
+def _raw_regions(detector, image, args) -> list[dict]:
+    """transformers' detections as they are: float boxes, every label, order_seq as the order."""
+    from .layout.postprocess import task_of
+
+    raw = detector.detect_raw(image, 0.5 if args.threshold is None else args.threshold)
+    rows = zip(raw["labels"].tolist(), raw["scores"].tolist(), raw["boxes"].tolist(), raw["order_seq"].tolist())
+    labels = detector.labels
+    return [{"label": labels[cls] if cls < len(labels) else f"class_{cls}",
+             "task": task_of(labels[cls], detector.rules) if cls < len(labels) else None,
+             "score": score, "bbox": box, "order": order} for cls, score, box, order in rows]
+
+
+def _layout_text(record: dict) -> str:
+    lines = [f"{record['source']} page {record['page']} ({record['width']}x{record['height']} px): "
+             f"{len(record['regions'])} regions"]
+    for region in record["regions"]:
+        box = ", ".join(f"{v:g}" if isinstance(v, float) else str(v) for v in region["bbox"])
+        lines.append(f"  {region['order']:>3}  {region['label']:<18} {region['task'] or '-':<8} "
+                     f"{region['score']:.3f}  [{box}]")
+    return "\n".join(lines)
+
+
 # ----------------------------------------------------------------------------------------------------------- info
 
 
@@ -374,7 +623,7 @@ def run_info(args) -> int:
              f"precision: {args.precision} ({precision_summary(args.precision)})",
              f"attention backend: {resolve_backend('auto', device)}",
              f"decode step: {decode_step_mode(device, args.cuda_graphs)}", f"threads: {torch.get_num_threads()}",
-             f"model folder: {folder} ({_folder_status(problems)})", "devices:"]
+             f"model folder: {folder} ({_folder_status(problems)})", _layout_folder_line(args), "devices:"]
     lines += [f"  {d.name}: {d.description}" + (f", {d.memory_bytes / 2**30:.1f} GiB" if d.memory_bytes else "")
               for d in list_devices()]
     emit_line("\n".join(lines))
@@ -391,6 +640,14 @@ def _remote_info(args) -> int:
               f"model name: {args.model_name}\nserved models: {', '.join(health.models) or '(none listed)'}\n"
               f"status: {'ready' if health.ok else 'not ready'}: {health.message}")
     return EXIT_OK if health.ok else EXIT_REMOTE
+
+
+def _layout_folder_line(args) -> str:
+    from .layout.folder import layout_folder_state
+
+    folder = _layout_model_dir(args.layout_model)
+    state, problems = layout_folder_state(folder)
+    return f"layout model folder: {folder} ({_folder_status(None if state == 'missing' else problems)})"
 
 
 def _folder_status(problems) -> str:

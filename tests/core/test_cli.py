@@ -234,3 +234,13 @@ def test_ctrl_c_stops_a_run_stuck_rendering_a_page(tmp_path, tiny_checkpoint):
             break
     assert child.wait(timeout=60) == 130, "".join(lines)
     assert "interrupted" in child.stderr.read()
+
+
+@pytest.mark.parametrize("command", ["convert", "layout"])
+def test_the_glmocr_studio_command_sends_convert_and_layout_to_the_core(capsys, command):
+    from app.launch import wants_command_line
+
+    assert wants_command_line([command, "paper.pdf"])
+    with pytest.raises(SystemExit) as info:
+        main([command, "--help"])
+    assert info.value.code == 0 and "--layout-model" in capsys.readouterr().out

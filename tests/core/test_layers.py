@@ -7,7 +7,7 @@ import sys
 import pytest
 
 # layer -> the glmocr_core packages it must never load (its own and lower layers are fine)
-TOP = ("engine", "backends", "server", "cli", "testing")
+TOP = ("engine", "convert", "backends", "server", "cli", "testing")
 ABOVE = {
     "glmocr_core.model.glm_ocr": ("processing", "runtime", "checkpoint", "tasks", "documents", "layout", *TOP),
     "glmocr_core.processing.preprocess": ("runtime", "checkpoint", "tasks", "documents", "layout", *TOP),
@@ -18,7 +18,13 @@ ABOVE = {
     "glmocr_core.tasks.parsing": ("documents", "layout", *TOP),
     "glmocr_core.documents.document": ("runtime", "checkpoint", "tasks", "layout", *TOP),
     "glmocr_core.layout.detector": ("processing", "runtime", "tasks", "documents", *TOP),
-    "glmocr_core.engine": ("backends", "server", "cli", "testing"),
+    "glmocr_core.layout.folder": ("processing", "runtime", "tasks", "documents", *TOP),
+    "glmocr_core.engine": ("convert", "backends", "server", "cli", "testing"),
+    # the converter drives an engine and a detector it is handed: it never loads the model stack itself
+    "glmocr_core.convert.converter": ("engine", "runtime", "checkpoint", "backends", "server", "cli", "testing"),
+    # the window formats its own regions with it
+    "glmocr_core.convert.markdown": ("documents", "engine", "runtime", "checkpoint", "backends", "server", "cli",
+                                     "testing"),
 }
 # modules that must not pull in torch when imported on their own
 TORCH_FREE = ("glmocr_core.api", "glmocr_core.loader", "glmocr_core.errors", "glmocr_core.paths", "glmocr_core.cli",
@@ -26,7 +32,8 @@ TORCH_FREE = ("glmocr_core.api", "glmocr_core.loader", "glmocr_core.errors", "gl
               "glmocr_core.model.config", "glmocr_core.checkpoint.check", "glmocr_core.checkpoint.download",
               "glmocr_core.checkpoint.layout", "glmocr_core.checkpoint.safetensors", "glmocr_core.runtime.devices",
               "glmocr_core.tasks.specs", "glmocr_core.tasks.parsing", "glmocr_core.documents.pages",
-              "glmocr_core.layout.config", "glmocr_core.layout.postprocess")
+              "glmocr_core.layout.config", "glmocr_core.layout.postprocess", "glmocr_core.layout.folder",
+              "glmocr_core.convert.converter", "glmocr_core.convert.markdown", "glmocr_core.convert.loading")
 
 
 def _loaded_after(module: str) -> set[str]:

@@ -8,7 +8,7 @@ import sys
 
 import pytest
 
-ABOVE_LAYOUT = ("processing", "runtime", "tasks", "documents", "engine", "cli", "testing")
+ABOVE_LAYOUT = ("processing", "runtime", "tasks", "documents", "engine", "convert", "cli", "testing")
 NEVER_LOAD_LAYOUT = ("glmocr_core.model.glm_ocr", "glmocr_core.processing.preprocess", "glmocr_core.checkpoint.loading",
                 "glmocr_core.runtime.generate")
 
@@ -30,6 +30,7 @@ def test_lower_layers_never_load_layout(module):
     assert not [m for m in _loaded_after(module) if m.startswith("glmocr_core.layout")]
 
 
-@pytest.mark.parametrize("module", ["glmocr_core.layout.config", "glmocr_core.layout.postprocess"])
+@pytest.mark.parametrize("module", ["glmocr_core.layout.config", "glmocr_core.layout.postprocess",
+                                    "glmocr_core.layout.folder"])
 def test_config_and_rules_are_torch_free(module):
     assert "torch" not in _loaded_after(module)
