@@ -4,7 +4,8 @@ It explains what the model is (size, licence, where it goes), shows the model fo
 or the exact problems), lets the user download it from the Hub (in the background, with progress and cancel) or pick
 a folder that already holds it, and, once the model is ready, offers a sample page to try.
 
-The window keeps one instance and only hides it on close, so a download continues while the user works.
+The window keeps one instance and only hides it on close, so a download continues while the user works. Once a
+download or a chosen folder gives a complete model, the dialog closes itself: the model loads, and the window says so.
 """
 
 from __future__ import annotations
@@ -32,6 +33,7 @@ from PySide6.QtWidgets import (
 from glmocr_core.checkpoint import check, hub, layout
 
 from app.dialogs.downloads import DownloadController, Downloader
+from app.dialogs.folders import start_folder
 from app.dialogs.sample_page import ensure_sample
 from app.dialogs.text import human_bytes, progress_line
 
@@ -193,8 +195,10 @@ class ModelManagerDialog(QDialog):
     # --- folder ---------------------------------------------------------------------------------------------------
 
     def ask_for_folder(self) -> str:
-        return QFileDialog.getExistingDirectory(self, "Choose the folder that holds the GLM-OCR model",
-                                                self.model_dir())
+        """The picker opens in the model folder when it exists, else the last folder a document came from, else
+        home: a model copied from elsewhere is usually near the user's own files, not in the app's data folder."""
+        start = start_folder(self.model_dir(), self.settings.get("last_folder"))
+        return QFileDialog.getExistingDirectory(self, "Choose the folder that holds the GLM-OCR model", start)
 
     def choose_folder(self) -> bool:
         folder = self.ask_for_folder()
@@ -215,7 +219,7 @@ class ModelManagerDialog(QDialog):
         self.refresh()
         self.model_dir_changed.emit(self.model_dir())
         if state == "ready":
-            self.model_ready.emit(self.model_dir())
+            self._ready(self.model_dir())
         return True
 
     def use_default_folder(self) -> None:
@@ -259,7 +263,13 @@ class ModelManagerDialog(QDialog):
         self.progress_label.setText("Download complete and verified.")
         self.refresh()
         if check.folder_state(folder)[0] == "ready":
-            self.model_ready.emit(folder)
+            self._ready(folder)
+
+    def _ready(self, folder: str) -> None:
+        """A complete model: load it, and get out of the way (the window shows the load and then the model)."""
+        log.info("model ready in %s: loading it and closing the model dialog", folder)
+        self.model_ready.emit(folder)
+        self.close()
 
     def _on_download_failed(self, message: str) -> None:
         self.message_label.setText(f"<b style='color:#c62828'>{_escape(message)}</b>".replace("\n", "<br>"))

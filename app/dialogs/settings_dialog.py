@@ -1,6 +1,7 @@
 """The settings dialog: where recognition runs (this computer, or an OpenAI-compatible or Ollama server with its URL,
 key, model name and a "Test connection" check), device, precision, token budgets, repetition guard, PDF resolution,
-theme, autosave, logs.
+when regions run (as drawn, pasted screenshots at once) and whether a finished result is copied, theme, autosave,
+logs.
 
 Every control reads and writes one key of the settings table (app.settings.KEYS), so defaults live in one place; the
 device and precision names and what each precision does come from glmocr_core. Detecting devices needs torch, which
@@ -62,6 +63,10 @@ NO_KEYRING_WARNING = ("No system keyring was found: the API key is saved in plai
                       "Anyone who can read your files can read it.")
 # A connection test should answer within seconds, unlike recognition, which may wait minutes for a busy server.
 TEST_TIMEOUTS_S = {"connect_timeout_s": 5.0, "read_timeout_s": 15.0}
+# The on/off settings of "Running regions", in the order shown (their tooltips are the settings table's help).
+RUN_CHECKS = {"auto_run": "Run a region as soon as it is drawn",
+              "run_pasted_images": "Run a pasted or dropped screenshot at once (Text, whole image)",
+              "copy_result_when_done": "Copy a region's result to the clipboard when it finishes"}
 CONCURRENCY_RANGE = (1, 64)
 TOKEN_RANGE = (16, 32768)
 DPI_RANGE = (max(72, MIN_DPI), min(600, MAX_DPI))  # the core's limits, narrowed to what is sensible to offer
@@ -206,6 +211,7 @@ class SettingsDialog(QDialog):
         column.addWidget(self._backend_box())
         column.addWidget(self._compute_box())
         column.addWidget(self._recognition_box())
+        column.addWidget(self._running_box())
         column.addWidget(self._app_box())
         buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel
                                    | QDialogButtonBox.StandardButton.RestoreDefaults)
@@ -296,6 +302,20 @@ class SettingsDialog(QDialog):
         form.addRow("PDF resolution", self.dpi_spin)
         return box
 
+    def _running_box(self) -> QGroupBox:
+        """When regions run and what happens to a finished result: the habits of snip tools."""
+        box = QGroupBox("Running regions")
+        self.run_checks: dict[str, QCheckBox] = {}
+        for name, text in RUN_CHECKS.items():
+            check = QCheckBox(text)
+            check.setAccessibleName(text)
+            check.setToolTip(KEYS[name].help)
+            self.run_checks[name] = check
+        column = QVBoxLayout(box)
+        for check in self.run_checks.values():
+            column.addWidget(check)
+        return box
+
     def _app_box(self) -> QGroupBox:
         box = QGroupBox("Application")
         self.theme_combo = _combo("Theme", THEME_LABELS)
@@ -319,6 +339,7 @@ class SettingsDialog(QDialog):
                        "repeat_guard": self.repeat_check.isChecked(), "pdf_dpi": self.dpi_spin.value(),
                        "theme": self.theme_combo.currentData(),
                        "autosave_interval_s": self.autosave_spin.value()})
+        values.update({name: check.isChecked() for name, check in self.run_checks.items()})
         values.update({"backend": self.backend_combo.currentData(), "remote/urls": self._urls_text(),
                        "remote/model_name": self.model_name_edit.text().strip(),
                        "remote/concurrency": self.concurrency_spin.value(),
@@ -338,6 +359,8 @@ class SettingsDialog(QDialog):
         self.dpi_spin.setValue(values["pdf_dpi"])
         _select(self.theme_combo, values["theme"])
         self.autosave_spin.setValue(values["autosave_interval_s"])
+        for name, check in self.run_checks.items():
+            check.setChecked(values[name])
         _select(self.backend_combo, values["backend"])
         self.url_edit.setPlainText(values["remote/urls"])
         self.model_name_edit.setText(values["remote/model_name"])
@@ -348,8 +371,8 @@ class SettingsDialog(QDialog):
 
     def _names(self) -> list[str]:
         return ["device", "precision", *(f"max_new_tokens/{t}" for t in TASK_SPECS), "repeat_guard", "pdf_dpi",
-                "theme", "autosave_interval_s", "backend", "remote/urls", "remote/model_name", "remote/concurrency",
-                "remote/image_format", "remote/verify_tls"]
+                "theme", "autosave_interval_s", *RUN_CHECKS, "backend", "remote/urls", "remote/model_name",
+                "remote/concurrency", "remote/image_format", "remote/verify_tls"]
 
     def load_values(self) -> None:
         self._show_values({name: self.settings.get(name) for name in self._names()})

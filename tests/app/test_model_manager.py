@@ -65,8 +65,9 @@ def test_choosing_a_complete_folder_makes_the_model_ready(qtbot, isolated, tmp_p
         assert dialog.choose_folder() is True
     assert ready.args == [str(good)]
     assert isolated.get("model_dir") == str(good)
-    assert dialog.state() == "ready" and dialog.ready_box.isVisible()
+    assert dialog.state() == "ready" and dialog.ready_box.isVisibleTo(dialog)
     assert not dialog.download_button.isEnabled()
+    assert not dialog.isVisible()  # done: it closes itself while the model loads
 
 
 def test_cancelling_the_folder_picker_changes_nothing(qtbot, isolated, tmp_path, monkeypatch):
@@ -103,7 +104,8 @@ def test_download_runs_in_the_background_with_progress(qtbot, isolated, tmp_path
                                                   str(tmp_path / "model"))
     assert thread is not threading.main_thread()
     assert isolated.get("hub/endpoint") == "https://mirror.example"
-    qtbot.waitUntil(lambda: dialog.state() == "ready" and dialog.ready_box.isVisible())
+    qtbot.waitUntil(lambda: dialog.state() == "ready" and dialog.ready_box.isVisibleTo(dialog))
+    assert not dialog.isVisible()  # the download's success closes it: the model loads
 
 
 def test_cancel_stops_the_download_and_offers_resume(qtbot, isolated, tmp_path):
@@ -187,3 +189,55 @@ def test_progress_line_reads_naturally():
         "1.0 GB of 2.0 GB · 10.0 MB/s · 1 min 40 s left"
     assert human_eta(float("inf")) == "estimating…"
     assert human_eta(7260) == "2 h 01 min left"
+
+
+def picker_start(monkeypatch) -> list[str]:
+    """The folder each picker opened in (the user then cancels)."""
+    starts = []
+
+    def pick(parent, caption, start, *args, **kwargs):
+        starts.append(start)
+        return ""
+
+    monkeypatch.setattr(QFileDialog, "getExistingDirectory", staticmethod(pick))
+    return starts
+
+
+@pytest.mark.parametrize("model_exists, last_folder, expected", [
+    (True, True, "model"), (False, True, "last"), (False, False, "home"), (False, "gone", "home")])
+def test_the_folder_picker_opens_in_the_model_last_or_home_folder_never_the_current_one(
+        qtbot, isolated, tmp_path, monkeypatch, model_exists, last_folder, expected):
+    folders = {"model": tmp_path / "model", "last": tmp_path / "documents", "home": tmp_path / "home"}
+    folders["last"].mkdir()
+    folders["home"].mkdir()
+    if model_exists:
+        folders["model"].mkdir()
+    if last_folder:
+        isolated.set("last_folder", str(folders["last"] if last_folder is True else tmp_path / "gone"))
+    monkeypatch.setenv("HOME", str(folders["home"]))
+    monkeypatch.chdir(tmp_path)  # the source tree, for an app started from it
+    starts = picker_start(monkeypatch)
+    make_dialog(qtbot, isolated).choose_folder()
+    assert starts == [str(folders[expected])]
+
+
+def test_in_the_window_a_chosen_model_closes_the_dialog_and_loads(make_studio, qtbot, tmp_path, monkeypatch):
+    from fake_engine import FakeFactory
+
+    studio = make_studio(FakeFactory(), model_env=None, model_dir=str(tmp_path / "empty"))
+    good = header_checkpoint(tmp_path / "GLM-OCR")
+    pick_folder(monkeypatch, good)
+    studio.window.first_run.folder_button.click()  # "Choose folder…" on the first-run panel
+    qtbot.waitUntil(lambda: studio.host.has_model, timeout=10_000)
+    assert not studio.model.manager.isVisible()
+    assert studio.host.engine_info.model_dir == str(good)
+
+
+def test_a_refused_folder_keeps_the_dialog_open_with_its_problems(make_studio, tmp_path, monkeypatch):
+    studio = make_studio(model_env=None, model_dir=str(tmp_path / "empty"))
+    broken = header_checkpoint(tmp_path / "broken")
+    (broken / "config.json").unlink()
+    pick_folder(monkeypatch, broken)
+    studio.window.first_run.folder_button.click()
+    assert studio.model.manager.isVisible() and "config.json" in studio.model.manager.message_label.text()
+    studio.model.manager.close()

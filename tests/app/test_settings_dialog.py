@@ -6,6 +6,7 @@ import logging
 import logging.handlers
 
 import pytest
+from PySide6.QtCore import Qt
 from PySide6.QtGui import QDesktopServices
 
 from app import logging_setup
@@ -154,3 +155,24 @@ def test_logging_goes_to_a_rotating_file_once(tmp_path):
         assert "a line the user can send us" in path.read_text(encoding="utf-8")
     finally:
         logging_setup.close_logging()
+
+
+def test_the_snip_habits_and_auto_run_are_in_the_dialog_and_saved(qtbot, tmp_path):
+    settings = Settings(tmp_path / "settings.ini")
+    dialog = make_dialog(qtbot, settings)
+    checks = dialog.run_checks
+    assert {name: check.isChecked() for name, check in checks.items()} == \
+        {"auto_run": True, "run_pasted_images": True, "copy_result_when_done": False}  # the table's defaults
+    assert checks["copy_result_when_done"].toolTip() == KEYS["copy_result_when_done"].help
+    qtbot.mouseClick(checks["run_pasted_images"], Qt.MouseButton.LeftButton)  # what a user does
+    qtbot.mouseClick(checks["copy_result_when_done"], Qt.MouseButton.LeftButton)
+    with qtbot.waitSignal(dialog.settings_changed) as changed:
+        dialog.accept()
+    assert set(changed.args[0]) == {"run_pasted_images", "copy_result_when_done"}
+    again = Settings(tmp_path / "settings.ini")
+    assert again.get("run_pasted_images") is False and again.get("copy_result_when_done") is True
+    reopened = make_dialog(qtbot, again)
+    assert not reopened.run_checks["run_pasted_images"].isChecked()
+    assert reopened.run_checks["copy_result_when_done"].isChecked()
+    reopened.restore_defaults()
+    assert reopened.run_checks["run_pasted_images"].isChecked()
