@@ -1,11 +1,14 @@
 """Build the GLM-OCR Studio installer for this OS, in one command.
 
-    python packaging/build.py [--target auto|linux|windows|macos] [--skip-installer] [--skip-smoke]
+    python packaging/build.py [--target auto|linux|windows|macos] [--variant auto|cpu|cuda]
+                              [--skip-installer] [--skip-smoke] [--deb-compression zstd|xz|gzip]
 
 Steps: KaTeX into resources/web/katex (``python -m app.resources_setup``), the icon (make_icon.py), the PyInstaller
 folder (glmocr_studio.spec: the one ``glmocr-studio`` executable, plus its console twin ``glmocr-studio.com`` on
-Windows), a smoke test of the frozen window and of ``glmocr-studio ocr`` (smoke.py), then the installer:
-Linux .deb (+ AppImage when appimagetool is available), Windows Inno Setup .exe, macOS .dmg.
+Windows, and the licence file), the bundle check (bundle_contents.py: nothing a user does not need, no library
+copied from this machine's system, every plugin loadable, within the size target), a smoke test of the frozen
+window and of ``glmocr-studio ocr`` (smoke.py), then the installer: Linux .deb (+ AppImage when appimagetool is
+available), Windows Inno Setup .exe, macOS .dmg, each signed when signing.py finds a certificate in the environment.
 Everything lands in packaging/dist/ (git-ignored); intermediate files in packaging/build/.
 PyInstaller cannot cross-compile, so --target must match the OS it runs on.
 """
@@ -13,11 +16,16 @@ PyInstaller cannot cross-compile, so --target must match the OS it runs on.
 from __future__ import annotations
 
 import argparse
+import os
+import re
 import subprocess
 import sys
+import time
+from importlib import metadata as dist_metadata
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+import bundle_contents  # noqa: E402
 import metadata  # noqa: E402
 
 TARGET_OF_PLATFORM = {"linux": "linux", "win32": "windows", "darwin": "macos"}
@@ -27,10 +35,12 @@ SPEC = metadata.PACKAGING_DIR / "glmocr_studio.spec"
 def parse_args(argv: list[str]) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--target", choices=("auto", "linux", "windows", "macos"), default="auto")
+    parser.add_argument("--variant", choices=("auto", *metadata.TORCH_VARIANTS), default="cpu",
+                        help="cpu (default): refuse a CUDA torch; cuda: the nvidia wheels ship too; auto: as installed")
     parser.add_argument("--skip-installer", action="store_true", help="stop after the PyInstaller folder")
     parser.add_argument("--skip-smoke", action="store_true", help="do not start the frozen app")
-    parser.add_argument("--deb-compression", choices=("xz", "zstd", "gzip"), default="xz",
-                        help="xz: smallest, installs everywhere; zstd: much faster to build (dpkg >= 1.21.18)")
+    parser.add_argument("--deb-compression", choices=("zstd", "xz", "gzip"), default=None,
+                        help="zstd (default): fast, dpkg >= 1.21.18; xz: ~5%% smaller, ten times slower to build")
     return parser.parse_args(argv)
 
 
@@ -43,9 +53,33 @@ def resolve_target(requested: str) -> str:
     return here
 
 
-def step(title: str, command: list[str]) -> None:
+def torch_variant(torch_version: str, distributions: set[str]) -> str:
+    """"cuda" for a torch built for CUDA (a ``+cu126`` local version, or the nvidia-* wheels PyPI's Linux torch
+    pulls in), else "cpu" (the CPU index's ``+cpu``, PyPI's Windows and macOS wheels)."""
+    local = torch_version.partition("+")[2]
+    if re.match(r"(cu|rocm)\d", local) or any(name.startswith("nvidia-") for name in distributions):
+        return "cuda"
+    return "cpu"
+
+
+def installed_torch_variant() -> str:
+    names = {re.sub(r"[-_.]+", "-", d.metadata["Name"]).lower() for d in dist_metadata.distributions()}
+    return torch_variant(dist_metadata.version("torch"), names)
+
+
+def resolve_variant(requested: str, installed: str) -> str:
+    if requested in ("auto", installed):
+        return installed
+    if requested == "cpu":
+        raise SystemExit("this Python has a CUDA build of torch (several GB of nvidia libraries would ship): install"
+                         f" the CPU one with  python -m pip install torch --index-url {metadata.CPU_TORCH_INDEX}"
+                         "  or build the CUDA variant with --variant cuda")
+    raise SystemExit("--variant cuda needs a CUDA build of torch (see packaging/README.md, 'The CUDA variant')")
+
+
+def step(title: str, command: list[str], env: dict | None = None) -> None:
     print(f"\n=== {title}\n$ {' '.join(command)}", flush=True)
-    subprocess.run(command, check=True, cwd=metadata.REPO_ROOT)
+    subprocess.run(command, check=True, cwd=metadata.REPO_ROOT, env=env)
 
 
 def prepare_resources() -> None:
@@ -56,10 +90,11 @@ def prepare_resources() -> None:
     step("icon", [sys.executable, str(metadata.PACKAGING_DIR / "make_icon.py")])
 
 
-def freeze() -> None:
+def freeze(variant: str) -> None:
     step("PyInstaller", [sys.executable, "-m", "PyInstaller", "--noconfirm",
                          "--distpath", str(metadata.DIST_DIR),
-                         "--workpath", str(metadata.BUILD_DIR / "pyinstaller"), str(SPEC)])
+                         "--workpath", str(metadata.BUILD_DIR / "pyinstaller"), str(SPEC)],
+         env=dict(os.environ, **{metadata.TORCH_VARIANT_ENV: variant}))
 
 
 def bundle_dir(target: str) -> Path:
@@ -68,16 +103,34 @@ def bundle_dir(target: str) -> Path:
     return metadata.DIST_DIR / metadata.GUI_NAME
 
 
-def folder_size_mib(folder: Path) -> float:
-    return sum(p.stat().st_size for p in folder.rglob("*") if p.is_file() and not p.is_symlink()) / 2**20
+def check_bundle(target: str, variant: str) -> None:
+    """bundle_contents.problems on the folder just built; on Linux with the ELF needs and the size target."""
+    folder = bundle_dir(target)
+    options = {}
+    if target == "linux":
+        import linux_depends
+        import linux_elf
+
+        files = linux_elf.scan(folder)
+        options = {"elf_needs": {f.path.relative_to(folder).as_posix(): f.needed for f in files},
+                   "system_libraries": set(linux_depends.SYSTEM_PACKAGES)}
+        if variant == "cpu":
+            options["size_limit_mib"] = metadata.SIZE_TARGETS_MIB["bundle"]
+    found = bundle_contents.problems(folder, **options)
+    print(f"\nbundle: {folder} ({bundle_contents.size_mib(folder):.0f} MiB)", flush=True)
+    for problem in found:
+        print(f"bundle check: {problem}")
+    if found:
+        raise SystemExit(f"the bundle check found {len(found)} problems (bundle_contents.py)")
 
 
-def build_installers(target: str, version: str, deb_compression: str) -> list[Path]:
+def build_installers(target: str, version: str, deb_compression: str | None) -> list[Path]:
     print(f"\n=== installer ({target})", flush=True)
     if target == "linux":
         import linux_installers
 
-        return linux_installers.build(bundle_dir(target), metadata.DIST_DIR, version, deb_compression)
+        return linux_installers.build(bundle_dir(target), metadata.DIST_DIR, version,
+                                      deb_compression or linux_installers.DEB_COMPRESSION)
     if target == "windows":
         import windows_installer
 
@@ -87,19 +140,30 @@ def build_installers(target: str, version: str, deb_compression: str) -> list[Pa
     return macos_installer.build(metadata.DIST_DIR, metadata.DIST_DIR, version)
 
 
+def check_installer_sizes(installers: list[Path], variant: str) -> None:
+    """The .deb of a CPU build stays within metadata.SIZE_TARGETS_MIB (the CUDA variant has no target)."""
+    limit = metadata.SIZE_TARGETS_MIB["deb"]
+    for path in installers:
+        size = path.stat().st_size / 2**20
+        print(f"installer: {path} ({size:.0f} MiB)")
+        if variant == "cpu" and path.suffix == ".deb" and size > limit:
+            raise SystemExit(f"{path.name} is {size:.0f} MiB, over the {limit} MiB target")
+
+
 def main(argv: list[str]) -> int:
     args = parse_args(argv)
     target = resolve_target(args.target)
+    variant = resolve_variant(args.variant, installed_torch_variant())
     version = metadata.project_version()
+    started = time.monotonic()
     prepare_resources()
-    freeze()
-    print(f"\nbundle: {bundle_dir(target)} ({folder_size_mib(bundle_dir(target)):.0f} MiB)")
+    freeze(variant)
+    check_bundle(target, variant)
     if not args.skip_smoke:
         step("smoke test", [sys.executable, str(metadata.PACKAGING_DIR / "smoke.py")])
-    if args.skip_installer:
-        return 0
-    for path in build_installers(target, version, args.deb_compression):
-        print(f"installer: {path} ({path.stat().st_size / 2**20:.0f} MiB)")
+    if not args.skip_installer:
+        check_installer_sizes(build_installers(target, version, args.deb_compression), variant)
+    print(f"build time: {(time.monotonic() - started) / 60:.1f} min ({variant} torch)")
     return 0
 
 

@@ -28,6 +28,22 @@ BUNDLE_ID = "org.glmocr.studio"  # macOS CFBundleIdentifier and the Linux deskto
 PUBLISHER = "GLM-OCR Studio contributors"
 SUMMARY = "Local OCR for text, formulas and tables with the GLM-OCR model"
 
+# macOS: the PySide6 6.12 and torch 2.13 arm64 wheels exist for macOS 14 and later only, and torch stopped making
+# x86_64 macOS wheels at 2.2.2 (pyproject.toml needs >= 2.4): the app is arm64 only, for macOS 14+.
+MACOS_MINIMUM_VERSION = "14.0"
+MACOS_ARCH = "arm64"
+
+# torch comes in two builds: "cpu" (the CPU wheel index on Linux and Windows; PyPI's own wheel on macOS) and "cuda"
+# (PyPI's Linux wheel or a cu12x index; it adds the nvidia-* wheels, several GB). build.py checks which one is
+# installed and tells the spec through this variable.
+TORCH_VARIANT_ENV = "GLMOCR_TORCH_VARIANT"
+TORCH_VARIANTS = ("cpu", "cuda")
+CPU_TORCH_INDEX = "https://download.pytorch.org/whl/cpu"
+
+# What the CPU build must stay within (packaging/README.md records the measured sizes): bytes of the files in the
+# PyInstaller folder, and the .deb as downloaded.
+SIZE_TARGETS_MIB = {"bundle": 900, "deb": 250}
+
 # What the app opens (app/intake.py OPENABLE_SUFFIXES): extension -> MIME type. Installers register these as
 # "open with" document types; the packaging test checks the list against the app's own.
 DOCUMENT_TYPES = {
@@ -49,8 +65,18 @@ ICON_PNG = BUILD_DIR / "icon" / f"{GUI_NAME}.png"  # made by make_icon.py, with 
 
 
 def project_version(pyproject: Path = REPO_ROOT / "pyproject.toml") -> str:
+    return _project(pyproject)["version"]
+
+
+def project_license(pyproject: Path = REPO_ROOT / "pyproject.toml") -> str:
+    """The app's own licence (``license = { text = ... }``); the bundled libraries' are in licenses.py."""
+    license_field = _project(pyproject)["license"]
+    return license_field["text"] if isinstance(license_field, dict) else license_field
+
+
+def _project(pyproject: Path) -> dict:
     with open(pyproject, "rb") as handle:
-        return tomllib.load(handle)["project"]["version"]
+        return tomllib.load(handle)["project"]
 
 
 def mime_types() -> list[str]:

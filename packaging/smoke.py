@@ -1,15 +1,22 @@
 """Smoke tests of a frozen bundle: the layout is right, the window shows offscreen, ``glmocr-studio ocr`` works.
 
-``python packaging/smoke.py [BUNDLE_DIR]`` (default: the folder build.py made for this OS). Every run uses a fresh
-home/config/data folder, so they never read or write the developer's settings, sessions or model.
+``python packaging/smoke.py [--qt-platform offscreen|xcb|wayland] [BUNDLE_DIR]`` (default: offscreen, and the
+folder build.py made for this OS; an installed copy is checked by naming its folder, /opt/glmocr-studio). Every run
+uses a fresh home/config/data folder, so they never read or write the developer's settings, sessions or model.
+``--qt-platform xcb`` starts the window on the X display in ``$DISPLAY`` (``xvfb-run``), as a user's desktop does:
+that is what proves the system libraries the .deb depends on are enough for Qt's xcb plugin and QtWebEngine.
+The Chromium sandbox stays on unless the caller switches it off (``QTWEBENGINE_DISABLE_SANDBOX=1``); the app itself
+switches it off when it runs as root, where Chromium refuses to start with it.
+
 The command-line run is what a terminal starts for ``glmocr-studio`` (the one executable; ``glmocr-studio.com`` on
-Windows) with no display at all, so it also proves that ``ocr``/``info`` never start Qt. It recognizes an image with
-a tiny random checkpoint made by ``glmocr_core.testing`` with the build's own Python: torch, safetensors, tokenizers,
-jinja2 and Pillow all work inside the bundle without the 2.2 GB model.
+Windows) with no display at all, so it also proves that ``ocr``/``info`` never start Qt. It recognizes a region of an
+image with a tiny random checkpoint made by ``glmocr_core.testing`` with the build's own Python: torch,
+safetensors, tokenizers, jinja2 and Pillow all work inside the bundle without the 2.2 GB model.
 """
 
 from __future__ import annotations
 
+import argparse
 import json
 import os
 import plistlib
@@ -25,6 +32,8 @@ GUI_TIMEOUT_S = 180  # the first start of a cold bundle reads ~1 GB from disk
 CLI_TIMEOUT_S = 300
 
 
+QT_PLATFORMS = ("offscreen", "xcb", "wayland")
+REGION = (4, 28, 200, 84)  # a box on the smoke image, in its pixels: `ocr --region` crops and decodes only that
 # Names an earlier layout shipped: the old CLI, which shadowed the official SDK's `glmocr` command.
 RETIRED_NAMES = ("glmocr", "glmocr.exe")
 
@@ -75,14 +84,14 @@ def default_bundle() -> Path:
     return metadata.DIST_DIR / metadata.GUI_NAME
 
 
-def isolated_env(home: Path) -> dict[str, str]:
-    """A throw-away user profile, the offscreen Qt platform, and no Chromium sandbox (CI runs as root or in
-    containers without user namespaces, where the sandbox cannot start)."""
+def isolated_env(home: Path, qt_platform: str = "offscreen") -> dict[str, str]:
+    """A throw-away user profile and the Qt platform to show the window on. The Chromium sandbox is left as the
+    caller has it: on, unless QTWEBENGINE_DISABLE_SANDBOX is set (or the app runs as root, see app/webengine_env)."""
     env = dict(os.environ, HOME=str(home), USERPROFILE=str(home), APPDATA=str(home / "AppData" / "Roaming"),
                LOCALAPPDATA=str(home / "AppData" / "Local"), XDG_CONFIG_HOME=str(home / ".config"),
                XDG_DATA_HOME=str(home / ".local/share"), XDG_CACHE_HOME=str(home / ".cache"),
-               XDG_STATE_HOME=str(home / ".local/state"), QT_QPA_PLATFORM="offscreen",
-               QTWEBENGINE_DISABLE_SANDBOX="1", GLMOCR_STUDIO_SELF_TEST_TIMEOUT_S="120")
+               XDG_STATE_HOME=str(home / ".local/state"), QT_QPA_PLATFORM=qt_platform,
+               GLMOCR_STUDIO_SELF_TEST_TIMEOUT_S="120")
     home.mkdir(parents=True, exist_ok=True)
     for name in ("PYTHONPATH", "PYTHONHOME", "GLMOCR_RESOURCES_DIR", "GLMOCR_MODEL_DIR"):
         env.pop(name, None)  # the bundle must find everything in itself
@@ -104,9 +113,9 @@ def run(command: list[str], env: dict, timeout_s: float) -> subprocess.Completed
     return done
 
 
-def gui_self_test(bundle: Path, home: Path) -> bool:
+def gui_self_test(bundle: Path, home: Path, qt_platform: str = "offscreen") -> bool:
     """Judged by the report file: a windowed Windows executable has no stdout to read."""
-    env = isolated_env(home)
+    env = isolated_env(home, qt_platform)
     report = home / "self-test.txt"
     env["GLMOCR_STUDIO_SELF_TEST_REPORT"] = str(report)
     done = run([str(executable(bundle, metadata.GUI_NAME)), "--self-test"], env, GUI_TIMEOUT_S)
@@ -141,22 +150,52 @@ def cli_test(bundle: Path, home: Path) -> bool:
     if str(windowed) != cli and run([str(windowed), "--version"], env, 60).returncode != 0:
         return False  # Windows: the windowed .exe must also take a command-line call without a console
     model, image = make_cli_inputs(home)
-    done = run([cli, "ocr", str(image), "--model", str(model), "--device", "cpu", "--max-new-tokens", "8", "--json"],
-               env, CLI_TIMEOUT_S)
+    done = run([cli, "ocr", str(image), "--model", str(model), "--device", "cpu", "--max-new-tokens", "8", "--json",
+                "--region", ",".join(map(str, REGION))], env, CLI_TIMEOUT_S)
     if done.returncode != 0:
         return False
-    record = json.loads(done.stdout.strip().splitlines()[-1])
-    return record["source"] == str(image) and len(record["token_ids"]) > 0
+    return recognized_region(done.stdout, image)
+
+
+def recognized_region(stdout: str, image: Path) -> bool:
+    """The last JSON line is the region's result: the image, the box asked for, and tokens decoded from it."""
+    lines = stdout.strip().splitlines()
+    if not lines:
+        return False
+    record = json.loads(lines[-1])
+    return (record.get("source") == str(image) and record.get("region") == [float(v) for v in REGION]
+            and len(record.get("token_ids", ())) > 0)
+
+
+def parse_args(argv: list[str]) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--qt-platform", choices=QT_PLATFORMS, default="offscreen",
+                        help="where the window's self-test shows it (xcb: the X display in $DISPLAY)")
+    parser.add_argument("--make-inputs", type=Path, metavar="DIR",
+                        help="only write the tiny checkpoint and the image to DIR, for installed-smoke.sh in a clean"
+                             " system that has no Python of its own")
+    parser.add_argument("bundle", nargs="?", type=Path, help="the bundle folder (default: the one build.py made)")
+    return parser.parse_args(argv)
+
+
+def write_inputs(folder: Path) -> int:
+    model, image = make_cli_inputs(folder)
+    (folder / "region.txt").write_text(",".join(map(str, REGION)) + "\n", encoding="utf-8")
+    print(f"inputs: {model}, {image}, region {REGION}")
+    return 0
 
 
 def main(argv: list[str]) -> int:
-    bundle = Path(argv[0]) if argv else default_bundle()
+    args = parse_args(argv)
+    if args.make_inputs:
+        return write_inputs(args.make_inputs)
+    bundle = args.bundle or default_bundle()
     problems = layout_problems(bundle)
     for problem in problems:
         print(f"layout: {problem}")
     results = {"layout": not problems}
     with tempfile.TemporaryDirectory(prefix="glmocr-smoke-") as tmp:
-        results["gui"] = gui_self_test(bundle, Path(tmp) / "gui-home")
+        results["gui"] = gui_self_test(bundle, Path(tmp) / "gui-home", args.qt_platform)
         results["cli"] = cli_test(bundle, Path(tmp) / "cli-home")
     for name, passed in results.items():
         print(f"smoke {name}: {'passed' if passed else 'FAILED'}")

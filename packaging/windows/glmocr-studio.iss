@@ -11,10 +11,18 @@
 ;
 ; One command, glmocr-studio: the windowed glmocr-studio.exe (Start menu, desktop icon, "Open with") and its console
 ; twin glmocr-studio.com, the same program built for the console. cmd and PowerShell try .COM before .EXE (PATHEXT),
-; so `glmocr-studio ocr scan.png` typed in the app folder (or by full path) runs the twin and prints there.
+; so `glmocr-studio ocr scan.png` typed in any new terminal runs the twin and prints there: the "addtopath" task (on
+; by default) puts the app folder on the user's PATH (the machine's for an all-users install); the uninstaller takes
+; it off again.
+;
+; Signing (packaging/signing.py): with /DSign and a sign tool named "glmocr" (iscc /Sglmocr=...), Inno Setup signs
+; the setup and its uninstaller; the two executables are signed before this script packs them.
 
 #ifndef AppVersion
   #define AppVersion "0.1.0"
+#endif
+#ifndef AppNumericVersion
+  #define AppNumericVersion "0.1.0.0"
 #endif
 #ifndef SourceDir
   #define SourceDir "..\dist\glmocr-studio"
@@ -54,7 +62,18 @@ Compression=lzma2/max
 SolidCompression=yes
 WizardStyle=modern
 ChangesAssociations=yes
+ChangesEnvironment=yes
 CloseApplications=yes
+VersionInfoVersion={#AppNumericVersion}
+VersionInfoProductVersion={#AppNumericVersion}
+VersionInfoProductTextVersion={#AppVersion}
+VersionInfoCompany=GLM-OCR Studio contributors
+VersionInfoDescription={#AppName} setup
+VersionInfoProductName={#AppName}
+#ifdef Sign
+SignTool=glmocr
+SignedUninstaller=yes
+#endif
 
 [Languages]
 Name: "english"; MessagesFile: "compiler:Default.isl"
@@ -62,6 +81,7 @@ Name: "english"; MessagesFile: "compiler:Default.isl"
 [Tasks]
 Name: "desktopicon"; Description: "{cm:CreateDesktopIcon}"; GroupDescription: "{cm:AdditionalIcons}"; Flags: unchecked
 Name: "associate"; Description: "Offer {#AppName} in ""Open with"" for images and PDFs"; GroupDescription: "File types:"; Flags: unchecked
+Name: "addtopath"; Description: "Add glmocr-studio to PATH, for terminals"; GroupDescription: "Command line:"
 
 [Files]
 Source: "{#SourceDir}\*"; DestDir: "{app}"; Excludes: "\{#ConsoleName}"; Flags: ignoreversion recursesubdirs createallsubdirs
@@ -90,3 +110,60 @@ Root: HKA; Subkey: "Software\Classes\.pdf\OpenWithProgids"; ValueType: string; V
 
 [Run]
 Filename: "{app}\{#ExeName}"; Description: "{cm:LaunchProgram,{#AppName}}"; Flags: nowait postinstall skipifsilent
+
+[Code]
+{ The "addtopath" task: the app folder on PATH (the user's for a per-user install, the machine's for all users),
+  added once, and removed by the uninstaller. ChangesEnvironment=yes tells running programs about the change. }
+const
+  UserEnvironmentKey = 'Environment';
+  MachineEnvironmentKey = 'SYSTEM\CurrentControlSet\Control\Session Manager\Environment';
+
+function EnvironmentRoot: Integer;
+begin
+  if IsAdminInstallMode then Result := HKEY_LOCAL_MACHINE else Result := HKEY_CURRENT_USER;
+end;
+
+function EnvironmentKey: String;
+begin
+  if IsAdminInstallMode then Result := MachineEnvironmentKey else Result := UserEnvironmentKey;
+end;
+
+function FolderPosition(Path, Folder: String): Integer;
+begin
+  Result := Pos(';' + Uppercase(Folder) + ';', ';' + Uppercase(Path) + ';');
+end;
+
+procedure AddFolderToPath(Folder: String);
+var
+  Path: String;
+begin
+  if not RegQueryStringValue(EnvironmentRoot, EnvironmentKey, 'Path', Path) then Path := '';
+  if FolderPosition(Path, Folder) > 0 then exit;
+  if (Path <> '') and (Copy(Path, Length(Path), 1) <> ';') then Path := Path + ';';
+  RegWriteExpandStringValue(EnvironmentRoot, EnvironmentKey, 'Path', Path + Folder);
+end;
+
+procedure RemoveFolderFromPath(Folder: String);
+var
+  Path: String;
+  Position: Integer;
+begin
+  if not RegQueryStringValue(EnvironmentRoot, EnvironmentKey, 'Path', Path) then exit;
+  Position := FolderPosition(Path, Folder);
+  if Position = 0 then exit;
+  Path := ';' + Path + ';';
+  Delete(Path, Position, Length(Folder) + 1);
+  RegWriteExpandStringValue(EnvironmentRoot, EnvironmentKey, 'Path', Copy(Path, 2, Length(Path) - 2));
+end;
+
+procedure CurStepChanged(CurStep: TSetupStep);
+begin
+  if (CurStep = ssPostInstall) and WizardIsTaskSelected('addtopath') then
+    AddFolderToPath(ExpandConstant('{app}'));
+end;
+
+procedure CurUninstallStepChanged(CurUninstallStep: TUninstallStep);
+begin
+  if CurUninstallStep = usPostUninstall then
+    RemoveFolderFromPath(ExpandConstant('{app}'));
+end;

@@ -27,6 +27,12 @@ sys.path.insert(0, str(PACKAGING))  # packaging/ is a folder of scripts, not a p
 
 import metadata  # noqa: E402
 
+try:  # the real PyInstaller, imported before any test puts its stand-ins into sys.modules
+    import PyInstaller.building.osx as PYINSTALLER_OSX
+    from PyInstaller.config import CONF as PYINSTALLER_CONF
+except ImportError:  # the [packaging] extra is not installed
+    PYINSTALLER_OSX = PYINSTALLER_CONF = None
+
 SPEC = PACKAGING / "glmocr_studio.spec"
 ISS = PACKAGING / "windows" / "glmocr-studio.iss"
 DESKTOP = PACKAGING / "linux" / "glmocr-studio.desktop"
@@ -86,6 +92,7 @@ def run_spec(platform: str, dist: Path, monkeypatch) -> SpecRun:
         monkeypatch.setitem(sys.modules, name, module)
     monkeypatch.setattr(sys, "path", list(sys.path))  # the spec prepends packaging/ and the repository
     monkeypatch.setattr(sys, "platform", platform)
+    monkeypatch.setattr(metadata, "BUILD_DIR", dist.parent / f"build-{platform}")  # what the spec writes: not the repo
     run.namespace.update(SPECPATH=str(PACKAGING), DISTPATH=str(dist), Analysis=analysis, PYZ=lambda pure: "pyz",
                          EXE=Exe, COLLECT=Collect, BUNDLE=Bundle, __file__=str(SPEC))
     exec(compile(SPEC.read_text(encoding="utf-8"), str(SPEC), "exec"), run.namespace)
@@ -196,6 +203,70 @@ def test_macos_app_runs_the_one_executable_in_the_foreground(spec_on):
     assert run.bundle.info_plist["LSBackgroundOnly"] is False
 
 
+def written_info_plist(bundle_args, folder: Path, monkeypatch) -> dict:
+    """The Info.plist PyInstaller's own BUNDLE writes for what the spec passed it (its assemble step, run here on
+    any OS with a stand-in executable and icon; code signing is macOS's and is skipped)."""
+    if PYINSTALLER_OSX is None:
+        pytest.skip("needs PyInstaller (the [packaging] extra)")
+    osx, CONF = PYINSTALLER_OSX, PYINSTALLER_CONF
+    for key in ("workpath", "distpath"):
+        (folder / key).mkdir(parents=True)
+        monkeypatch.setitem(CONF, key, str(folder / key))
+    monkeypatch.setitem(CONF, "specpath", str(folder))
+    monkeypatch.setattr(osx, "is_darwin", True)
+    monkeypatch.setattr(osx.BUNDLE, "__postinit__", lambda self: None)  # assemble below, after `console` is set
+    monkeypatch.setattr(osx, "osxutils", types.SimpleNamespace(sign_binary=lambda *a, **k: None), raising=False)
+    executable, icon = folder / metadata.GUI_NAME, folder / f"{metadata.GUI_NAME}.icns"
+    executable.write_bytes(b"")
+    icon.write_bytes(b"icns")
+    bundle = osx.BUNDLE([(metadata.GUI_NAME, str(executable), "EXECUTABLE")], name=bundle_args.name, icon=str(icon),
+                        bundle_identifier=bundle_args.bundle_identifier, version=bundle_args.version,
+                        info_plist=bundle_args.info_plist)
+    bundle.console = bundle_args.console  # what BUNDLE inherits from the spec's COLLECT
+    bundle.assemble()
+    with open(Path(bundle.name) / "Contents" / "Info.plist", "rb") as handle:
+        return plistlib.load(handle)
+
+
+def test_macos_info_plist_as_pyinstaller_writes_it(spec_on, tmp_path, monkeypatch):
+    """Foreground (no LSBackgroundOnly), arm64 only, macOS 14+ like the PySide6 and torch wheels."""
+    info = written_info_plist(spec_on("darwin").bundle, tmp_path / "bundle", monkeypatch)
+    assert info.get("LSBackgroundOnly", False) is False
+    assert info["LSMinimumSystemVersion"] == metadata.MACOS_MINIMUM_VERSION == "14.0"
+    assert info["LSArchitecturePriority"] == [metadata.MACOS_ARCH] == ["arm64"]
+    assert info["CFBundleExecutable"] == metadata.GUI_NAME
+    assert info["CFBundleIdentifier"] == metadata.BUNDLE_ID
+    assert info["CFBundleShortVersionString"] == info["CFBundleVersion"] == metadata.project_version()
+    assert info["NSHighResolutionCapable"] is True
+    assert {kind["CFBundleTypeName"] for kind in info["CFBundleDocumentTypes"]} == {"Image", "PDF document"}
+
+
+def test_the_plist_check_sees_pyinstallers_default(spec_on, tmp_path, monkeypatch):
+    """Without our keys, PyInstaller's BUNDLE of a console executable makes a background-only app: the check that
+    guards against it must be able to fail."""
+    bundle = spec_on("darwin").bundle
+    bundle.console, bundle.info_plist = True, {}
+    assert written_info_plist(bundle, tmp_path / "bundle", monkeypatch)["LSBackgroundOnly"] is True
+
+
+def test_macos_build_is_arm64_and_ad_hoc_signed_unless_an_identity_is_given(spec_on, monkeypatch):
+    import signing
+
+    monkeypatch.delenv(signing.MACOS_IDENTITY_ENV, raising=False)
+    exe = spec_on("darwin").exes[0]
+    assert exe.target_arch == "arm64"
+    assert exe.codesign_identity is None  # PyInstaller signs ad-hoc then
+    assert Path(exe.entitlements_file) == signing.MACOS_ENTITLEMENTS and signing.MACOS_ENTITLEMENTS.is_file()
+
+
+def test_macos_build_signs_with_the_identity_ci_provides(tmp_path, monkeypatch):
+    import signing
+
+    monkeypatch.setenv(signing.MACOS_IDENTITY_ENV, "Developer ID Application: GLM-OCR Studio (TEAM123456)")
+    exe = run_spec("darwin", tmp_path / "dist", monkeypatch).exes[0]
+    assert exe.codesign_identity == "Developer ID Application: GLM-OCR Studio (TEAM123456)"
+
+
 def test_windows_bundle_has_the_windowed_exe_and_its_console_twin(spec_on):
     run = spec_on("win32")
     gui, console = (next(exe for exe in run.exes if exe.name == name)
@@ -207,6 +278,48 @@ def test_windows_bundle_has_the_windowed_exe_and_its_console_twin(spec_on):
     assert sorted(p.name for p in Path(run.collect.name).iterdir()) == sorted(
         [f"{metadata.GUI_NAME}.exe", metadata.WINDOWS_CONSOLE_NAME])  # renamed right after COLLECT
     assert run.bundle is None
+
+
+def load_version_resource(path: str) -> dict:
+    """A PyInstaller version file, evaluated with recording stand-ins for its versioninfo classes."""
+    def record(kind):
+        return lambda *args, **kwargs: {"kind": kind, "args": args, **kwargs}
+
+    names = ("VSVersionInfo", "FixedFileInfo", "StringFileInfo", "StringTable", "StringStruct", "VarFileInfo",
+             "VarStruct")
+    return eval(Path(path).read_text(encoding="utf-8"), {name: record(name) for name in names})  # noqa: S307
+
+
+def test_windows_executables_carry_a_version_resource_from_pyproject(spec_on):
+    version = metadata.project_version()
+    numbers = tuple(int(part) for part in version.split(".")[:3]) + (0,)
+    for exe, filename in zip(sorted(spec_on("win32").exes, key=lambda e: e.console),
+                             (f"{metadata.GUI_NAME}.exe", metadata.WINDOWS_CONSOLE_NAME)):
+        resource = load_version_resource(exe.version)
+        assert resource["ffi"]["filevers"] == resource["ffi"]["prodvers"] == numbers
+        strings = {s["args"][0]: s["args"][1] for s in resource["kids"][0]["args"][0][0]["args"][1]}
+        assert strings["FileVersion"] == strings["ProductVersion"] == version
+        assert strings["OriginalFilename"] == filename and strings["ProductName"] == metadata.DISPLAY_NAME
+
+
+def test_windows_version_file_loads_in_pyinstaller(spec_on):
+    pytest.importorskip("pefile")  # PyInstaller's versioninfo module needs it (installed with PyInstaller on Windows)
+    from PyInstaller.utils.win32 import versioninfo
+
+    info = versioninfo.load_version_info_from_text_file(spec_on("win32").exes[0].version)
+    assert info.ffi.fileVersionMS >> 16 == int(metadata.project_version().split(".")[0])
+
+
+@pytest.mark.parametrize(("version", "numbers"), [("0.1.0", (0, 1, 0, 0)), ("1.2.0rc1", (1, 2, 0, 0)),
+                                                  ("2.3.4.5.6", (2, 3, 4, 5))])
+def test_version_resource_numbers(version, numbers):
+    import windows_installer
+
+    assert windows_installer.version_numbers(version) == numbers
+
+
+def test_linux_and_macos_executables_have_no_windows_resource(spec_on):
+    assert all(exe.version is None for exe in spec_on("linux").exes + spec_on("darwin").exes)
 
 
 def test_windows_console_twin_is_a_com_file_that_cmd_prefers():
@@ -508,13 +621,20 @@ def test_test_only_and_unused_packages_are_excluded(spec_namespace):
 
 @pytest.mark.skipif(shutil.which("dpkg") is None, reason="needs dpkg (Debian/Ubuntu)")
 def test_deb_tree_links_the_one_command_and_registers_the_desktop_entry(tmp_path, icon_files):
+    import licenses
+    import linux_depends
     import linux_installers
 
     bundle = tmp_path / "bundle"
     bundle.mkdir()
     (bundle / metadata.GUI_NAME).write_text("#!/bin/sh\n", encoding="utf-8")
+    notices = bundle / "_internal" / licenses.BUNDLE_FOLDER / licenses.NOTICES_NAME
+    notices.parent.mkdir(parents=True)
+    notices.write_text("Format: x\n", encoding="utf-8")
     root = tmp_path / "root"
-    linux_installers.stage_deb_tree(bundle, root, "9.8.7", icon_png=icon_files["png"])
+    declared = linux_depends.Requirements(("libc6 (>= 2.34)", "libnss3", "libwayland-cursor0"), (2, 34))
+    assert linux_installers.stage_deb_tree(bundle, root, "9.8.7", icon_png=icon_files["png"],
+                                           requirements=declared) == declared
 
     assert sorted(p.name for p in (root / "usr/bin").iterdir()) == [metadata.GUI_NAME]  # no `glmocr`
     link = root / "usr/bin" / metadata.GUI_NAME
@@ -526,7 +646,9 @@ def test_deb_tree_links_the_one_command_and_registers_the_desktop_entry(tmp_path
     control = dict(line.split(": ", 1) for line in control_text.splitlines()
                    if ": " in line and not line.startswith(" "))
     assert control["Package"] == metadata.GUI_NAME and control["Version"] == "9.8.7"
-    assert "libnss3" in control["Depends"] and int(control["Installed-Size"]) >= 0
+    assert control["Depends"] == "libc6 (>= 2.34), libnss3, libwayland-cursor0" and int(control["Installed-Size"]) >= 0
+    copyright_file = root / "usr/share/doc" / metadata.GUI_NAME / "copyright"
+    assert copyright_file.read_text() == notices.read_text() and not copyright_file.is_symlink()
     assert f"{metadata.GUI_NAME} ocr" in control_text and not re.search(rf"\b{RETIRED_COMMAND}\b(?!-)", control_text)
     for script in linux_installers.MAINTAINER_SCRIPTS:
         assert (root / "DEBIAN" / script).stat().st_mode & 0o111, f"{script} must be executable"
@@ -634,21 +756,99 @@ def installers_workflow() -> dict:
     return yaml.safe_load((REPO / ".github/workflows/installers.yml").read_text(encoding="utf-8"))
 
 
+BUILD_JOBS = ("linux-build", "windows", "macos")
+
+
+def job_commands(job: dict) -> str:
+    return "\n".join(step.get("run", "") for step in job["steps"])
+
+
 def test_workflow_builds_on_all_three_systems():
-    job = installers_workflow()["jobs"]["installer"]
-    assert set(job["strategy"]["matrix"]["os"]) == {"ubuntu-latest", "windows-latest", "macos-latest"}
-    commands = "\n".join(step.get("run", "") for step in job["steps"])
-    assert "python packaging/build.py" in commands and "--skip-smoke" not in commands  # the frozen app must start
-    assert "tests/packaging" in commands
-    uploads = [step for step in job["steps"] if str(step.get("uses", "")).startswith("actions/upload-artifact")]
-    assert uploads and "packaging/dist" in uploads[0]["with"]["path"]
+    jobs = installers_workflow()["jobs"]
+    assert set(jobs) == {*BUILD_JOBS, "linux-deb-oldest", "linux-desktop"}
+    for name in BUILD_JOBS:
+        commands = job_commands(jobs[name])
+        assert "python packaging/build.py" in commands and "--skip-smoke" not in commands  # the frozen app must start
+        assert "tests/packaging" in commands
+        uploads = [step for step in jobs[name]["steps"]
+                   if str(step.get("uses", "")).startswith("actions/upload-artifact")]
+        assert uploads and "packaging/dist" in uploads[0]["with"]["path"]
+    assert jobs["macos"]["runs-on"] == "macos-14"  # arm64, the oldest macOS the app claims
+    assert "macos-13" not in str(jobs) and "x86_64" not in job_commands(jobs["macos"])
+
+
+def test_workflow_installs_torch_from_the_cpu_index_that_metadata_names():
+    jobs = installers_workflow()["jobs"]
+    for name in ("linux-build", "windows"):
+        assert "--index-url" in job_commands(jobs[name]) and "metadata.CPU_TORCH_INDEX" in job_commands(jobs[name])
+
+
+def test_workflow_installs_the_deb_with_dpkg_in_the_oldest_distribution_it_claims():
+    jobs = installers_workflow()["jobs"]
+    assert jobs["linux-build"]["container"] == "python:3.11-bookworm"
+    assert "oldest_distribution" in job_commands(jobs["linux-build"])
+    oldest = jobs["linux-deb-oldest"]
+    assert oldest["needs"] == "linux-build" and oldest["container"] == "${{ needs.linux-build.outputs.oldest }}"
+    commands = job_commands(oldest)
+    assert "dpkg -i dist/glmocr-studio_*.deb" in commands
+    assert "installed-smoke.sh dist/smoke-inputs" in commands
+
+
+def test_workflow_runs_the_appimage_as_a_file_with_the_pinned_tool():
+    jobs = installers_workflow()["jobs"]
+    build = job_commands(jobs["linux-build"])
+    assert "l.APPIMAGETOOL_URL, l.APPIMAGETOOL_SHA256" in build and "sha256sum -c" in build
+    assert "continuous" not in (REPO / ".github/workflows/installers.yml").read_text(encoding="utf-8")
+    desktop = job_commands(jobs["linux-desktop"])
+    assert desktop.count('installed-smoke.sh dist/smoke-inputs "$(ls dist/*.AppImage)"') == 2
+
+
+def test_linux_installers_pin_a_released_appimagetool():
+    import linux_installers
+
+    assert linux_installers.APPIMAGETOOL_VERSION in linux_installers.APPIMAGETOOL_URL
+    assert "continuous" not in linux_installers.APPIMAGETOOL_URL
+    assert re.fullmatch(r"[0-9a-f]{64}", linux_installers.APPIMAGETOOL_SHA256)
+
+
+def test_workflow_mounts_the_dmg_and_checks_the_apps_info_plist():
+    commands = job_commands(installers_workflow()["jobs"]["macos"])
+    assert "hdiutil attach" in commands and "hdiutil detach" in commands
+    assert f"LSMinimumSystemVersion raw \"$plist\")\" = {metadata.MACOS_MINIMUM_VERSION}" in commands
+    assert "LSBackgroundOnly" in commands and "lipo -archs" in commands and "codesign --verify" in commands
+
+
+def test_workflow_runs_the_windows_installer_silently_per_user_and_checks_path():
+    commands = job_commands(installers_workflow()["jobs"]["windows"])
+    assert "//VERYSILENT" in commands and "//CURRENTUSER" in commands
+    assert "GetEnvironmentVariable('Path', 'User')" in commands and "VersionInfo" in commands
+
+
+def test_workflow_keeps_the_chromium_sandbox_on_where_the_runner_is_not_root():
+    jobs = installers_workflow()["jobs"]
+    text = (REPO / ".github/workflows/installers.yml").read_text(encoding="utf-8")
+    assert not re.search(r"QTWEBENGINE_DISABLE_SANDBOX(=|: )", text)  # never switched off by the workflow
+    for name in ("linux-desktop", "windows", "macos"):  # runners as a user: the sandbox must work
+        assert 'test -z "${QTWEBENGINE_DISABLE_SANDBOX:-}"' in job_commands(jobs[name])
+    assert "container" not in jobs["linux-desktop"]
+
+
+def test_workflow_signs_only_with_secrets():
+    jobs = installers_workflow()["jobs"]
+    import signing
+
+    for name, variables in (("windows", (signing.WINDOWS_PFX_ENV, signing.WINDOWS_PASSWORD_ENV)),
+                            ("macos", (signing.MACOS_IDENTITY_ENV,))):
+        signing_steps = [step for step in jobs[name]["steps"] if "certificate" in step.get("name", "").lower()]
+        assert len(signing_steps) == 1 and signing_steps[0]["if"] == "env.HAS_CERTIFICATE == 'true'"
+        assert all(variable in signing_steps[0]["run"] for variable in variables)
+    assert set(signing.MACOS_NOTARY_ENV) <= set(jobs["macos"]["env"])
 
 
 def test_workflow_starts_the_installed_command_never_the_retired_one():
-    job = installers_workflow()["jobs"]["installer"]
-    commands = "\n".join(line for step in job["steps"] for line in step.get("run", "").splitlines()
-                         if not line.strip().startswith("test ! -e"))  # checks that it is absent
+    jobs = installers_workflow()["jobs"]
+    commands = "\n".join(line for job in jobs.values() for step in job["steps"]
+                         for line in step.get("run", "").splitlines() if not line.strip().startswith("test ! -e"))
     # `glmocr` as a command word: at a line start, after a path separator or quote, followed by a space, quote or .exe
     assert not re.search(rf"(^|[\s/\\\"']){RETIRED_COMMAND}(\.exe)?([\s\"']|$)", commands, re.M)
-    assert "/usr/bin/glmocr-studio --version" in commands  # not the pip script that PATH finds first
     assert "glmocr-studio.com" in commands
