@@ -1,4 +1,4 @@
-"""Find the app's web assets and put KaTeX in place, offline-first.
+"""Find the app's resources (web assets, the built-in Extract templates, the icon) and put KaTeX in place, offline-first.
 
 KaTeX comes from the npm registry at the version pinned by ``package.json`` + ``package-lock.json`` (``npm ci`` checks
 the lockfile's integrity hashes) and is copied into ``resources/web/katex/``, which git ignores.
@@ -52,6 +52,11 @@ def web_dir() -> Path:
 
 def katex_dir() -> Path:
     return web_dir() / "katex"
+
+
+def builtin_templates_dir() -> Path:
+    """The Extract templates that ship with the app (read-only)."""
+    return resources_dir() / "templates"
 
 
 def katex_available() -> bool:
