@@ -1,4 +1,4 @@
-"""Find the app's resources (web assets, the built-in Extract templates, the icon) and put KaTeX in place, offline-first.
+"""Find the app's resources (web assets, built-in Extract templates, the icon) and put KaTeX in place, offline-first.
 
 KaTeX comes from the npm registry at the version pinned by ``package.json`` + ``package-lock.json`` (``npm ci`` checks
 the lockfile's integrity hashes) and is copied into ``resources/web/katex/``, which git ignores.

@@ -1,12 +1,14 @@
-"""How tasks and region states look in the GUI: labels, shortcuts and colours. Data only.
+"""How tasks and region states look in the GUI: labels, shortcuts and colours. Data, and the one rule that picks a
+region's state label.
 
 Task labels are the core's (``TaskSpec.label``), so the settings dialog, the toolbar and the cards name a task alike.
 """
 
-from glmocr_core.api import TASKS
+from glmocr_core.api import STOP_CANCELLED, STOP_MAX_TOKENS, STOP_REPETITION, TASKS
 from glmocr_core.tasks.specs import TASK_SPECS
 
-from app.document.model import CANCELLED, DONE, FAILED, QUEUED, RUNNING, STATES
+from app.document.model import (CANCELLED, DONE, FAILED, QUEUED, RUNNING, STATES, STOPPED_BY_ENGINE, STOPPED_BY_USER,
+                                Region)
 
 TASK_LABELS = {task: TASK_SPECS[task].label for task in TASKS}
 TASK_SHORTCUTS = {task: str(index + 1) for index, task in enumerate(TASKS)}  # keys 1-4
@@ -17,3 +19,18 @@ assert tuple(TASK_COLORS) == TASKS
 STATE_LABELS = {QUEUED: "Queued", RUNNING: "Running…", DONE: "Done", CANCELLED: "Cancelled", FAILED: "Failed"}
 STATE_SYMBOLS = {QUEUED: "◷", RUNNING: "▶", DONE: "✓", CANCELLED: "■", FAILED: "✕"}
 assert tuple(STATE_LABELS) == STATES == tuple(STATE_SYMBOLS)
+
+# A finished region's label says how it ended: the user's Stop is not the engine going away, and a result cut by the
+# repeat guard or the token budget is not simply "Done".
+STOP_CAUSE_LABELS = {STOPPED_BY_USER: "Stopped", STOPPED_BY_ENGINE: "Interrupted", "": "Stopped"}
+STOP_REASON_LABELS = {STOP_REPETITION: "Cut: repeating", STOP_MAX_TOKENS: "Cut: token limit"}
+
+
+def region_state_label(region: Region) -> str:
+    """The honest short state of a region, as its card (and any list of regions) shows it."""
+    stop_reason = (region.result or {}).get("stop_reason") or ""
+    if region.state == CANCELLED or (region.state == DONE and stop_reason == STOP_CANCELLED):
+        return STOP_CAUSE_LABELS.get(region.stop_cause, STOP_CAUSE_LABELS[""])
+    if region.state == DONE:
+        return STOP_REASON_LABELS.get(stop_reason, STATE_LABELS[DONE])
+    return STATE_LABELS.get(region.state, region.state)

@@ -1,34 +1,22 @@
-"""Formula result: KaTeX display rendering above an editable LaTeX source that re-renders as the user types."""
+"""Formula result: KaTeX display rendering above an editable LaTeX source that re-renders as the user types.
+
+Without a working web view (QtWebEngine missing, a view that cannot be made, or its render process dying while the
+card is shown) the preview gives way to a notice and the LaTeX source stays: nothing the user can do is lost.
+"""
 
 from __future__ import annotations
 
 from PySide6.QtCore import QTimer
-from PySide6.QtGui import QFontDatabase
-from PySide6.QtWidgets import QLabel, QPlainTextEdit
 
 from app.document.content import formula_latex
-from app.results.web import make_katex_view
 from app.results.base import ResultView
+from app.results.web import make_katex_view, web_unavailable_reason
+from app.results.widgets import SourceEditor, notice_label
 
 RERENDER_DELAY_MS = 250  # typing pauses shorter than this do not re-render
-NO_WEBENGINE = "Formula preview is unavailable (QtWebEngine is not installed). The LaTeX source is still editable."
-
-
-def monospace_editor(text: str, accessible_name: str, lines: int = 3) -> QPlainTextEdit:
-    editor = QPlainTextEdit()
-    editor.setPlainText(text)
-    editor.setFont(QFontDatabase.systemFont(QFontDatabase.SystemFont.FixedFont))
-    editor.setAccessibleName(accessible_name)
-    editor.setFixedHeight(editor.fontMetrics().lineSpacing() * lines + 14)
-    return editor
-
-
-def notice_label(text: str) -> QLabel:
-    label = QLabel(text)
-    label.setWordWrap(True)
-    label.setAccessibleName("Notice")
-    label.setStyleSheet("color: palette(placeholder-text); font-style: italic;")
-    return label
+EDITOR_LINES = 4
+NO_WEBENGINE = "Formula preview is unavailable ({reason}). The LaTeX source is still editable."
+PREVIEW_FAILED = "The formula preview stopped ({reason}). The LaTeX source below still works."
 
 
 class FormulaResultView(ResultView):
@@ -37,13 +25,15 @@ class FormulaResultView(ResultView):
     def __init__(self, region, parent=None):
         super().__init__(region, parent)
         layout = self.body
+        self.notice = notice_label(NO_WEBENGINE.format(reason=web_unavailable_reason()))
         self.preview = make_katex_view(self)
         if self.preview is not None:
             self.preview.setAccessibleName("Rendered formula")
+            self.preview.failed.connect(self._on_preview_failed)
             layout.addWidget(self.preview)
-        else:
-            layout.addWidget(notice_label(NO_WEBENGINE))
-        self.source = monospace_editor(formula_latex(region), "LaTeX source", lines=2)
+            self.notice.hide()
+        layout.addWidget(self.notice)
+        self.source = SourceEditor(formula_latex(region), "LaTeX source", min_lines=EDITOR_LINES)
         self.source.setPlaceholderText("LaTeX, e.g. \\frac{a}{b}")
         layout.addWidget(self.source)
         self._debounce = QTimer(self, singleShot=True, interval=RERENDER_DELAY_MS)
@@ -58,11 +48,20 @@ class FormulaResultView(ResultView):
         return self.latex()
 
     def set_latex(self, tex: str) -> None:
-        self.source.setPlainText(tex)
+        self.source.set_text_keeping_undo(tex)
 
     def _render(self) -> None:
         if self.preview is not None:
             self.preview.show_formula(self.latex())
+
+    def _on_preview_failed(self, reason: str) -> None:
+        """The web page is gone: drop it, say so, keep the source."""
+        preview, self.preview = self.preview, None
+        self.body.removeWidget(preview)
+        preview.hide()
+        preview.deleteLater()
+        self.notice.setText(PREVIEW_FAILED.format(reason=reason))
+        self.notice.show()
 
     def _commit(self) -> None:
         """Store the edit in the region first (so nothing is lost), then re-render."""

@@ -1,25 +1,33 @@
 """Table result: an editable grid with merged cells, row/column edits, undo/redo and spreadsheet copy/paste.
 
 The grid itself is a ``glmocr_core.tasks.tables.TableGrid``; every change replaces it with an edited copy
-(``app.document.table_edit``) through a QUndoCommand that remembers the grid before and after.
+(``app.document.table_edit``) through a QUndoCommand that remembers the grid before and after. The grid is as tall as
+its rows (long cells wrap and make their row taller) up to a limit. Model text that is no table is shown in an
+editable box: once the user's fix reads as a table, the grid takes its place.
 """
 
 from __future__ import annotations
 
 import html
 
-from PySide6.QtCore import QAbstractTableModel, QModelIndex, QObject, Qt, Signal
+from PySide6.QtCore import QAbstractTableModel, QEvent, QModelIndex, QObject, Qt, QTimer, Signal
 from PySide6.QtGui import QAction, QFont, QGuiApplication, QKeySequence, QUndoCommand, QUndoStack
-from PySide6.QtWidgets import (QAbstractItemView, QHBoxLayout, QHeaderView, QMenu, QPlainTextEdit, QTableView,
-                               QToolButton, QVBoxLayout)
+from PySide6.QtWidgets import QAbstractItemView, QHeaderView, QMenu, QSizePolicy, QTableView, QToolButton
+
+from glmocr_core.tasks.tables import parse_html_table
 
 from app.document import table_edit
 from app.document.content import CopyChoice, table_grid
-from app.results.copy_menu import copy_to_clipboard
-from app.results.formula_view import notice_label
 from app.results.base import ResultView
+from app.results.copy_menu import copy_to_clipboard
+from app.results.formula_view import RERENDER_DELAY_MS
+from app.results.widgets import FlowLayout, SourceEditor, notice_label
 
-MAX_VISIBLE_ROWS = 12
+MAX_VISIBLE_ROWS = 40  # a longer table scrolls inside its card
+MAX_COLUMN_WIDTH = 260  # a column of long texts starts this wide and wraps its cells
+COLUMN_SHARE = 0.6  # ... or this share of a narrow card
+MIN_COLUMN_LIMIT = 80
+UNREADABLE = "The table could not be read ({reason}). The model's text is below: fix it and the grid appears."
 
 
 def column_name(index: int) -> str:
@@ -163,32 +171,66 @@ class TableResultView(ResultView):
 
     def __init__(self, region, parent=None):
         super().__init__(region, parent)
-        layout = self.body
+        self.editor = None
+        self.raw = None
         try:
             grid = table_grid(region)
         except ValueError as exc:
-            self.editor = None
-            self._show_unreadable(layout, str(exc))
+            self._show_unreadable(str(exc))
             return
-        self.editor = TableEditor(grid, self)
-        self.table = self._make_table()
-        layout.addLayout(self._make_toolbar())
-        layout.addWidget(self.table)
-        self.editor.model.modelReset.connect(self._apply_spans)
-        self.editor.changed.connect(self._on_changed)
-        self._apply_spans()
+        self._show_grid(grid)
 
     def text(self) -> str:
         return self.editor.grid.to_html() if self.editor is not None else self.region.display_text
 
     # --- building ---------------------------------------------------------------------------
 
-    def _show_unreadable(self, layout: QVBoxLayout, reason: str) -> None:
-        layout.addWidget(notice_label(f"The table could not be read ({reason}). The model's text is shown below."))
-        raw = QPlainTextEdit(self.region.display_text)
-        raw.setReadOnly(True)
-        raw.setAccessibleName("Raw table text")
-        layout.addWidget(raw)
+    def _show_grid(self, grid) -> None:
+        self.editor = TableEditor(grid, self)
+        self.table = self._make_table()
+        self.body.addLayout(self._make_toolbar())
+        self.body.addWidget(self.table)
+        self.editor.model.modelReset.connect(self._apply_spans)
+        self.editor.changed.connect(self._on_changed)
+        self._user_sized_columns = False  # once the user touches the column header, widths are theirs
+        self.table.horizontalHeader().sectionResized.connect(self._refit_soon)
+        self.table.horizontalHeader().viewport().installEventFilter(self)
+        self._refit = QTimer(self, singleShot=True, interval=0)
+        self._refit.timeout.connect(self._fit_rows)
+        self._size_columns()
+        self._apply_spans()
+
+    def _show_unreadable(self, reason: str) -> None:
+        self.unreadable_notice = notice_label(UNREADABLE.format(reason=reason))
+        self.body.addWidget(self.unreadable_notice)
+        self.raw = SourceEditor(self.region.display_text, "Raw table text", min_lines=3)
+        self.body.addWidget(self.raw)
+        self._raw_pause = QTimer(self, singleShot=True, interval=RERENDER_DELAY_MS)
+        self._raw_pause.timeout.connect(self._commit_raw)
+        self.raw.textChanged.connect(self._raw_pause.start)
+
+    def _commit_raw(self) -> None:
+        """Store the user's fix; when it reads as a table now, show the grid instead of the text."""
+        text = self.raw.toPlainText()
+        if text != self.region.display_text:
+            self.region.edited_text = text
+            self.edited.emit(text)
+        try:
+            grid = parse_html_table(text)
+        except ValueError as exc:
+            self.unreadable_notice.setText(UNREADABLE.format(reason=exc))
+            return
+        for widget in (self.unreadable_notice, self.raw):
+            self.body.removeWidget(widget)
+            widget.deleteLater()
+        self.raw = None
+        self._show_grid(table_edit.normalized(grid))
+
+    def flush(self) -> None:
+        """Commit a fix still waiting in the typing pause (before a save or an export)."""
+        if self.raw is not None and self._raw_pause.isActive():
+            self._raw_pause.stop()
+            self._commit_raw()
 
     def _make_table(self) -> QTableView:
         table = QTableView(self)
@@ -201,14 +243,44 @@ class TableResultView(ResultView):
         table.horizontalHeader().setMinimumSectionSize(36)
         table.horizontalHeader().setStretchLastSection(True)  # no dead grey area right of narrow tables
         table.verticalHeader().setDefaultSectionSize(table.fontMetrics().lineSpacing() + 10)
+        table.verticalHeader().setSectionResizeMode(QHeaderView.ResizeMode.Fixed)
         table.setWordWrap(True)
+        table.setTextElideMode(Qt.TextElideMode.ElideNone)
+        table.setVerticalScrollMode(QAbstractItemView.ScrollMode.ScrollPerPixel)
+        table.setHorizontalScrollMode(QAbstractItemView.ScrollMode.ScrollPerPixel)
+        table.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Fixed)
+        table.setMinimumWidth(1)  # wide tables scroll sideways inside the card instead of widening it
         table.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
         table.customContextMenuRequested.connect(self._context_menu)
+        table.installEventFilter(self)
         return table
 
-    def _make_toolbar(self) -> QHBoxLayout:
-        bar = QHBoxLayout()
-        bar.setContentsMargins(0, 0, 0, 0)
+    def eventFilter(self, watched, event) -> bool:  # noqa: N802 (Qt name)
+        """The card's undo, redo, copy and paste keys belong to the grid while it has focus, even when the window
+        has actions on the same keys (which would otherwise make the shortcut ambiguous and do nothing)."""
+        if event.type() == QEvent.Type.MouseButtonPress and watched is self.table.horizontalHeader().viewport():
+            self._user_sized_columns = True
+        if watched is self.table and event.type() == QEvent.Type.ShortcutOverride:
+            if self._action_for_key(event) is not None:
+                event.accept()
+                return True
+        if watched is self.table and event.type() == QEvent.Type.KeyPress and self.table.state() != \
+                QAbstractItemView.State.EditingState:
+            action = self._action_for_key(event)
+            if action is not None:
+                action.trigger()
+                return True
+        return super().eventFilter(watched, event)
+
+    def _action_for_key(self, event):
+        pressed = QKeySequence(event.keyCombination())
+        for action in (self.undo_action, self.redo_action, self.copy_action, self.paste_action):
+            if any(pressed.matches(key) == QKeySequence.SequenceMatch.ExactMatch for key in action.shortcuts()):
+                return action if action.isEnabled() else None
+        return None
+
+    def _make_toolbar(self) -> FlowLayout:
+        bar = FlowLayout(spacing=2)
         stack = self.editor.undo_stack
         self.undo_action = self._action(stack.createUndoAction(self, "Undo"), QKeySequence.StandardKey.Undo)
         self.redo_action = self._action(stack.createRedoAction(self, "Redo"),
@@ -223,7 +295,6 @@ class TableResultView(ResultView):
                    ("− Col", "Delete the current column", self.remove_current_col)]
         for text, tip, slot in buttons:
             bar.addWidget(self._button(text, tip, slot))
-        bar.addStretch(1)
         for action in (self.undo_action, self.redo_action):
             button = QToolButton(self)
             button.setDefaultAction(action)
@@ -252,15 +323,47 @@ class TableResultView(ResultView):
         for cell in self.editor.grid.cells:
             if cell.rowspan > 1 or cell.colspan > 1:
                 self.table.setSpan(cell.row, cell.col, cell.rowspan, cell.colspan)
+        self._fit_rows()
+
+    def _size_columns(self) -> None:
+        """Columns as wide as their texts, but no wider than MAX_COLUMN_WIDTH or COLUMN_SHARE of the view: longer
+        cells wrap instead."""
+        header = self.table.horizontalHeader()
+        limit = min(MAX_COLUMN_WIDTH, max(MIN_COLUMN_LIMIT, int(self.table.viewport().width() * COLUMN_SHARE)))
+        header.blockSignals(True)
+        for col in range(self.editor.grid.n_cols):
+            header.resizeSection(col, min(self.table.sizeHintForColumn(col), limit))
+        header.blockSignals(False)
+
+    def _refit_soon(self, *args) -> None:
+        self._refit.start()
+
+    def _fit_rows(self) -> None:
+        """Each row as tall as its wrapped cells, the grid as tall as its rows (up to MAX_VISIBLE_ROWS)."""
+        self.table.resizeRowsToContents()
         self._fit_height()
 
     def _fit_height(self) -> None:
+        header = self.table.verticalHeader()
         rows = min(self.editor.grid.n_rows, MAX_VISIBLE_ROWS)
-        height = self.table.horizontalHeader().sizeHint().height() + rows * self.table.verticalHeader(
-        ).defaultSectionSize() + 2 * self.table.frameWidth() + 4
-        if self.editor.grid.n_rows > MAX_VISIBLE_ROWS:
+        height = self.table.horizontalHeader().sizeHint().height() + sum(header.sectionSize(r) for r in range(rows))
+        height += 2 * self.table.frameWidth() + 2
+        if self._needs_horizontal_scroll():
             height += self.table.horizontalScrollBar().sizeHint().height()
         self.table.setFixedHeight(height)
+
+    def _needs_horizontal_scroll(self) -> bool:
+        header = self.table.horizontalHeader()
+        columns = sum(header.sectionSize(c) for c in range(self.editor.grid.n_cols))
+        return columns + self.table.verticalHeader().width() + 2 * self.table.frameWidth() > self.table.width()
+
+    def resizeEvent(self, event) -> None:  # noqa: N802 (Qt name)
+        super().resizeEvent(event)
+        if self.editor is not None and event.oldSize().width() != event.size().width():
+            if not self._user_sized_columns:
+                self._size_columns()
+            self._refit_soon()
+
 
     # --- edits ------------------------------------------------------------------------------
 
@@ -301,6 +404,7 @@ class TableResultView(ResultView):
 
     def _on_changed(self) -> None:
         """Store the grid in the region right away, so sessions and exports see every edit."""
+        self._refit_soon()  # an edited cell may wrap onto more lines
         text = self.editor.grid.to_html()
         self.region.edited_text = text
         self.edited.emit(text)

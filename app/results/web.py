@@ -1,28 +1,61 @@
 """The browser view that shows KaTeX formulas and rendered Markdown, loaded from local files only.
 
 QtWebEngine is optional at run time: ``webengine_available()`` says whether it imports, and the views fall back to
-plain source with a notice when it does not. The page (resources/web/results.html) is loaded once from a file URL;
-later content goes in through ``runJavaScript``, which has no size limit like ``setHtml``'s 2 MB and does not flicker.
+plain source with a notice when it does not, when a view cannot be created, or when Chromium's render process dies
+under a view (``KatexView.failed``; after that no new view is tried, see ``web_failure``). The page
+(resources/web/results.html) is loaded once from a file URL; later content goes in through ``runJavaScript``, which
+has no size limit like ``setHtml``'s 2 MB and does not flicker.
+
+A view is as tall as its content: the page reports its content height through its title whenever it changes (a
+ResizeObserver: text reflowing to a new width, fonts arriving late), and the view takes that height up to a limit.
+It follows the widget palette, also when the theme changes while it is shown.
 """
 
 from __future__ import annotations
 
 import json
+import logging
 import weakref
 from functools import lru_cache
 
-from PySide6.QtCore import QTimer, QUrl, Signal
+from PySide6.QtCore import QEvent, QTimer, QUrl, Signal
 from PySide6.QtGui import QDesktopServices, QPalette
-from PySide6.QtWidgets import QWidget
+from PySide6.QtWidgets import QSizePolicy, QWidget
 
 from app.resources_setup import web_dir
 
+log = logging.getLogger(__name__)
+
 PAGE_NAME = "results.html"
 LOCAL_SCHEMES = {"file", "data", "qrc", "about", "blob"}
-MIN_HEIGHT = 36
-MAX_AUTO_HEIGHT = 520
+MIN_HEIGHT = 24  # one line of text
+MAX_AUTO_HEIGHT = 2400  # a longer result scrolls inside its view
 MEASURE_DELAY_MS = 60  # batches the re-measuring while a card is being resized
 FONT_SETTLE_MS = 400
+HEIGHT_TITLE = "height:"  # results.js titles the page "height:<px>" whenever its content height changes
+
+_failure: list[str] = []  # why web views stopped working in this process (empty while they work)
+
+
+def web_failure() -> str:
+    """Why result views show plain source instead of a web page ("" while web views work)."""
+    return _failure[0] if _failure else ""
+
+
+def web_unavailable_reason() -> str:
+    """Why a result shows source instead of a rendered page, for its notice."""
+    return web_failure() or "QtWebEngine is not installed"
+
+
+def _record_failure(reason: str) -> None:
+    if not _failure:
+        log.error("result pages fall back to plain source: %s", reason)
+        _failure.append(reason)
+
+
+def reset_web_failure() -> None:
+    """Try web views again (tests; a later version might offer it to the user)."""
+    _failure.clear()
 
 
 _live_views: "weakref.WeakSet" = weakref.WeakSet()
@@ -106,16 +139,28 @@ def _make_page_class():
     return ResultPage
 
 
+def page_colors(palette: QPalette) -> dict[str, str]:
+    """The page's CSS colours from a widget palette; error colours chosen to stay readable on a dark background."""
+    role, group = QPalette.ColorRole, QPalette.ColorGroup.Active
+    dark = palette.color(role.Base).lightness() < 128
+    return {"fg": palette.color(group, role.Text).name(), "bg": palette.color(group, role.Base).name(),
+            "muted": palette.color(group, role.PlaceholderText).name(), "border": palette.color(group, role.Mid).name(),
+            "link": palette.color(group, role.Link).name(),
+            "error_fg": "#ff8f8f" if dark else "#a4000f", "error_bg": "#3b1f22" if dark else "#fdecee"}
+
+
 def _make_view_class():
-    from PySide6.QtWebEngineCore import QWebEngineProfile, QWebEngineSettings
+    from PySide6.QtWebEngineCore import QWebEnginePage, QWebEngineProfile, QWebEngineSettings
     from PySide6.QtWebEngineWidgets import QWebEngineView
 
     page_class = _make_page_class()
 
     class KatexView(QWebEngineView):
-        """Shows a formula or Markdown HTML; ``rendered(n)`` reports how many KaTeX nodes the last update made."""
+        """Shows a formula or Markdown HTML; ``rendered(n)`` reports how many KaTeX nodes the last update made;
+        ``failed(reason)`` says the page is gone (its render process died) and the owner should show source."""
 
         rendered = Signal(int)
+        failed = Signal(str)
 
         def __init__(self, parent: QWidget | None = None, auto_height: bool = True):
             super().__init__(parent)
@@ -131,9 +176,29 @@ def _make_view_class():
             self._measure_timer = QTimer(self, singleShot=True, interval=MEASURE_DELAY_MS)
             self._measure_timer.timeout.connect(self._measure)
             self.setMinimumHeight(MIN_HEIGHT)
+            self.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Fixed)
             _live_views.add(self)
+            self.page().setBackgroundColor(self.palette().color(QPalette.ColorRole.Base))  # no white flash in dark
+            self.page().renderProcessTerminated.connect(self._on_process_ended)
+            self.titleChanged.connect(self._on_title)
             self.loadFinished.connect(self._on_loaded)
             self.load(page_url())
+
+        def _on_process_ended(self, status, exit_code) -> None:
+            if status == QWebEnginePage.RenderProcessTerminationStatus.NormalTerminationStatus:
+                return
+            reason = f"the web page process ended ({status.name.removesuffix('TerminationStatus').lower()}, " \
+                     f"exit code {exit_code})"
+            _record_failure(reason)
+            self._ready = False
+            self.failed.emit(reason)
+
+        def _on_title(self, title: str) -> None:
+            if self._auto_height and title.startswith(HEIGHT_TITLE):
+                try:
+                    self._fit_height(float(title[len(HEIGHT_TITLE):]))
+                except ValueError:
+                    pass
 
         def show_formula(self, tex: str) -> None:
             self._run_render(f"glmocr.showFormula({json.dumps(tex)})")
@@ -148,6 +213,8 @@ def _make_view_class():
             self.page().runJavaScript(script, 0, self._after_render)
 
         def _on_loaded(self, ok: bool) -> None:
+            if not ok:
+                return  # a page that did not load (its process died on the way) reports through ``failed``
             self._ready = True
             self._apply_palette()
             if self._pending is not None:
@@ -175,14 +242,16 @@ def _make_view_class():
             if isinstance(height, (int, float)):
                 self.setFixedHeight(max(MIN_HEIGHT, min(MAX_AUTO_HEIGHT, int(height) + 2)))
 
+        def changeEvent(self, event) -> None:  # noqa: N802 (Qt name)
+            super().changeEvent(event)
+            if event.type() in (QEvent.Type.PaletteChange, QEvent.Type.ApplicationPaletteChange):
+                self._apply_palette()  # the user switched between light and dark while the card is shown
+
         def _apply_palette(self) -> None:
             """Follow the app's (light or dark) palette so a card never flashes white in dark mode."""
-            palette = self.palette()
-            colors = [palette.color(QPalette.ColorGroup.Active, role).name() for role in (
-                QPalette.ColorRole.Text, QPalette.ColorRole.Base, QPalette.ColorRole.PlaceholderText,
-                QPalette.ColorRole.Mid)]
-            self.page().setBackgroundColor(palette.color(QPalette.ColorRole.Base))
-            self.page().runJavaScript(f"glmocr.setColors({', '.join(json.dumps(c) for c in colors)})")
+            self.page().setBackgroundColor(self.palette().color(QPalette.ColorRole.Base))
+            if self._ready:
+                self.page().runJavaScript(f"glmocr.setColors({json.dumps(page_colors(self.palette()))})")
 
     return KatexView
 
@@ -194,7 +263,12 @@ def katex_view_class():
 
 
 def make_katex_view(parent: QWidget | None = None, auto_height: bool = True):
-    """A KatexView, or None when QtWebEngine is not available."""
-    if not webengine_available():
+    """A KatexView, or None when QtWebEngine is not available, a view cannot be made, or web views already failed
+    in this process (a render process that died once is not asked to show every later card)."""
+    if not webengine_available() or web_failure():
         return None
-    return katex_view_class()(parent, auto_height=auto_height)
+    try:
+        return katex_view_class()(parent, auto_height=auto_height)
+    except Exception as exc:  # noqa: BLE001 (whatever Chromium throws, the card shows source instead)
+        _record_failure(f"a web view could not be created ({exc})")
+        return None

@@ -65,12 +65,10 @@ const glmocr = (() => {
     return root.querySelectorAll(".katex").length;
   }
 
-  function setColors(fg, bg, muted, border) {
+  // Colours from the Qt palette: {fg, bg, muted, border, link, error_fg, error_bg}.
+  function setColors(colors) {
     const style = document.documentElement.style;
-    style.setProperty("--fg", fg);
-    style.setProperty("--bg", bg);
-    style.setProperty("--muted", muted);
-    style.setProperty("--border", border);
+    for (const [name, value] of Object.entries(colors)) style.setProperty("--" + name.replace("_", "-"), value);
   }
 
   // Height of what is shown, not of the viewport (scrollHeight never drops below the view's own height).
@@ -78,6 +76,20 @@ const glmocr = (() => {
     const root = content();
     return Math.ceil(root.getBoundingClientRect().bottom + window.scrollY);
   }
+
+  // The Qt view sizes itself to the content: every change of the content's height (new text, a reflow at a new
+  // width, KaTeX fonts arriving) is announced in the page title, which Qt reports without being asked.
+  function reportHeight() {
+    document.title = "height:" + contentHeight();
+  }
+
+  function watchHeight() {
+    if (typeof ResizeObserver !== "undefined") new ResizeObserver(reportHeight).observe(content());
+    if (document.fonts) document.fonts.ready.then(reportHeight);
+  }
+
+  if (document.readyState === "loading") document.addEventListener("DOMContentLoaded", watchHeight);
+  else watchHeight();
 
   return {showFormula, showHtml, setColors, contentHeight, hasKatex};
 })();
