@@ -115,9 +115,7 @@ def _wire_engine(s: Studio) -> None:
     host.job_finished.connect(regions.on_job_finished)
     host.job_failed.connect(regions.on_job_failed)
     host.job_cancelled.connect(regions.on_job_cancelled)
-    progress = getattr(host, "job_progress", None)  # (region id, tokens so far, seconds): live counts where forwarded
-    if progress is not None:
-        progress.connect(regions.on_progress)
+    host.progress.connect(regions.on_progress)  # live "N tokens · 3.2 s" on running cards
 
 
 def _wire_page_view(s: Studio) -> None:
@@ -137,9 +135,8 @@ def _wire_panels(s: Studio) -> None:
     results.rerun_requested.connect(regions.rerun_region)  # asks first when it would replace the user's edits
     results.cancel_requested.connect(regions.stop_region)  # the user's Stop, told apart from the engine's
     results.edited.connect(regions.on_result_edited)  # an undo step of its document
-    template_chosen = getattr(results, "template_chosen", None)  # (region id, schema): an Extract card's picker
-    if template_chosen is not None:
-        template_chosen.connect(regions.on_template_chosen)
+    results.template_chosen.connect(regions.on_template_chosen)  # an Extract card's template prompt
+    results.larger_budget_requested.connect(regions.rerun_with_larger_budget)  # a result cut by the token budget
     window.first_run.get_model_requested.connect(s.model.show_manager)
     window.first_run.choose_folder_requested.connect(s.model.choose_folder)
 

@@ -89,6 +89,7 @@ class Region:
     schema: str | None = None  # JSON template for the "extract" task
     stop_cause: str = ""  # for CANCELLED: STOPPED_BY_USER or STOPPED_BY_ENGINE; "" for older sessions
     result_box: Box | None = None  # the box the outcome was recognized from; None in older sessions
+    max_new_tokens: int | None = None  # this region's own token budget (asked for after a cut); None: the task's
 
     def __post_init__(self):
         self.box = normalize_box(self.box)

@@ -12,11 +12,14 @@ Every change worth saving ends in ``workspace.mark_changed()``.
 
 from __future__ import annotations
 
+import dataclasses
+
 from PySide6.QtCore import QObject, Signal
 from PySide6.QtGui import QKeySequence
 from PySide6.QtWidgets import QMessageBox
 
 from glmocr_core.api import TASKS
+from glmocr_core.tasks.specs import MAX_NEW_TOKENS
 
 from app.document.content import copy_choices
 from app.document.model import (CANCELLED, DONE, FAILED, IN_PROGRESS_STATES, OUTCOME_FIELDS, QUEUED, RUNNING,
@@ -343,6 +346,25 @@ class RegionController(QObject):
             "Run all regions again?", f"{edited} region(s) on this page have your edits. Running them again "
             f"replaces the edits with new results ({undo_key_text()} brings them back).")
 
+    def rerun_with_larger_budget(self, region_id: str) -> None:
+        """A result cut by the token budget: run it again with twice the budget it had (one undo step)."""
+        region = self.session.region(region_id) if self.session else None
+        if region is None:
+            return
+        budget = min(2 * (region.max_new_tokens or self.settings.get(f"max_new_tokens/{region.task}")),
+                     MAX_NEW_TOKENS)
+        if region.has_edits and not self._confirm(
+                "Run again?", f"{self.label(region)} has your edits. Running it again replaces them with a new result "
+                f"({undo_key_text()} brings them back)."):
+            return
+        self._record(f"Run {self.label(region)} with {budget} tokens", [region], ("max_new_tokens", *OUTCOME_FIELDS),
+                     lambda: self._run_with_budget(region, budget))
+        self.window.show_status(f"{self.label(region)} runs again with a budget of {budget} tokens.")
+
+    def _run_with_budget(self, region: Region, budget: int) -> None:
+        region.max_new_tokens = budget
+        self.run_regions([region.id])
+
     def on_template_chosen(self, region_id: str, schema: str) -> None:
         """An Extract card's template picker: the region takes the template and runs."""
         region = self.session.region(region_id) if self.session else None
@@ -368,9 +390,11 @@ class RegionController(QObject):
     def _job_for(self, opened: OpenDocument, region: Region) -> OcrJob:
         document = opened.document
         whole_page = tuple(region.box) == (0.0, 0.0, *document.page_size(region.page))
+        options = recognize_options(self.settings, region.task, region.schema)
+        if region.max_new_tokens:
+            options = dataclasses.replace(options, max_new_tokens=region.max_new_tokens)
         return OcrJob(region_id=region.id, document=document, page=region.page,
-                      box=None if whole_page else tuple(region.box), task=region.task,
-                      options=recognize_options(self.settings, region.task, region.schema),
+                      box=None if whole_page else tuple(region.box), task=region.task, options=options,
                       dpi=ocr_dpi(self.settings))
 
     # --- stopping (the user's Stop is told apart from an engine that went away) -------------------
@@ -538,11 +562,10 @@ class RegionController(QObject):
             card.append_text(text)
 
     def on_progress(self, region_id: str, tokens: int, elapsed_s: float) -> None:
-        """Live "N tokens · 3.2 s" on a running card (the results panel shows it where it can)."""
+        """Live "N tokens · 3.2 s" on a running card (of the document on screen)."""
         found = self.workspace.find_region(region_id)
-        set_progress = getattr(self.window.results, "set_progress", None)
-        if found is not None and self._shown(found[0]) and callable(set_progress):
-            set_progress(region_id, tokens, elapsed_s)
+        if found is not None and self._shown(found[0]):
+            self.window.results.set_progress(region_id, tokens, elapsed_s)
 
     def on_job_finished(self, region_id: str, result) -> None:
         found = self.workspace.find_region(region_id)

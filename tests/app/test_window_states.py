@@ -138,3 +138,29 @@ def test_live_token_counts_reach_the_results_panel(with_model, monkeypatch):
     studio.regions.on_progress(region.id, 17, 3.5)
     studio.regions.on_progress("a region of no open document", 1, 0.1)
     assert shown == [(region.id, 17, 3.5)]
+
+
+def test_live_progress_from_the_engine_reaches_the_running_card(with_model, qtbot, monkeypatch):
+    studio = with_model(pause_after=3)
+    shown = []
+    monkeypatch.setattr(studio.results, "set_progress", lambda *args: shown.append(args))
+    region = studio.regions.add_region(0, (10, 10, 200, 100))
+    assert studio.factory.engine.paused.wait(10)
+    qtbot.waitUntil(lambda: bool(shown), timeout=WAIT_MS)
+    assert shown[-1][0] == region.id and shown[-1][1] >= 0 and shown[-1][2] >= 0  # (the fake engine counts none)
+    studio.factory.engine.release.set()
+    qtbot.waitUntil(lambda: region.state == DONE, timeout=WAIT_MS)
+
+
+def test_a_result_cut_by_the_budget_runs_again_with_twice_the_budget(with_model, qtbot):
+    studio = with_model(tokens=["cut ", "short"])
+    studio.settings.set("max_new_tokens/text", 300)
+    region = studio.regions.add_region(0, (10, 10, 200, 100))
+    qtbot.waitUntil(lambda: region.state == DONE, timeout=WAIT_MS)
+    studio.results.larger_budget_requested.emit(region.id)  # the card's "larger budget" button
+    qtbot.waitUntil(lambda: region.state == DONE and len(studio.factory.engine.calls) == 2, timeout=WAIT_MS)
+    assert region.max_new_tokens == 600
+    studio.results.larger_budget_requested.emit(region.id)
+    assert region.max_new_tokens == 1200
+    studio.actions["undo"].trigger()
+    assert region.max_new_tokens == 600
