@@ -286,6 +286,9 @@ def run(application: QApplication, studio: Studio) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
+    from app.webengine_env import prepare_webengine
+
+    prepare_webengine()  # before Qt starts, for `python -m app.main` too (the glmocr-studio command did it already)
     return run(*start(argv))
 
 

@@ -11,18 +11,21 @@ from typing import Callable
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QFrame, QHBoxLayout, QLabel, QPushButton
 
+from app.document.model import FAILED
+
 OUTDATED_TEXT = "This result is from the region's old box: you moved or resized it since."
+FAILED_TEXT = "This region failed on its old box: you moved or resized it since."
 RUN_AGAIN = "Run again on the new box"
 NOTE_POSITION = 2  # in the card's column: header, message, then this note, then the body
 
 
 class OutdatedNote(QFrame):
-    def __init__(self, run: Callable[[], None], parent=None):
+    def __init__(self, run: Callable[[], None], text: str = OUTDATED_TEXT, parent=None):
         super().__init__(parent)
         self.setObjectName("outdatedNote")
         self.setAccessibleName("Result from the old box")
         self.setFrameShape(QFrame.Shape.StyledPanel)
-        self.label = QLabel(OUTDATED_TEXT)
+        self.label = QLabel(text)
         self.label.setWordWrap(True)
         self.button = QPushButton(RUN_AGAIN)
         self.button.setAccessibleName(RUN_AGAIN)
@@ -38,12 +41,15 @@ def outdated_note(card) -> OutdatedNote | None:
     return card.findChild(OutdatedNote)
 
 
-def show_outdated_note(card, outdated: bool, run: Callable[[], None]) -> None:
-    """Pin the note to ``card`` while ``outdated``; take it away when not."""
-    note = outdated_note(card)
+def show_outdated_note(card, region, run: Callable[[], None]) -> None:
+    """Pin the note to ``card`` while the region's outcome is outdated; take it away when not."""
+    note, outdated = outdated_note(card), region.outcome_is_outdated
+    text = FAILED_TEXT if region.state == FAILED else OUTDATED_TEXT
     if outdated and note is None:
-        card.layout().insertWidget(NOTE_POSITION, OutdatedNote(run, card))
-    elif not outdated and note is not None:
+        card.layout().insertWidget(NOTE_POSITION, OutdatedNote(run, text, card))
+    elif outdated:
+        note.label.setText(text)
+    elif note is not None:
         card.layout().removeWidget(note)
         note.setParent(None)  # findChild must not find it while it waits to be deleted
         note.deleteLater()

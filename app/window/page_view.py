@@ -230,7 +230,7 @@ class PageView(QGraphicsView):
         self._rendered_scale = 0.0
         self.renderer = PageRenderer(self)
         self.renderer.rendered.connect(self._on_rendered)
-        self.renderer.failed.connect(lambda ticket, page, msg: self.hint.emit(f"Page {page + 1}: {msg}"))
+        self.renderer.failed.connect(self._on_render_failed)
         self._render_timer = QTimer(self, singleShot=True, interval=RERENDER_DELAY_MS)
         self._render_timer.timeout.connect(self._request_render)
         self.scene_.region_edited.connect(self.region_edited)
@@ -375,6 +375,10 @@ class PageView(QGraphicsView):
         self._pixmap_item.setPixmap(QPixmap.fromImage(image))
         self._pixmap_item.setScale(1.0 / scale)  # image pixels -> page units
         self._rendered_scale = scale
+
+    def _on_render_failed(self, ticket, page: int, message: str) -> None:
+        if ticket == (id(self.document), self.page, self._ticket):  # not a page of a document closed since
+            self.hint.emit(f"Page {page + 1}: {message}")
 
     def is_rendered(self) -> bool:
         return self._rendered_scale > 0

@@ -1,4 +1,5 @@
-"""The side list of every region in the document, in reading order, with its task and state."""
+"""The side list of every region in the document, in reading order, with its task and its honest state (how it
+ended, and whether its result is from a box the user has moved since)."""
 
 from __future__ import annotations
 
@@ -7,10 +8,12 @@ from PySide6.QtGui import QColor
 from PySide6.QtWidgets import QAbstractItemView, QTreeWidget, QTreeWidgetItem
 
 from app.document.model import FAILED
-from app.task_style import STATE_LABELS, STATE_SYMBOLS, TASK_COLORS, TASK_LABELS
+from app.task_style import STATE_SYMBOLS, TASK_COLORS, TASK_LABELS, region_state_label
 
 ID_ROLE = Qt.ItemDataRole.UserRole
 COLUMNS = ("#", "Task", "Page", "State")
+OLD_BOX = "old box"
+OLD_BOX_TIP = "This result is from the region's old box: run it again to read the new one."
 
 
 class RegionList(QTreeWidget):
@@ -41,12 +44,16 @@ class RegionList(QTreeWidget):
         self.select(selected)
 
     def _make_item(self, number: int, region) -> QTreeWidgetItem:
-        state = f"{STATE_SYMBOLS.get(region.state, '')} {STATE_LABELS.get(region.state, region.state)}"
+        state = f"{STATE_SYMBOLS.get(region.state, '')} {region_state_label(region)}"
+        if region.outcome_is_outdated:
+            state += f" · {OLD_BOX}"
         item = QTreeWidgetItem([str(number), TASK_LABELS[region.task], str(region.page + 1), state])
         item.setData(0, ID_ROLE, region.id)
         item.setForeground(1, QColor(TASK_COLORS[region.task]))
         if region.state == FAILED:
             item.setToolTip(3, region.error or "")
+        elif region.outcome_is_outdated:
+            item.setToolTip(3, OLD_BOX_TIP)
         return item
 
     def item_for(self, region_id: str) -> QTreeWidgetItem | None:

@@ -490,7 +490,7 @@ class RegionController(QObject):
             self._edit_base[region.id] = region.edited_text  # what an edit in its card changes from
             card = self.window.results.card(region.id)
             if card is not None:
-                show_outdated_note(card, region.outcome_is_outdated, lambda rid=region.id: self.rerun_region(rid))
+                show_outdated_note(card, region, lambda rid=region.id: self.rerun_region(rid))
         self.refresh_waiting_texts()
 
     def refresh_waiting_texts(self, *_args) -> None:

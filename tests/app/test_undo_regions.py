@@ -183,3 +183,11 @@ def test_each_document_has_its_own_history(studio, tmp_path):
     assert studio.actions["undo"].text() == "&Undo Delete Region #1"
     undo(studio)
     assert [r.id for r in studio.workspace.session.regions] == [first.id]
+
+
+def test_the_region_list_says_when_a_result_is_the_old_boxs(studio):
+    region = finished_table(studio)
+    drag(studio.window, (150, 100), (350, 250))
+    assert studio.window.region_list.state_of(region.id) == "✓ Done · old box"
+    undo(studio)
+    assert studio.window.region_list.state_of(region.id) == "✓ Done"

@@ -283,7 +283,7 @@ def test_cancel_mid_stream_keeps_the_partial_text(open_studio, qtbot, tmp_path):
     assert region.text == "one two "
     card = window.results.card(region.id)
     assert card.view.text() == "one two " and card.message.isVisibleTo(card)
-    assert "Cancelled" in window.region_list.state_of(region.id)
+    assert "Stopped" in window.region_list.state_of(region.id)  # the user pressed Esc: their Stop
 
 
 def test_worker_error_shows_in_the_card_and_the_app_keeps_working(open_studio, qtbot, tmp_path):
