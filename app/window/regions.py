@@ -97,7 +97,7 @@ class RegionController(QObject):
         if region.has_edits and not self._confirm(
                 "Change the task?", f"{label} has your edits. As {TASK_LABELS[task]} it runs again, and the new "
                 f"result replaces them ({undo_key_text()} brings them back)."):
-            self.task_changed.emit(region.task)
+            self.set_default_task(region.task)  # nothing changed: the selected region's task stays the default
             return
         rerun = region.is_finished or self.host.is_pending(region.id)
         self._record(f"{label} as {TASK_LABELS[task]}", [region], ("task", *OUTCOME_FIELDS),

@@ -191,3 +191,14 @@ def test_the_region_list_says_when_a_result_is_the_old_boxs(studio):
     assert studio.window.region_list.state_of(region.id) == "✓ Done · old box"
     undo(studio)
     assert studio.window.region_list.state_of(region.id) == "✓ Done"
+
+
+def test_a_task_key_on_an_edited_result_asks_and_no_changes_nothing(studio, monkeypatch):
+    region = finished_table(studio)
+    region.edited_text = "<table><tr><td>mine</td></tr></table>"
+    asked = answer(monkeypatch, yes=False)
+    press(studio, Qt.Key.Key_2)
+    assert len(asked) == 1 and "edits" in asked[0]
+    assert (region.task, region.edited_text) == ("table", "<table><tr><td>mine</td></tr></table>")
+    assert studio.regions.default_task() == "table" and studio.actions["task_table"].isChecked()
+    assert runs(studio) == 0 and not studio.actions["undo"].text().startswith("&Undo Region")
