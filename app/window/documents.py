@@ -63,10 +63,11 @@ class DocumentController(QObject):
     # --- files ------------------------------------------------------------------------------------
 
     def open_dialog(self) -> None:
-        path, _ = QFileDialog.getOpenFileName(self.window, "Open a document", dialog_folder(self.settings),
-                                              intake.OPEN_DIALOG_FILTER)
-        if path:
-            self.open_path(path)
+        """Open one file or several (each becomes a document of its own)."""
+        paths, _ = QFileDialog.getOpenFileNames(self.window, "Open documents", dialog_folder(self.settings),
+                                                intake.OPEN_DIALOG_FILTER)
+        if paths:
+            self.open_incoming(intake.Incoming(paths=list(paths)), OPENED_NAME)
 
     def open_path(self, path: str) -> bool:
         """Open a file as a new document (or show it, when it is open already)."""

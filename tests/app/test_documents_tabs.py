@@ -221,3 +221,10 @@ def test_ctrl_tab_goes_to_the_next_document(studio, tmp_path):
     tabs = studio.window.document_tabs
     assert tabs.currentIndex() == 0 and tabs.tabText(0) == "a.png"
     QTest.mouseMove(tabs, QPoint(1, 1))
+
+
+def test_the_open_dialog_opens_several_files_at_once(studio, tmp_path, monkeypatch):
+    chosen = [str(make_png(tmp_path / "one.png")), str(make_pdf(tmp_path / "two.pdf", pages=2))]
+    monkeypatch.setattr(QFileDialog, "getOpenFileNames", staticmethod(lambda *a, **k: (chosen, "")))
+    studio.actions["open"].trigger()
+    assert names(studio) == ["one.png", "two.pdf"] and studio.workspace.session.name == "one.png"

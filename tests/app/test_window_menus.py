@@ -34,6 +34,8 @@ def dialog_folders(monkeypatch, method: str, answer: str = "") -> list:
 
     def fake(parent, caption="", folder="", *rest, **kwargs):
         starts.append(folder)
+        if method == "getOpenFileNames":
+            return ([answer] if answer else []), ""
         return answer if method == "getExistingDirectory" else (answer, "")
 
     monkeypatch.setattr(QFileDialog, method, staticmethod(fake))
@@ -72,10 +74,11 @@ def test_file_dialogs_start_in_home_then_in_the_last_folder(studio, tmp_path, mo
     home = tmp_path / "home"
     home.mkdir()
     monkeypatch.setenv("HOME", str(home))
-    opens = dialog_folders(monkeypatch, "getOpenFileName")
+    opens = dialog_folders(monkeypatch, "getOpenFileNames")
+    sessions = dialog_folders(monkeypatch, "getOpenFileName")
     studio.actions["open"].trigger()
     studio.actions["open_session"].trigger()
-    assert opens == [str(home), str(home)]
+    assert opens == [str(home)] and sessions == [str(home)]
     folder = tmp_path / "scans"
     folder.mkdir()
     assert studio.documents.open_path(str(make_png(folder / "page.png")))
