@@ -1,6 +1,8 @@
 """PDF thumbnails at open: every page has its own place in the list (picture and number visible, the selection around
 both), from the first layout on and after the pictures arrive, without any relayout."""
 
+from itertools import pairwise
+
 import pytest
 from PySide6.QtCore import QRect
 
@@ -30,7 +32,7 @@ def assert_one_place_each(thumbs) -> None:
     for row, rect in enumerate(rects):
         assert rect.height() >= picture_height + label_height, (row, rect)  # picture and number both inside
         assert rect.width() >= thumbs.iconSize().width() * 0.7, (row, rect)
-    for above, below in zip(rects, rects[1:]):
+    for above, below in pairwise(rects):
         assert below.top() >= above.bottom(), (above, below)  # never drawn on top of each other
 
 
