@@ -92,8 +92,9 @@ class ResultCard(QFrame):
         self.header = HeaderLayout(spacing=4)
         self.number_label = QLabel()
         self.swatch = QLabel("■")
-        self.title_label = ElidedLabel(min_chars=10)
-        self.state_label = ElidedLabel(min_chars=8)
+        # A title may lose its page number before the buttons move to a row of their own; a state is never cut.
+        self.title_label = ElidedLabel(min_chars=14)
+        self.state_label = ElidedLabel(min_chars=18)
         self.state_label.setAccessibleName("Region state")
         self.rerun_button = self._tool_button(QStyle.StandardPixmap.SP_BrowserReload, "Run this region again",
                                               self.rerun_requested)
@@ -145,7 +146,7 @@ class ResultCard(QFrame):
         self.title_label.set_full_text(f"{TASK_LABELS[region.task]} · page {region.page + 1}")
         status = card_status(region)
         self._show_status(status)
-        self.cancel_button.setVisible(region.state in IN_PROGRESS_STATES)
+        self.cancel_button.setVisible(region.state in IN_PROGRESS_STATES and not needs_template(region))
         self.rerun_button.setVisible(region.state not in IN_PROGRESS_STATES and not needs_template(region))
         self.template_button.setVisible(region.task == "extract")  # the task may have changed since the last refresh
         self._follow_progress(region.state == RUNNING)

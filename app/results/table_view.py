@@ -11,7 +11,7 @@ from __future__ import annotations
 import html
 
 from PySide6.QtCore import QAbstractTableModel, QEvent, QModelIndex, QObject, Qt, QTimer, Signal
-from PySide6.QtGui import QAction, QFont, QGuiApplication, QKeySequence, QUndoCommand, QUndoStack
+from PySide6.QtGui import QAction, QFont, QFontMetrics, QGuiApplication, QKeySequence, QUndoCommand, QUndoStack
 from PySide6.QtWidgets import QAbstractItemView, QHeaderView, QMenu, QSizePolicy, QTableView, QToolButton
 
 from glmocr_core.tasks.tables import parse_html_table
@@ -27,6 +27,7 @@ MAX_VISIBLE_ROWS = 40  # a longer table scrolls inside its card
 MAX_COLUMN_WIDTH = 260  # a column of long texts starts this wide and wraps its cells
 COLUMN_SHARE = 0.6  # ... or this share of a narrow card
 MIN_COLUMN_LIMIT = 80
+CELL_PADDING = 14  # the cell's margins and the grid line
 UNREADABLE = "The table could not be read ({reason}). The model's text is below: fix it and the grid appears."
 
 
@@ -76,9 +77,7 @@ class GridModel(QAbstractTableModel):
         if role in (Qt.ItemDataRole.DisplayRole, Qt.ItemDataRole.EditRole):
             return self._matrix[index.row()][index.column()]
         if role == Qt.ItemDataRole.FontRole and (index.row(), index.column()) in self._headers:
-            font = QFont()
-            font.setBold(True)
-            return font
+            return _bold(QFont())
         return None
 
     def setData(self, index, value, role=Qt.ItemDataRole.EditRole):  # noqa: N802 (Qt name)
@@ -95,6 +94,12 @@ class GridModel(QAbstractTableModel):
         if role != Qt.ItemDataRole.DisplayRole:
             return None
         return column_name(section) if orientation == Qt.Orientation.Horizontal else str(section + 1)
+
+
+def _bold(font: QFont) -> QFont:
+    font = QFont(font)
+    font.setBold(True)
+    return font
 
 
 def _spans(grid) -> list[tuple[int, int, int, int]]:
@@ -330,10 +335,22 @@ class TableResultView(ResultView):
         cells wrap instead."""
         header = self.table.horizontalHeader()
         limit = min(MAX_COLUMN_WIDTH, max(MIN_COLUMN_LIMIT, int(self.table.viewport().width() * COLUMN_SHARE)))
+        wanted = self._text_widths()
         header.blockSignals(True)
         for col in range(self.editor.grid.n_cols):
-            header.resizeSection(col, min(self.table.sizeHintForColumn(col), limit))
+            header.resizeSection(col, min(max(self.table.sizeHintForColumn(col), wanted.get(col, 0)), limit))
         header.blockSignals(False)
+
+    def _text_widths(self) -> dict[int, int]:
+        """Each column's widest one-column cell, merged cells included (Qt's own hint skips them), in its font."""
+        plain, bold = self.table.fontMetrics(), QFontMetrics(_bold(self.table.font()))
+        widths: dict[int, int] = {}
+        for cell in self.editor.grid.cells:
+            if cell.colspan == 1:
+                metrics = bold if cell.header else plain
+                text = max((metrics.horizontalAdvance(line) for line in cell.text.split("\n")), default=0)
+                widths[cell.col] = max(widths.get(cell.col, 0), text + CELL_PADDING)
+        return widths
 
     def _refit_soon(self, *args) -> None:
         self._refit.start()

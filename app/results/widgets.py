@@ -485,7 +485,11 @@ class HeaderLayout(QLayout):
 
 
 def _share(space: int, ranges: list[tuple[int, int]]) -> list[int]:
-    """Widths for elastic items: each its minimum, then the rest of ``space`` towards each one's wish, in order."""
+    """Widths for elastic items: each its minimum, then the rest of ``space`` towards each one's wish, in order. Too
+    little space for the minimums shares what there is in their proportion (a card narrower than any sensible one)."""
+    lows = sum(low for low, _ in ranges)
+    if space < lows:
+        return [max(0, space) * low // lows for low, _ in ranges] if lows else [0] * len(ranges)
     widths = [low for low, _ in ranges]
     left = max(0, space - sum(widths))
     for index, (low, high) in enumerate(ranges):

@@ -179,3 +179,14 @@ def test_at_800_by_600_the_cards_fit_the_results_panel(make_studio, qtbot, tmp_p
     studio.regions.sync_views()
     qtbot.wait(100)
     assert_cards_inside(studio.results)
+
+
+def test_a_merged_header_cell_is_never_cut_by_its_column(qtbot):
+    from PySide6.QtGui import QFont, QFontMetrics
+
+    html = ("<table><tr><th rowspan=2>Region</th><th colspan=2>Revenue</th></tr><tr><th>2023</th><th>2024</th></tr>"
+            "<tr><td>N</td><td>1</td><td>2</td></tr></table>")
+    view = show(qtbot, make_result_view(region("table", html)))
+    bold = QFont(view.table.font())
+    bold.setBold(True)
+    assert view.table.columnWidth(0) > QFontMetrics(bold).horizontalAdvance("Region")
