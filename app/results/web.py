@@ -171,6 +171,7 @@ def _make_view_class():
             settings.setAttribute(QWebEngineSettings.WebAttribute.LocalContentCanAccessRemoteUrls, False)
             settings.setAttribute(QWebEngineSettings.WebAttribute.LocalContentCanAccessFileUrls, True)
             self._ready = False
+            self._ended = False  # the render process died under this view
             self._pending: str | None = None
             self._auto_height = auto_height
             self._measure_timer = QTimer(self, singleShot=True, interval=MEASURE_DELAY_MS)
@@ -187,8 +188,11 @@ def _make_view_class():
         def _on_process_ended(self, status, exit_code) -> None:
             if status == QWebEnginePage.RenderProcessTerminationStatus.NormalTerminationStatus:
                 return
-            reason = f"the web page process ended ({status.name.removesuffix('TerminationStatus').lower()}, " \
-                     f"exit code {exit_code})"
+            self._ended = True
+            self._give_up(f"the web page process ended ({status.name.removesuffix('TerminationStatus').lower()}, "
+                          f"exit code {exit_code})")
+
+        def _give_up(self, reason: str) -> None:
             _record_failure(reason)
             self._ready = False
             self.failed.emit(reason)
@@ -214,7 +218,9 @@ def _make_view_class():
 
         def _on_loaded(self, ok: bool) -> None:
             if not ok:
-                return  # a page that did not load (its process died on the way) reports through ``failed``
+                if not self._ended:  # a process that died on the way has said so already
+                    self._give_up(f"the result page {page_url().toLocalFile()} could not be loaded")
+                return
             self._ready = True
             self._apply_palette()
             if self._pending is not None:

@@ -74,3 +74,13 @@ def test_a_web_view_that_cannot_be_created_gives_source_views(qtbot, monkeypatch
     assert text.preview is None and "bold" in text.fallback.toPlainText()
     assert text.notice.isVisibleTo(text)
     assert "GPU process unavailable" in web.web_failure()
+
+
+def test_a_result_page_that_cannot_load_gives_source_views(qtbot, tmp_path, monkeypatch):
+    (tmp_path / "web").mkdir()  # a resources folder whose results.html is missing (a broken install)
+    monkeypatch.setenv("GLMOCR_RESOURCES_DIR", str(tmp_path))
+    view = make_result_view(region("formula", "x^2", "x^2"))
+    qtbot.addWidget(view)
+    view.show()
+    qtbot.waitUntil(lambda: view.preview is None, timeout=15_000)
+    assert "could not be loaded" in view.notice.text() and view.source.toPlainText() == "x^2"
