@@ -262,11 +262,12 @@ class TableResultView(ResultView):
 
     def eventFilter(self, watched, event) -> bool:  # noqa: N802 (Qt name)
         """The card's undo, redo, copy and paste keys belong to the grid while it has focus, even when the window
-        has actions on the same keys (which would otherwise make the shortcut ambiguous and do nothing)."""
+        has actions on the same keys (which would otherwise make the shortcut ambiguous and do nothing); so does
+        typing: a digit typed into a cell is the cell's, never a window shortcut such as a task key."""
         if event.type() == QEvent.Type.MouseButtonPress and watched is self.table.horizontalHeader().viewport():
             self._user_sized_columns = True
         if watched is self.table and event.type() == QEvent.Type.ShortcutOverride:
-            if self._action_for_key(event) is not None:
+            if self._action_for_key(event) is not None or _is_typing(event):
                 event.accept()
                 return True
         if watched is self.table and event.type() == QEvent.Type.KeyPress and self.table.state() != \
@@ -449,6 +450,12 @@ class TableResultView(ResultView):
         if rows:
             top, left = self._current() if self.table.currentIndex().isValid() else (0, 0)
             self.editor.paste_block(top, left, rows)
+
+
+def _is_typing(event) -> bool:
+    """A key that types a character (no Ctrl, Alt or Meta): it starts or continues editing a cell."""
+    held = event.modifiers() & ~(Qt.KeyboardModifier.ShiftModifier | Qt.KeyboardModifier.KeypadModifier)
+    return bool(event.text()) and event.text().isprintable() and held == Qt.KeyboardModifier.NoModifier
 
 
 def table_edit_flat(text: str) -> str:

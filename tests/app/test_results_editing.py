@@ -172,3 +172,28 @@ def test_undo_in_the_editor_reaches_the_region_and_the_preview(qtbot):
     with qtbot.waitSignal(view.edited, timeout=5_000):
         QTest.keyClick(view.source, Qt.Key.Key_Z, Qt.KeyboardModifier.ControlModifier)
     assert reg.edited_text == "x + "
+
+
+def test_digits_typed_into_a_table_cell_are_the_cells_not_a_window_shortcut(qtbot):
+    from PySide6.QtGui import QAction, QKeySequence
+    from PySide6.QtWidgets import QApplication, QVBoxLayout, QWidget
+
+    window = QWidget()
+    fired = []
+    task_key = QAction("Text task", window)
+    task_key.setShortcut(QKeySequence("1"))  # the window's task keys 1-4 are window-wide shortcuts
+    task_key.triggered.connect(lambda: fired.append("1"))
+    window.addAction(task_key)
+    reg = region("table", "<table><tr><td>a</td><td>b</td></tr></table>")
+    view = make_result_view(reg)
+    QVBoxLayout(window).addWidget(view)
+    show(qtbot, window)
+    model = view.editor.model
+    view.table.setCurrentIndex(model.index(0, 1))
+    view.table.setFocus()
+    qtbot.waitUntil(view.table.hasFocus)
+    for key in "1.09":  # each key to whatever has focus, as a keyboard does: the cell editor once it opens
+        QTest.keyClick(QApplication.focusWidget(), key)
+    QTest.keyClick(QApplication.focusWidget(), Qt.Key.Key_Return)
+    qtbot.waitUntil(lambda: model.data(model.index(0, 1)) == "1.09")
+    assert fired == [] and "1.09" in reg.edited_text
