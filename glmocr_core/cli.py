@@ -479,7 +479,8 @@ def conversion_jobs(inputs: list[str], out: Path) -> tuple[list[ConversionJob], 
     for text in inputs:
         path = Path(text)
         if path.is_dir():
-            found = sorted(p for p in path.rglob("*") if p.is_file() and p.suffix.lower() in SUPPORTED_SUFFIXES)
+            found = sorted(p for p in path.rglob("*") if p.is_file() and p.suffix.lower() in SUPPORTED_SUFFIXES
+                           and not _hidden_or_ours(p.relative_to(path), path))
             if not found:
                 _fail(InputError("the folder holds no image or PDF", path), EXIT_INPUT)
                 failed = True
@@ -493,6 +494,21 @@ def conversion_jobs(inputs: list[str], out: Path) -> tuple[list[ConversionJob], 
             name = _free_name(folder, document.stem, taken)
             jobs.append(ConversionJob(document, folder, name))
     return jobs, failed
+
+
+def _hidden_or_ours(relative: Path, root: Path) -> bool:
+    """Hidden files and folders, and what a conversion wrote (its resume folder, and a ``<name>_pictures`` folder
+    beside a ``.glmocr-convert/<name>`` one), so converting a folder into itself never converts its own pictures."""
+    from .convert.converter import PICTURES_SUFFIX
+    from .convert.state import WORK_FOLDER
+
+    folder = root
+    for part in relative.parts:
+        if part.startswith(".") or (part.endswith(PICTURES_SUFFIX) and
+                                    (folder / WORK_FOLDER / part[: -len(PICTURES_SUFFIX)]).is_dir()):
+            return True
+        folder = folder / part
+    return False
 
 
 def _free_name(folder: Path, stem: str, taken: set) -> str:

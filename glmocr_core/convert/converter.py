@@ -22,6 +22,7 @@ itself (the engine and the detector do), and it never imports Qt.
 from __future__ import annotations
 
 import dataclasses
+import io
 import json
 import os
 import threading
@@ -39,6 +40,7 @@ from .markdown import format_markdown
 from .state import WORK_FOLDER, ResumeState, write_atomic
 
 FORMATS = ("md", "json")
+PICTURES_SUFFIX = "_pictures"  # <name>_pictures/ beside <name>.md holds the page's pictures
 PICTURE_SUFFIX = ".png"  # lossless: figures are mostly lines and flat colour, which PNG keeps small and exact
 
 
@@ -162,7 +164,7 @@ class _Run:
 
     @property
     def pictures_folder(self) -> str:
-        return f"{self.name}_pictures"
+        return f"{self.name}{PICTURES_SUFFIX}"
 
     def execute(self, selection: list[int]) -> ConversionResult:
         started = time.perf_counter()
@@ -339,8 +341,6 @@ def _fill(block: DocumentBlock, result: OcrResult) -> None:
 
 
 def _save_png(picture, path: Path) -> None:
-    import io
-
     buffer = io.BytesIO()
     picture.save(buffer, format="PNG")
     write_atomic(path, buffer.getvalue())

@@ -58,6 +58,17 @@ def test_folders_are_searched_and_mirrored_and_formats_chosen(capsys, tiny_check
     assert not list(out.rglob("*.md"))
 
 
+def test_a_folder_converted_into_itself_never_converts_its_own_pictures(capsys, tiny_checkpoint, planned_layout,
+                                                                       tmp_path):
+    write_test_pdf(tmp_path / "doc.pdf", pages=1)
+    (tmp_path / ".hidden").mkdir()
+    write_test_images(tmp_path / ".hidden")
+    for _ in range(2):
+        assert main(convert_args([tmp_path], tmp_path, tiny_checkpoint, planned_layout)) == 0
+        assert "doc_pictures" not in capsys.readouterr().err
+    assert sorted(p.name for p in tmp_path.glob("*.md")) == ["doc.md"]
+
+
 def test_abandoned_blocks_on_request(capsys, tiny_checkpoint, planned_layout, three_page_pdf, tmp_path):
     assert main(convert_args([three_page_pdf], tmp_path, tiny_checkpoint, planned_layout, "--pages", "2",
                              "--include-abandoned", "--html-tables")) == 0
