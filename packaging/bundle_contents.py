@@ -20,6 +20,8 @@ NOT_FOR_USERS = re.compile(
     r"(^|/)torch/(bin/(test_\w*|\w*Test|protoc[-.\w]*|script_module_\w*\.ptl|test_\w*\.pt|upgrader_models)"
     r"|lib/lib(torchbind_test|jitbackend_test|backend_with_compiler|aoti_custom_ops)\.\w+"
     r"|test/|include/|share/cmake/|testing/_internal/data/)"
+    # Qt's own UI translations (the app loads none) and Chromium's developer tools (the app never opens them).
+    r"|(^|/)PySide6/(Qt/)?(translations/[^/]+\.qm|resources/qtwebengine_devtools_resources\.pak)$"
 )
 # QtWebEngine's Chromium locales: keep the one the app speaks.
 WEBENGINE_LOCALE = re.compile(r"(^|/)qtwebengine_locales/(?P<locale>[^/]+)\.pak$")
@@ -33,6 +35,7 @@ HOST_ONLY_LIBRARY = re.compile(r"^lib(systemd|udev|cups|gnutls|krb5|krb5support|
                                r"|gcrypt|gpg-error|p11-kit|avahi-\w+|selinux|mount|blkid|gtk-3|gdk-3)\.so(\.\d+)*$")
 DUPLICATE_MIN_BYTES = 1 << 20  # smaller identical files (icons, licences, stubs) are not worth a finding
 QT_PLUGIN_DIR = re.compile(r"(^|/)PySide6/(Qt/)?plugins/")
+QT_LIBRARY = re.compile(r"(^|/)PySide6/Qt/lib/libQt6\w+\.so\.6$")
 
 
 def for_users(destination: str) -> bool:
@@ -141,4 +144,21 @@ def prune_linux_binaries(binaries: list[tuple[str, str, str]], read_needed: Call
     if essential:
         raise StrandedLibrary("; ".join(f"{path} needs {', '.join(lacking)}" for path, lacking in essential.items()))
     dropped += [f"cannot load: {path} needs {', '.join(lacking)}" for path, lacking in sorted(stranded.items())]
-    return [entry for entry in kept if entry[0] not in stranded], dropped
+    kept = [entry for entry in kept if entry[0] not in stranded]
+    orphans = unneeded_qt_libraries({entry[0]: needs[entry[0]] for entry in kept if entry[0] in needs})
+    dropped += [f"needed by nothing: {path}" for path in sorted(orphans)]
+    return [entry for entry in kept if entry[0] not in orphans], dropped
+
+
+def unneeded_qt_libraries(needs: dict[str, Iterable[str]]) -> set[str]:
+    """Qt libraries (PySide6/Qt/lib) that no other file of the bundle links, directly or through another such
+    library: Qt loads its libraries only as link dependencies (plugins are loaded, libraries linked), so nothing
+    would ever load these. The hooks collect them for QML modules a widgets app never uses."""
+    orphans: set[str] = set()
+    while True:
+        linked = {soname for path, sonames in needs.items() if path not in orphans for soname in sonames}
+        found = {path for path in needs if path not in orphans and QT_LIBRARY.search(_posix(path))
+                 and PurePath(path).name not in linked}
+        if not found:
+            return orphans
+        orphans |= found

@@ -99,3 +99,25 @@ def highest(versions: frozenset[str] | set[str], prefix: str) -> str | None:
     """The highest ``PREFIX_x.y`` among ``versions`` (``GLIBC_PRIVATE`` and other names do not count)."""
     matching = [v for v in versions if re.fullmatch(rf"{re.escape(prefix)}_\d+(\.\d+)*", v)]
     return max(matching, key=version_key) if matching else None
+
+
+SHARED_LIBRARY = re.compile(r"\.so(\.\d+)*$")
+SYMBOL_TABLE = re.compile(r"\]\s+\.symtab\s")
+
+
+def has_symbol_table(path: Path, readelf: str = "readelf") -> bool:
+    done = subprocess.run([readelf, "--wide", "--section-headers", str(path)], capture_output=True, text=True)
+    return bool(SYMBOL_TABLE.search(done.stdout))
+
+
+def strip_symbol_tables(folder: Path, strip: str = "strip", readelf: str = "readelf") -> int:
+    """``strip --strip-unneeded`` every shared library under ``folder`` that still has a static symbol table, and
+    return the bytes saved. The dynamic symbols, which the loader and ``dlsym`` use, stay. Executables are left
+    alone: a PyInstaller executable carries its archive after the ELF image, which strip would cut off."""
+    saved = 0
+    for path in sorted(folder.rglob("*")):
+        if SHARED_LIBRARY.search(path.name) and is_elf(path) and has_symbol_table(path, readelf):
+            before = path.stat().st_size
+            subprocess.run([strip, "--strip-unneeded", str(path)], check=True)
+            saved += before - path.stat().st_size
+    return saved

@@ -172,6 +172,9 @@ def test_the_issue_named_libraries_map_to_their_packages():
     ("_internal/PySide6/Qt/translations/qtwebengine_locales/de.pak", False),
     ("_internal/PySide6/Qt/resources/qtwebengine_resources.pak", True),
     ("PySide6\\translations\\qtwebengine_locales\\fr.pak", False),
+    ("_internal/PySide6/Qt/translations/qtbase_de.qm", False),
+    ("_internal/PySide6/Qt/resources/qtwebengine_devtools_resources.pak", False),
+    ("_internal/PySide6/Qt/resources/icudtl.dat", True),
 ])
 def test_what_users_need(path, kept):
     assert bundle_contents.for_users(path) is kept
@@ -218,6 +221,35 @@ def test_prune_drops_host_libraries_and_plugins_left_without_them():
     kept, dropped = bundle_contents.prune_linux_binaries(binaries, needed.get, set(linux_depends.SYSTEM_PACKAGES))
     assert [entry[0] for entry in kept] == ["PySide6/Qt/lib/libQt6Gui.so.6", "PySide6/Qt/plugins/platforms/libqxcb.so"]
     assert len(dropped) == 3 and any("libqgtk3.so needs libgtk-3.so.0" in line for line in dropped)
+
+
+def test_qt_libraries_that_nothing_links_are_left_out():
+    needs = {"PySide6/QtCore.abi3.so": ["libQt6Core.so.6"], "PySide6/Qt/lib/libQt6Core.so.6": ["libc.so.6"],
+             "PySide6/Qt/lib/libQt6Quick.so.6": ["libQt6Qml.so.6"],
+             "PySide6/Qt/lib/libQt6Qml.so.6": ["libQt6Core.so.6"],
+             "PySide6/Qt/plugins/platforms/libqxcb.so": ["libQt6Core.so.6"]}
+    # Quick is linked by nothing; then Qml is linked only by Quick; plugins and Python modules are never orphans
+    assert bundle_contents.unneeded_qt_libraries(needs) == {"PySide6/Qt/lib/libQt6Quick.so.6",
+                                                            "PySide6/Qt/lib/libQt6Qml.so.6"}
+
+
+@on_linux
+@needs_readelf
+@pytest.mark.skipif(shutil.which("cc") is None or shutil.which("strip") is None, reason="needs a C compiler and strip")
+def test_stripping_removes_symbol_tables_of_libraries_only(tmp_path):
+    source = write(tmp_path / "lib.c", b"static int helper(void) { return 2; }\n"
+                                       b"int exported(void) { return helper(); }\n")
+    library = tmp_path / "bundle" / "libdemo.so.1"
+    library.parent.mkdir()
+    subprocess.run(["cc", "-shared", "-fPIC", "-o", str(library), str(source)], check=True)
+    program = tmp_path / "bundle" / "glmocr-studio"
+    shutil.copy2(library, program)  # an ELF file that is not named like a library: the PyInstaller executable
+    assert linux_elf.has_symbol_table(library) and linux_elf.has_symbol_table(program)
+    assert linux_elf.strip_symbol_tables(library.parent) > 0
+    assert not linux_elf.has_symbol_table(library) and linux_elf.has_symbol_table(program)
+    dynamic = subprocess.run(["readelf", "--wide", "--dyn-syms", str(library)], capture_output=True, text=True).stdout
+    assert " exported" in dynamic  # what dlsym and the loader use is still there
+    assert linux_elf.strip_symbol_tables(library.parent) == 0  # nothing left to do
 
 
 def test_prune_refuses_to_strand_a_library_the_app_links():
