@@ -110,14 +110,35 @@ def has_symbol_table(path: Path, readelf: str = "readelf") -> bool:
     return bool(SYMBOL_TABLE.search(done.stdout))
 
 
+def loadable_layout(path: Path, readelf: str = "readelf") -> bool:
+    """Every LOAD segment's file offset and address agree modulo its alignment, as the loader requires (strip can
+    break that in a library patchelf edited: "ELF load command address/offset not page-aligned")."""
+    done = subprocess.run([readelf, "--wide", "--program-headers", str(path)], capture_output=True, text=True)
+    segments = LOAD_SEGMENT.findall(done.stdout)
+    return bool(segments) and all((int(offset, 16) - int(address, 16)) % int(align, 16) == 0
+                                  for offset, address, align in segments)
+
+
+LOAD_SEGMENT = re.compile(r"^\s*LOAD\s+(0x[0-9a-f]+)\s+(0x[0-9a-f]+)\s+0x[0-9a-f]+\s+0x[0-9a-f]+\s+0x[0-9a-f]+"
+                          r"\s+[RWE ]+\s+(0x[0-9a-f]+)$", re.M)
+VENDORED_FOLDER = re.compile(r"\.libs$")  # auditwheel's copies (numpy.libs, pillow.libs): patchelf-edited, stripped
+
+
 def strip_symbol_tables(folder: Path, strip: str = "strip", readelf: str = "readelf") -> int:
     """``strip --strip-unneeded`` every shared library under ``folder`` that still has a static symbol table, and
-    return the bytes saved. The dynamic symbols, which the loader and ``dlsym`` use, stay. Executables are left
-    alone: a PyInstaller executable carries its archive after the ELF image, which strip would cut off."""
+    return the bytes saved. The dynamic symbols, which the loader and ``dlsym`` use, stay. A stripped copy replaces
+    the library only if its segments still load (``loadable_layout``). Executables are left alone: a PyInstaller
+    executable carries its archive after the ELF image, which strip would cut off."""
     saved = 0
     for path in sorted(folder.rglob("*")):
-        if SHARED_LIBRARY.search(path.name) and is_elf(path) and has_symbol_table(path, readelf):
-            before = path.stat().st_size
-            subprocess.run([strip, "--strip-unneeded", str(path)], check=True)
-            saved += before - path.stat().st_size
+        if (not SHARED_LIBRARY.search(path.name) or VENDORED_FOLDER.search(path.parent.name) or not is_elf(path)
+                or not has_symbol_table(path, readelf)):
+            continue
+        stripped = path.with_name(path.name + ".stripped")
+        subprocess.run([strip, "--strip-unneeded", "-o", str(stripped), str(path)], check=True)
+        if loadable_layout(stripped, readelf) and stripped.stat().st_size < path.stat().st_size:
+            saved += path.stat().st_size - stripped.stat().st_size
+            stripped.replace(path)
+        else:
+            stripped.unlink()
     return saved

@@ -252,6 +252,23 @@ def test_stripping_removes_symbol_tables_of_libraries_only(tmp_path):
     assert linux_elf.strip_symbol_tables(library.parent) == 0  # nothing left to do
 
 
+PROGRAM_HEADERS = """
+Program Headers:
+  Type           Offset   VirtAddr           PhysAddr           FileSiz  MemSiz   Flg Align
+  LOAD           0x000000 0x0000000000000000 0x0000000000000000 0x001234 0x001234 R   0x1000
+  LOAD           {offset} 0x0000000000402000 0x0000000000402000 0x000100 0x000100 R E 0x1000
+  DYNAMIC        0x002e20 0x0000000000403e20 0x0000000000403e20 0x0001a0 0x0001a0 RW  0x8
+"""
+
+
+@pytest.mark.parametrize(("offset", "loadable"), [("0x002000", True), ("0x002010", False)])
+def test_a_stripped_library_must_still_load(tmp_path, monkeypatch, offset, loadable):
+    """What strip did to numpy's patchelf-edited OpenBLAS here: offset and address no longer agree modulo the page."""
+    headers = PROGRAM_HEADERS.format(offset=offset)
+    monkeypatch.setattr(linux_elf.subprocess, "run", lambda *a, **k: subprocess.CompletedProcess(a, 0, headers, ""))
+    assert linux_elf.loadable_layout(tmp_path / "lib.so") is loadable
+
+
 def test_prune_refuses_to_strand_a_library_the_app_links():
     binaries = [("PySide6/Qt/lib/libQt6Gui.so.6", "/venv/libQt6Gui.so.6", "BINARY")]
     with pytest.raises(bundle_contents.StrandedLibrary, match="libQt6Gui.so.6 needs libunheard-of.so.1"):
