@@ -15,7 +15,7 @@ from PySide6.QtCore import QObject, QThread, Signal, Slot
 from glmocr_core.api import EngineInfo, EngineLoader
 
 from app.engine.options import LOCAL, EngineChoice
-from app.engine.worker import EngineWorker, OcrJob
+from app.engine.worker import EngineWorker, OcrJob, share_gil_with_gui
 
 SHUTDOWN_WAIT_MS = 5000
 
@@ -46,6 +46,7 @@ class EngineHost(QObject):
         self.engine_info: EngineInfo | None = None
         self.choice: EngineChoice | None = None  # what was loaded last (or is loading)
         self.loading = False
+        share_gil_with_gui()  # the worker's decode loop and this thread's slots share one interpreter
         self.thread = QThread()
         self.thread.setObjectName("glmocr-engine")
         self.worker = EngineWorker(loader, remote_loader)

@@ -17,6 +17,7 @@ batch before streaming anything, its jobs run one by one so only the bad one fai
 
 from __future__ import annotations
 
+import sys
 import threading
 import time
 from collections import deque
@@ -31,7 +32,15 @@ from glmocr_core.errors import GlmOcrError
 
 from app.engine.options import EngineChoice
 
-DELTA_INTERVAL_S = 0.05  # at most ~20 text updates a second reach the GUI, however fast tokens come
+# At most ~5 text updates a second reach the GUI, however fast tokens come (the first piece goes out at once). Each
+# update costs the GUI thread a few milliseconds of Python and layout (the card grows, its header re-flows), taken
+# from the cores the model decodes on; at 0.05 s every token of a CPU decode (~13 a second) was an update of its own.
+DELTA_INTERVAL_S = 0.2
+# The GUI thread runs Python (slots, layouts, timers) while this thread decodes. Every torch op releases the GIL and
+# taking it back waits for the GUI thread to let go: up to the interpreter's switch interval (5 ms by default) per
+# op, so each burst of GUI work stalled decoding for about its whole length, op after op. A short interval bounds
+# each wait. While the GUI thread idles in Qt's event loop it holds no GIL, and the interval changes nothing.
+GIL_SWITCH_INTERVAL_S = 0.0005
 # Regions decoded together at most. Decode is memory-bound, so rows share each weight read: on CPU a batch of 8 gives
 # about 4x the single-region rate (measured on fp32); more rows mostly add padding, memory
 # and time to each region's first result. Not a setting on purpose: it is a property of the decoder, not a taste.
@@ -51,6 +60,13 @@ class OcrJob:
     options: RecognizeOptions = field(default_factory=RecognizeOptions)
     dpi: int = DEFAULT_DPI
     seq: int = 0
+
+
+def share_gil_with_gui(interval_s: float = GIL_SWITCH_INTERVAL_S) -> None:
+    """Shorten the interpreter's switch interval (process-wide; never lengthened) so decoding keeps its pace while
+    the GUI thread runs Python."""
+    if sys.getswitchinterval() > interval_s:
+        sys.setswitchinterval(interval_s)
 
 
 def same_batch(a: OcrJob, b: OcrJob) -> bool:
@@ -153,9 +169,9 @@ class _BatchRun:
 
     jobs: list[OcrJob]
     taken_at: float  # time.monotonic() when the worker took these jobs: progress counts from here
+    throttle: RowThrottle
     partial: dict[int, list[str]] = field(default_factory=dict)  # seq -> streamed pieces
     answered: set[int] = field(default_factory=set)  # seqs whose final signal went out
-    throttle: RowThrottle = field(default_factory=RowThrottle)
     streamed: bool = False  # the engine yielded at least one item
 
     def text(self, job: OcrJob) -> str:
@@ -183,6 +199,7 @@ class EngineWorker(QObject):
         self.loader = loader
         self.remote_loader = remote_loader
         self.engine: OcrEngine | None = None
+        self.delta_interval_s = DELTA_INTERVAL_S  # the pace of text updates (a benchmark may try others)
         self._queue: deque[OcrJob] = deque()
         self._lock = threading.Lock()
         self.cancel_event = threading.Event()  # set exactly when every job inside the engine call is stopped
@@ -343,7 +360,7 @@ class EngineWorker(QObject):
             self._answer(self.finished, job, result)
 
     def _recognize(self, job: OcrJob, image, region, partial: list[str], taken_at: float) -> OcrResult | None:
-        throttle, result = DeltaThrottle(), None
+        throttle, result = DeltaThrottle(self.delta_interval_s), None
         stream = self.engine.recognize(image, task=job.task, region=region, options=job.options,
                                        cancel=self.cancel_event)
         for item in stream:
@@ -356,7 +373,7 @@ class EngineWorker(QObject):
         return result
 
     def _run_together(self, jobs: list[OcrJob], image, regions: dict, taken_at: float) -> None:
-        run = _BatchRun(jobs, taken_at)
+        run = _BatchRun(jobs, taken_at, RowThrottle(self.delta_interval_s))
         self._begin_decoding(jobs)
         try:
             stream = self.engine.recognize_batch(image, [regions[job.seq] for job in jobs], task=jobs[0].task,

@@ -1,0 +1,62 @@
+"""What the worker costs the GUI and what the GUI costs the worker: text updates at a pace a reader needs (not one
+per token), and an interpreter switch interval short enough that the GUI thread's Python does not stall decoding."""
+
+import math
+import sys
+
+import pytest
+from PIL import Image
+
+from glmocr_core.api import RecognizeOptions
+from glmocr_core.documents.document import document_from_image
+from glmocr_core.loader import load_engine
+
+from app.engine import worker
+from app.engine.host import EngineHost
+from app.engine.worker import DELTA_INTERVAL_S, GIL_SWITCH_INTERVAL_S, OcrJob, share_gil_with_gui
+
+WAIT_MS = 60_000
+
+
+@pytest.fixture
+def default_switch_interval():
+    before = sys.getswitchinterval()
+    sys.setswitchinterval(0.005)  # the interpreter's default
+    yield
+    sys.setswitchinterval(before)
+
+
+def test_a_host_shortens_the_switch_interval(qtbot, default_switch_interval):
+    from fake_engine import FakeFactory
+
+    host = EngineHost(FakeFactory())
+    assert sys.getswitchinterval() == pytest.approx(GIL_SWITCH_INTERVAL_S)
+    assert host.shutdown()
+
+
+def test_a_shorter_interval_set_elsewhere_is_kept(default_switch_interval):
+    sys.setswitchinterval(GIL_SWITCH_INTERVAL_S / 2)
+    share_gil_with_gui()
+    assert sys.getswitchinterval() == pytest.approx(GIL_SWITCH_INTERVAL_S / 2)
+
+
+def test_updates_come_at_a_readers_pace_not_per_token():
+    assert 0.1 <= DELTA_INTERVAL_S <= 0.5  # 2-10 a second: live to the eye, a few per second of GUI work
+    assert worker.EngineWorker(lambda *a, **k: None).delta_interval_s == DELTA_INTERVAL_S
+
+
+def test_a_real_decode_sends_no_more_updates_than_its_time_allows(qtbot, tiny_checkpoint):
+    host = EngineHost(load_engine)
+    with qtbot.waitSignal(host.model_ready, timeout=WAIT_MS):
+        host.load_model(str(tiny_checkpoint))
+    progress = []
+    host.progress.connect(lambda rid, tokens, elapsed: progress.append((tokens, elapsed)))
+    page = document_from_image(Image.new("RGB", (224, 112), "white"))
+    options = RecognizeOptions(max_new_tokens=96, repeat_guard=False)
+    with qtbot.waitSignal(host.job_finished, timeout=WAIT_MS) as finished:
+        host.submit(OcrJob("r1", page, 0, None, options=options))
+    assert host.shutdown()
+    elapsed = progress[-1][1]
+    assert finished.args[1].token_ids
+    # the first piece at once, then one per interval at most, then the final flush
+    assert len(progress) <= 2 + math.ceil(elapsed / DELTA_INTERVAL_S)
