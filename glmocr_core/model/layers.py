@@ -26,45 +26,85 @@ class RMSNorm(nn.Module):
 
 
 SKINNY_ROWS = 16
+ROW_CLASSES = ("one_row", "few_rows", "many_rows")  # one-row decode, a batch of rows, prefill
+
+
+def row_class(rows: int) -> str:
+    return "one_row" if rows == 1 else "few_rows" if rows <= SKINNY_ROWS else "many_rows"
 
 
 class Linear(nn.Linear):
-    """nn.Linear whose product goes through :func:`linear`, which picks the fastest exact fp32 kernel for the
-    number of rows. Weights stored narrower than the input (see checkpoint.loading.NARROW_STORED) are upcast at use."""
+    """nn.Linear whose product goes through :func:`linear`, which runs the fp32 CPU kernel chosen for the number of
+    rows. Weights stored narrower than the input (see checkpoint.loading.NARROW_STORED) are upcast at use."""
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return linear(x, compute_weight(self.weight, x.dtype), self.bias)
 
 
 def linear(x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None = None) -> torch.Tensor:
-    """x @ weight^T + bias in the input's dtype, with the fp32 CPU kernel that measured fastest
-    (bench/findings.md, "CPU kernels"):
-
-    - x86 with oneDNN: oneDNN's fp32 linear for every row count. On this model's shapes it runs prefill GEMMs
-      1.2-1.4x faster than MKL's, streams the weights of one-row decode ~1.4x faster than MKL's matrix-vector
-      product, and decodes a batch of 8 regions ~1.4x faster than the (W @ x^T) trick below. Same fp32
-      arithmetic, only the summation order differs (errors against fp64 are no larger than MKL's).
-    - other CPUs, 2-16 rows: (W @ x^T)^T, which MKL and similar BLAS run 2.5-3x faster than x @ W^T.
-    - everything else (GPUs, other dtypes): F.linear.
-    """
+    """x @ weight^T + bias in the input's dtype. fp32 products on CPUs run the kernel chosen for their row class
+    (:func:`use_cpu_kernels`; ``runtime.kernel_choice`` times the candidates on the machine at hand, because the
+    winner differs between CPUs); every candidate is the same fp32 arithmetic, only the summation order differs.
+    Everything else (GPUs, other dtypes) is F.linear."""
     rows = x.numel() // x.shape[-1] if x.shape[-1] else 0
     if x.device.type != "cpu" or x.dtype != torch.float32 or rows == 0:
         return F.linear(x, weight, bias)
-    flat = x.reshape(rows, x.shape[-1])
-    if onednn_linear_available():
-        out = torch.ops.mkldnn._linear_pointwise(flat.contiguous(), weight.contiguous(), bias, "none", [], "")
-    elif 1 < rows <= SKINNY_ROWS:
-        out = torch.matmul(weight, flat.t()).t()
-        out = out + bias if bias is not None else out
-    else:
-        out = F.linear(flat, weight, bias)
+    kind = row_class(rows)
+    kernel = FP32_KERNELS[_chosen.get(kind) or default_cpu_kernels()[kind]]
+    out = kernel(x.reshape(rows, x.shape[-1]), weight, bias)
     return out.reshape(*x.shape[:-1], weight.shape[0])
+
+
+def _f_linear(x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None) -> torch.Tensor:
+    return F.linear(x, weight, bias)
+
+
+def _onednn(x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None) -> torch.Tensor:
+    return torch.ops.mkldnn._linear_pointwise(x.contiguous(), weight.contiguous(), bias, "none", [], "")
+
+
+def _transposed(x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None) -> torch.Tensor:
+    # (W @ x^T)^T: for a few rows some BLAS libraries run this 2.5-3x faster than x @ W^T
+    out = torch.matmul(weight, x.t()).t()
+    return out + bias if bias is not None else out
+
+
+# name -> fp32 kernel (x [rows, in], weight [out, in], bias) -> [rows, out]
+FP32_KERNELS = {"f_linear": _f_linear, "onednn": _onednn, "transposed": _transposed}
+_chosen: dict[str, str] = {}  # row class -> kernel name, once measured; replaced whole, never mutated in place
+
+
+def use_cpu_kernels(choice: dict[str, str]) -> None:
+    """Run fp32 CPU products of each row class with the named kernels (classes left out keep the default)."""
+    global _chosen
+    unknown = {name for name in choice.values() if name not in available_cpu_kernels()}
+    if unknown or not set(choice) <= set(ROW_CLASSES):
+        raise ValueError(f"unknown or unavailable kernels or row classes in {choice}")
+    _chosen = dict(choice)
+
+
+def cpu_kernels() -> dict[str, str]:
+    """The kernel each row class runs now."""
+    return {**default_cpu_kernels(), **_chosen}
+
+
+def available_cpu_kernels() -> tuple[str, ...]:
+    return tuple(name for name in FP32_KERNELS if name != "onednn" or onednn_linear_available())
+
+
+@functools.cache
+def default_cpu_kernels() -> dict[str, str]:
+    """The choice before (or without) a measurement: oneDNN where it exists (it won every row count on the AMD AVX2
+    machine it was first measured on), else the (W @ x^T) trick for a few rows and F.linear otherwise."""
+    if onednn_linear_available():
+        return dict.fromkeys(ROW_CLASSES, "onednn")
+    return {"one_row": "f_linear", "few_rows": "transposed", "many_rows": "f_linear"}
 
 
 @functools.cache
 def onednn_linear_available() -> bool:
-    """Whether torch's oneDNN fp32 linear can be used: an x86 CPU (where it was measured to win) and a torch
-    built with oneDNN that accepts the call (checked once on a tiny product against F.linear)."""
+    """Whether torch's oneDNN fp32 linear can be used: an x86 CPU and a torch built with oneDNN that accepts the
+    call (checked once on a tiny product against F.linear)."""
     if platform.machine().lower() not in ("x86_64", "amd64") or not torch.backends.mkldnn.is_available():
         return False
     try:

@@ -15,6 +15,7 @@ import torch
 
 from ..model.glm_ocr import GlmOcrModel
 from ..model.rope import mrope_positions
+from . import kernel_choice
 from .graphs import GraphDecoder
 from .kv_cache import KVCache
 
@@ -51,6 +52,8 @@ class ModelRunner:
             raise ValueError(f"unknown decode step {decode_step!r}; choose one of: {', '.join(DECODE_STEPS)}")
         self.model = model
         self.decode_step = decode_step
+        if self.device.type == "cpu":
+            kernel_choice.start(model.cfg)  # times the CPU kernels in the background (once per process)
 
     @property
     def device(self) -> torch.device:
@@ -71,6 +74,7 @@ class ModelRunner:
         ``keep_prompt`` (one prompt only) keeps the prompt's embeddings, positions and hidden states for the MTP
         drafter; ``all_logits`` (one prompt only) returns logits for every prompt position.
         """
+        kernel_choice.wait()  # every request of a process runs with the one kernel choice
         length = max(len(p.ids) for p in prompts)
         pads = [length - len(p.ids) for p in prompts]
         cache = self.new_cache(len(prompts), capacity)

@@ -1,0 +1,323 @@
+"""Which exact fp32 kernel runs each CPU product, chosen by timing the candidates on the machine at hand.
+
+The fastest fp32 product kernel depends on the CPU: oneDNN won every row count on an AMD AVX2 machine, while on an
+Intel AMX Xeon the same choice made exact decoding slower than the reference. So at the first model load on a CPU
+the candidates of ``model.layers.FP32_KERNELS`` are timed on the model's own shapes (one-row decode, a batch of rows,
+prefill), for at most ``BUDGET_S``, and the fastest one whose result is as exact as F.linear's wins each row class.
+The choice is kept per CPU (model name and flags), torch version, thread count and model shapes in the user cache
+folder, so later starts only read a small JSON file.
+
+The selection (``choose``) is a pure function of timings and exactness, so tests inject both; ``measure`` is the only
+part that reads a clock. ``start`` runs the whole thing on a background thread while the model loads; ``wait``
+returns once the choice is installed (the runner calls it before its first prefill, so every request of a process
+runs with one choice and results stay reproducible within it).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import os
+import threading
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Callable
+
+import torch
+
+from ..model import layers
+from ..model.config import ModelConfig
+from ..paths import weight_cache_dir
+from .devices import CpuFeatures, host_cpu
+
+CHOICE_FORMAT = 1  # bump when the candidates, the shapes or the rule change: cached choices are then re-measured
+BUDGET_S = 1.0  # timing budget; with the exactness probe and the set-up the whole choice stays under 2 s
+MIN_ROUNDS = 2  # interleaved rounds every row class gets before the budget may stop the timing
+MAX_ROUNDS = 7
+MARGIN = 0.05  # a challenger must beat the default by 5%: timing noise alone must not flip a choice
+EXACT_FACTOR = 4.0  # a candidate is exact when its error against fp64 is at most 4x F.linear's (bf16 or tf32 math
+# inside a kernel would be hundreds of times larger; reordered fp32 sums are within 1-2x)
+PREFILL_ROWS, BATCH_ROWS, VISION_ROWS = 64, 8, 128  # big enough to show each kernel's GEMM rate
+# which candidates compete in each row class ("transposed" only helps a few rows)
+CANDIDATES = {"one_row": ("f_linear", "onednn"), "few_rows": ("f_linear", "onednn", "transposed"),
+              "many_rows": ("f_linear", "onednn")}
+REFERENCE = "f_linear"
+REPEATS = {"one_row": 4, "few_rows": 2, "many_rows": 1}  # timings per round: cheap classes get more samples
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Shape:
+    rows: int
+    inputs: int
+    outputs: int
+
+
+@dataclass
+class KernelChoice:
+    """Plain data for ``glmocr-studio info`` and the benchmark report: what runs, why, and the timings."""
+
+    kernels: dict[str, str]  # row class -> kernel name
+    reasons: dict[str, str]  # row class -> one sentence
+    source: str  # "measured", "cached" or "default"
+    timings_ms: dict[str, dict[str, float]] = field(default_factory=dict)  # row class -> kernel -> best ms
+    rejected: dict[str, str] = field(default_factory=dict)  # kernel -> why it was not exact
+    key: dict = field(default_factory=dict)  # what the choice is valid for
+    measured_s: float = 0.0
+
+    def as_dict(self) -> dict:
+        return asdict(self)
+
+    def summary_lines(self) -> list[str]:
+        lines = [f"CPU kernels ({self.source}" + (f", {self.measured_s:.1f} s" if self.source == "measured" else "")
+                 + "):"]
+        lines += [f"  {kind}: {self.kernels[kind]} ({self.reasons.get(kind, '')})" for kind in layers.ROW_CLASSES]
+        lines += [f"  not exact: {name} ({why})" for name, why in self.rejected.items()]
+        return lines
+
+
+# ------------------------------------------------------------------------------------------------ the rule
+
+
+def choose(timings_ms: dict[str, dict[str, float]], exact: dict[str, bool],
+           default: dict[str, str]) -> tuple[dict[str, str], dict[str, str]]:
+    """(kernels, reasons) per row class: the fastest exact candidate, unless it beats the default by less than
+    ``MARGIN`` (then the default stays). Classes without an exact timed candidate keep the default."""
+    kernels, reasons = {}, {}
+    for kind in layers.ROW_CLASSES:
+        timed = {name: ms for name, ms in timings_ms.get(kind, {}).items() if exact.get(name, False)}
+        kernels[kind], reasons[kind] = _choose_one(timed, default[kind])
+    return kernels, reasons
+
+
+def _choose_one(timed: dict[str, float], default: str) -> tuple[str, str]:
+    if not timed:
+        return default, "not measured: the default"
+    fastest = min(timed, key=timed.get)
+    others = ", ".join(f"{name} {ms:.2f} ms" for name, ms in sorted(timed.items(), key=lambda kv: kv[1])
+                       if name != fastest)
+    if fastest != default and default in timed and timed[fastest] > (1 - MARGIN) * timed[default]:
+        return default, (f"{default} {timed[default]:.2f} ms kept: {fastest} {timed[fastest]:.2f} ms is within "
+                         f"{MARGIN:.0%}")
+    return fastest, f"fastest exact, {timed[fastest]:.2f} ms" + (f"; {others}" if others else "")
+
+
+# ------------------------------------------------------------------------------------------------ measuring
+
+
+def probe_shapes(cfg: ModelConfig) -> dict[str, list[Shape]]:
+    """The model's own product shapes per row class: the decoder's gate/up and down projections, plus a vision MLP
+    product for prefill (the vision tower is most of a first token)."""
+    t, v = cfg.text, cfg.vision
+    decoder = [(t.hidden_size, 2 * t.intermediate_size), (t.intermediate_size, t.hidden_size)]
+    rows = {"one_row": 1, "few_rows": BATCH_ROWS, "many_rows": PREFILL_ROWS}
+    shapes = {kind: [Shape(n, i, o) for i, o in decoder] for kind, n in rows.items()}
+    shapes["many_rows"].append(Shape(VISION_ROWS, v.hidden_size, v.intermediate_size))
+    return shapes
+
+
+def candidates(kind: str) -> tuple[str, ...]:
+    return tuple(name for name in CANDIDATES[kind] if name in layers.available_cpu_kernels())
+
+
+def exactness(shapes: dict[str, list[Shape]]) -> tuple[dict[str, bool], dict[str, str]]:
+    """(kernel -> exact, kernel -> why not) from small products with the model's longest sums, against fp64."""
+    generator = torch.Generator().manual_seed(0)
+    inputs = max(s.inputs for group in shapes.values() for s in group)
+    exact, rejected = {}, {}
+    for kind, rows in (("one_row", 1), ("few_rows", BATCH_ROWS), ("many_rows", 64)):
+        x = torch.empty(rows, inputs).uniform_(-1, 1, generator=generator)
+        weight = torch.empty(64, inputs).uniform_(-0.05, 0.05, generator=generator)
+        truth = x.double() @ weight.double().t()
+        allowed = EXACT_FACTOR * _error(layers.FP32_KERNELS[REFERENCE](x, weight, None), truth)
+        for name in candidates(kind):
+            error = _error(layers.FP32_KERNELS[name](x, weight, None), truth)
+            if error > allowed + 1e-7 * float(truth.abs().max()):
+                exact[name] = False
+                rejected[name] = f"{kind}: error {error:.2e} against fp64, F.linear's {allowed / EXACT_FACTOR:.2e}"
+            exact.setdefault(name, True)
+    return exact, rejected
+
+
+def _error(out: torch.Tensor, truth: torch.Tensor) -> float:
+    return float((out.double() - truth).abs().max())
+
+
+def measure(shapes: dict[str, list[Shape]], budget_s: float = BUDGET_S,
+            clock: Callable[[], float] = time.perf_counter) -> dict[str, dict[str, float]]:
+    """Best time (ms) of each candidate per row class, summed over the class's shapes. Candidates are interleaved
+    round by round and the best round is kept: on a shared machine the other load slows a call, never speeds it."""
+    weights = _probe_weights(shapes)
+    generator = torch.Generator().manual_seed(1)
+    xs = {s: torch.empty(s.rows, s.inputs).uniform_(-1, 1, generator=generator) for g in shapes.values() for s in g}
+    best: dict[str, dict[str, float]] = {kind: {} for kind in shapes}
+    started = clock()
+    for round_index in range(MAX_ROUNDS):
+        if round_index >= MIN_ROUNDS and clock() - started > budget_s:
+            break
+        for kind, group in shapes.items():
+            for name in candidates(kind):
+                for _ in range(REPEATS[kind]):
+                    ms = _time_group(layers.FP32_KERNELS[name], group, xs, weights, clock)
+                    best[kind][name] = min(ms, best[kind].get(name, float("inf")))
+    return best
+
+
+def _probe_weights(shapes: dict[str, list[Shape]]) -> dict[tuple[int, int], torch.Tensor]:
+    # constant values: no product kernel has a fast path for them, and filling 100 MB this way costs milliseconds
+    sizes = {(s.outputs, s.inputs) for group in shapes.values() for s in group}
+    return {size: torch.full(size, 0.01) for size in sorted(sizes)}
+
+
+def _time_group(kernel, group: list[Shape], xs: dict, weights: dict, clock) -> float:
+    start = clock()
+    for shape in group:
+        kernel(xs[shape], weights[(shape.outputs, shape.inputs)], None)
+    return (clock() - start) * 1e3
+
+
+# ------------------------------------------------------------------------------------------------ caching
+
+
+def choice_key(cfg: ModelConfig, cpu: CpuFeatures, threads: int) -> dict:
+    shapes = probe_shapes(cfg)
+    return {"format": CHOICE_FORMAT, "cpu": cpu.model, "flags": sorted(cpu.flags), "torch": torch.__version__,
+            "threads": threads, "kernels": list(layers.available_cpu_kernels()),
+            "shapes": {kind: [list(asdict(s).values()) for s in group] for kind, group in shapes.items()}}
+
+
+def default_cache_dir() -> Path | None:
+    """Next to the converted-weight cache, and switched off with it."""
+    weights = weight_cache_dir()
+    return None if weights is None else weights.parent / "cpu-kernels"
+
+
+def cache_path(cache_dir: Path, key: dict) -> Path:
+    digest = hashlib.sha256(json.dumps(key, sort_keys=True).encode()).hexdigest()[:20]
+    return cache_dir / f"kernels-{digest}.json"
+
+
+def read_cached(path: Path, key: dict) -> KernelChoice | None:
+    try:
+        stored = json.loads(path.read_text(encoding="utf-8"))
+        if stored.get("key") != key:
+            return None
+        choice = KernelChoice(**{**stored, "source": "cached"})
+    except (OSError, ValueError, TypeError):
+        return None
+    known = set(layers.available_cpu_kernels())
+    if set(choice.kernels) != set(layers.ROW_CLASSES) or not set(choice.kernels.values()) <= known:
+        return None
+    return choice
+
+
+def write_cached(path: Path, choice: KernelChoice, key: dict) -> None:
+    temporary = path.with_suffix(f".tmp{os.getpid()}")
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        stored = {**choice.as_dict(), "source": "measured", "key": key}
+        temporary.write_text(json.dumps(stored, indent=1), encoding="utf-8")
+        os.replace(temporary, path)
+    except OSError as exc:  # a read-only or full disk only means measuring again next start
+        log.info("could not keep the CPU kernel choice in %s: %s", path.parent, exc)
+        temporary.unlink(missing_ok=True)
+
+
+# ------------------------------------------------------------------------------------------------ one per process
+
+
+def settle(cfg: ModelConfig, cpu: CpuFeatures | None = None, cache_dir: Path | None = None,
+           budget_s: float = BUDGET_S) -> KernelChoice:
+    """The cached choice for this machine and model, or a new measurement (then cached); installed in
+    ``model.layers`` either way."""
+    key = choice_key(cfg, cpu or host_cpu(), torch.get_num_threads())
+    path = cache_path(cache_dir, key) if cache_dir is not None else None
+    choice = read_cached(path, key) if path is not None else None
+    if choice is None:
+        choice = measured_choice(cfg, key, budget_s)
+        if path is not None:
+            write_cached(path, choice, key)
+    layers.use_cpu_kernels(choice.kernels)
+    return choice
+
+
+def measured_choice(cfg: ModelConfig, key: dict, budget_s: float = BUDGET_S) -> KernelChoice:
+    started = time.perf_counter()
+    shapes = probe_shapes(cfg)
+    with torch.inference_mode():
+        exact, rejected = exactness(shapes)
+        timings = measure(shapes, budget_s)
+    kernels, reasons = choose(timings, exact, layers.default_cpu_kernels())
+    return KernelChoice(kernels, reasons, "measured", _rounded(timings), rejected, key,
+                        time.perf_counter() - started)
+
+
+def _rounded(timings: dict[str, dict[str, float]]) -> dict[str, dict[str, float]]:
+    return {kind: {name: round(ms, 3) for name, ms in by_name.items()} for kind, by_name in timings.items()}
+
+
+class _Process:
+    """The one choice of this process: started once, waited for before the first prefill."""
+
+    def __init__(self):
+        self.lock = threading.Lock()
+        self.thread: threading.Thread | None = None
+        self.choice: KernelChoice | None = None
+
+    def start(self, cfg: ModelConfig, cpu: CpuFeatures | None, cache_dir: Path | None) -> None:
+        with self.lock:
+            if self.thread is not None:
+                return
+            threads = torch.get_num_threads()
+            self.thread = threading.Thread(target=self._run, args=(cfg, cpu, cache_dir, threads),
+                                           name="cpu-kernel-choice", daemon=True)
+            self.thread.start()
+
+    def _run(self, cfg, cpu, cache_dir, threads) -> None:
+        torch.set_num_threads(threads)  # time with the threads inference will use
+        try:
+            self.choice = settle(cfg, cpu, cache_dir)
+        except Exception as exc:  # noqa: BLE001 - a failed measurement must never fail a model load
+            log.warning("CPU kernel timing failed, keeping the default kernels: %s", exc)
+            self.choice = default_choice(f"timing failed: {exc}")
+
+    def wait(self) -> KernelChoice | None:
+        thread = self.thread
+        if thread is not None:
+            thread.join()
+        return self.choice
+
+
+_PROCESS = _Process()
+_UNSET = object()
+
+
+def start(cfg: ModelConfig, cpu: CpuFeatures | None = None, cache_dir=_UNSET) -> None:
+    """Choose this process's CPU kernels in the background (once; later calls do nothing)."""
+    _PROCESS.start(cfg, cpu, default_cache_dir() if cache_dir is _UNSET else cache_dir)
+
+
+def wait() -> KernelChoice | None:
+    """The installed choice once the background choice is done; None when none was started."""
+    return _PROCESS.wait()
+
+
+def default_choice(why: str = "not measured yet: it is measured at the first model load") -> KernelChoice:
+    kernels = layers.default_cpu_kernels()
+    return KernelChoice(dict(kernels), dict.fromkeys(kernels, why), "default")
+
+
+def describe(cfg: ModelConfig | None, cpu: CpuFeatures | None = None, cache_dir=_UNSET) -> KernelChoice:
+    """What this process runs, else what a model load would run (the cached choice for ``cfg``), else the default;
+    measures nothing (``glmocr-studio info``)."""
+    if _PROCESS.choice is not None:
+        return _PROCESS.choice
+    cache_dir = default_cache_dir() if cache_dir is _UNSET else cache_dir
+    if cfg is not None and cache_dir is not None:
+        key = choice_key(cfg, cpu or host_cpu(), torch.get_num_threads())
+        cached = read_cached(cache_path(cache_dir, key), key)
+        if cached is not None:
+            return cached
+    return default_choice()
