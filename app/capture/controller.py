@@ -81,7 +81,8 @@ class CaptureController(QObject):
             self.failed.emit(str(error))
             return
         self._pending = False
-        task = self._task() if self._task() in TASKS else TASKS[0]
+        task = self._task()
+        task = task if task in TASKS else TASKS[0]  # a hand-edited setting must not break the overlay
         self.overlays = [self._overlay(screen, picture, task) for screen, picture in zip(screens, pictures)]
         for overlay in self.overlays:
             overlay.show_frozen()
