@@ -31,7 +31,9 @@ from PySide6.QtWidgets import (
     QPlainTextEdit,
     QPushButton,
     QSpinBox,
+    QTabWidget,
     QVBoxLayout,
+    QWidget,
 )
 
 from glmocr_core.backends.settings import BACKENDS, DEFAULT_URLS, IMAGE_FORMATS, REMOTE_KINDS, RemoteSettings
@@ -207,12 +209,14 @@ class SettingsDialog(QDialog):
     # --- layout ---------------------------------------------------------------------------------------------------
 
     def _build(self) -> None:
+        """Tabs, so the dialog fits a small screen (800×600) whichever notes and warnings are showing."""
         column = QVBoxLayout(self)
-        column.addWidget(self._backend_box())
-        column.addWidget(self._compute_box())
-        column.addWidget(self._recognition_box())
-        column.addWidget(self._running_box())
-        column.addWidget(self._app_box())
+        self.tabs = QTabWidget()
+        for title, boxes in (("Where it runs", (self._backend_box(),)), ("Model and device", (self._compute_box(),)),
+                             ("Recognition", (self._recognition_box(), self._running_box())),
+                             ("Application", (self._app_box(),))):
+            self.tabs.addTab(_page(boxes), title)
+        column.addWidget(self.tabs)
         buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel
                                    | QDialogButtonBox.StandardButton.RestoreDefaults)
         buttons.accepted.connect(self.accept)
@@ -496,6 +500,15 @@ def _describe_devices(devices: list, error: str) -> str:
     parts = [f"{d.name}: {d.description}" + (f" ({human_bytes(d.memory_bytes)})" if d.memory_bytes else "")
              for d in gpus]
     return "Detected: " + "; ".join(parts)
+
+
+def _page(boxes) -> QWidget:
+    page = QWidget()
+    column = QVBoxLayout(page)
+    for box in boxes:
+        column.addWidget(box)
+    column.addStretch(1)
+    return page
 
 
 def _combo(name: str, items: dict[str, str]) -> QComboBox:

@@ -176,3 +176,15 @@ def test_the_snip_habits_and_auto_run_are_in_the_dialog_and_saved(qtbot, tmp_pat
     assert reopened.run_checks["copy_result_when_done"].isChecked()
     reopened.restore_defaults()
     assert reopened.run_checks["run_pasted_images"].isChecked()
+
+
+def test_the_dialog_fits_an_800_by_600_screen_with_every_note_showing(qtbot, settings, no_keyring):
+    dialog = make_dialog(qtbot, settings, devices=(CPU, H200))
+    dialog.backend_combo.setCurrentIndex(dialog.backend_combo.findData("openai"))  # the no-keyring warning shows
+    dialog.precision_combo.setCurrentIndex(dialog.precision_combo.findData("fast"))  # and what "fast" means
+    dialog.show()
+    hint = dialog.sizeHint()
+    assert hint.width() <= 800 and hint.height() <= 540  # room left for a title bar and a panel
+    assert [dialog.tabs.tabText(i) for i in range(dialog.tabs.count())] == \
+        ["Where it runs", "Model and device", "Recognition", "Application"]
+    assert dialog.tabs.widget(2).isAncestorOf(dialog.run_checks["run_pasted_images"])
