@@ -60,3 +60,13 @@ def test_a_real_decode_sends_no_more_updates_than_its_time_allows(qtbot, tiny_ch
     assert finished.args[1].token_ids
     # the first piece at once, then one per interval at most, then the final flush
     assert len(progress) <= 2 + math.ceil(elapsed / DELTA_INTERVAL_S)
+
+
+def test_the_worker_thread_decodes_with_as_many_torch_threads_as_the_command_line(qtbot, tiny_checkpoint):
+    import torch
+
+    host = EngineHost(load_engine)
+    with qtbot.waitSignal(host.model_ready, timeout=WAIT_MS) as ready:
+        host.load_model(str(tiny_checkpoint))
+    assert host.shutdown()
+    assert ready.args[0].threads == torch.get_num_threads()  # read on the worker thread, as its decode sees it
