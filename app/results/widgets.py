@@ -178,14 +178,13 @@ class ElidedLabel(QLabel):
 
 
 class FlowLayout(QLayout):
-    """Items left to right, wrapping onto another row when the width runs out (a header or a toolbar that shrinks
-    with a narrow panel instead of pushing the card wider). ``align_right`` packs each row against the right edge."""
+    """Items left to right, wrapping onto another row when the width runs out (a toolbar or a row of buttons that
+    shrinks with a narrow panel instead of pushing the card wider)."""
 
-    def __init__(self, parent: QWidget | None = None, spacing: int = 4, align_right: bool = False):
+    def __init__(self, parent: QWidget | None = None, spacing: int = 4):
         super().__init__(parent)
         self._items = []
         self._spacing = spacing
-        self.align_right = align_right
         self.setContentsMargins(0, 0, 0, 0)
 
     def addItem(self, item) -> None:  # noqa: N802 (Qt name)
@@ -249,8 +248,7 @@ class FlowLayout(QLayout):
         y = inner.y()
         for row in self._rows(inner.width()):
             row_height = max(item.sizeHint().height() for item in row)
-            row_width = sum(item.sizeHint().width() for item in row) + self._spacing * (len(row) - 1)
-            x = inner.x() + (max(0, inner.width() - row_width) if self.align_right else 0)
+            x = inner.x()
             for item in row:
                 hint = item.sizeHint()
                 if move:
