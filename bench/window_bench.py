@@ -49,6 +49,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                         help="finished Text results already on screen in --ui studio, each in its web view (default 4)")
     parser.add_argument("--delta-interval", type=float, default=None, metavar="S",
                         help="try another pace of the worker's text updates (default: the app's)")
+    parser.add_argument("--gui-work-ms", type=float, default=0.0, metavar="MS",
+                        help="extra Python work of the GUI thread per text update, as a heavier window does (painting "
+                             "under Xvfb, many cards): shows what the pace and the switch interval protect against")
     parser.add_argument("--switch-interval", type=float, default=None, metavar="S",
                         help="try another interpreter switch interval in the window (default: the host's)")
     parser.add_argument("--precision", default="auto", help="the engine's precision, as the settings name it")
@@ -144,10 +147,18 @@ def cli_round(engine, image, tokens: int) -> dict:
 
 # --- the window's path -----------------------------------------------------------------------------------------
 
+def busy_python(milliseconds: float) -> None:
+    """Pure Python for a while, holding the GIL as a slot's layout code does."""
+    until = time.perf_counter() + milliseconds / 1000
+    while time.perf_counter() < until:
+        sum(range(100))
+
+
 class Stopwatch:
     """The GUI thread's view of the host's answers for one request: first delta, then the result."""
 
-    def __init__(self, host):
+    def __init__(self, host, gui_work_ms: float = 0.0):
+        self.gui_work_ms = gui_work_ms
         self.requested = self.first = self.done = None
         self.result = self.error = None
         host.text_delta.connect(self._on_delta)
@@ -160,6 +171,8 @@ class Stopwatch:
     def _on_delta(self, region_id: str, text: str) -> None:
         if self.first is None:
             self.first = time.perf_counter()
+        if self.gui_work_ms:
+            busy_python(self.gui_work_ms)
 
     def _on_finished(self, region_id: str, result) -> None:
         self.done, self.result = time.perf_counter(), result
@@ -317,7 +330,7 @@ def measure(args: argparse.Namespace, folder: Path, scratch: Path) -> dict:
         window.host.worker.delta_interval_s = args.delta_interval
     if args.switch_interval is not None:
         sys.setswitchinterval(args.switch_interval)
-    watch = Stopwatch(window.host)
+    watch = Stopwatch(window.host, args.gui_work_ms)
     wait_for([window.host.model_ready, window.host.model_failed], lambda: window.load(folder))
     if window.host.engine_info is None:
         raise RuntimeError("the window's engine did not load")
@@ -375,7 +388,7 @@ def report(args: argparse.Namespace, described: dict, measured: dict, found: dic
              f"{args.tokens} tokens, {args.pairs} rounds per path, window = --ui {args.ui}"
              f"{f' with {args.cards} finished cards' if args.ui == 'studio' else ''} on Qt's "
              f"{measured['qt_platform']}, text updates every {measured['delta_interval_s']} s, switch interval "
-             f"{measured['switch_interval_s'] * 1000:g} ms",
+             f"{measured['switch_interval_s'] * 1000:g} ms, extra GUI work {args.gui_work_ms:g} ms per update",
              "", f"{'path':<8} {'decode tok/s':>13} {'first token s':>14} {'engine tok/s':>13} {'engine first s':>15} "
                  f"{'CPU ms/token: main thread':>26} {'process':>8} {'children':>9} {'X server':>9}"]
     for path, row in found["rows"].items():
