@@ -5,6 +5,11 @@ Its slots (load, drain, close) run on that thread; the GUI thread talks to it on
 ``EngineLoader`` returns (``glmocr_core.api``): the worker knows the ``OcrEngine`` protocol only, so torch is imported
 by the loader, on this thread, and the window opens fast and works without a model.
 
+Streamed text reaches the GUI in throttled pieces (at most one queued signal per ``DELTA_INTERVAL_S``, the first at
+once), each with the region's token count so far and the time since its job was taken: the progress a card shows.
+The GUI's work per piece and its Python in general compete with decoding for the cores and the GIL, hence the pace
+and ``share_gil_with_gui`` (bench/window_bench.py measures the window against the command line).
+
 Batching: queued jobs on the same page image with the same task and options are taken together (up to
 ``MAX_BATCH``) and decoded by one ``Engine.recognize_batch`` call; each region still gets its own started, delta and
 finished/failed/cancelled signals, and each region's result arrives as soon as that region ends. Stopping one
