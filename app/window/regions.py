@@ -41,7 +41,6 @@ from app.window.undo import RegionsAdded, RegionsChanged, RegionsRemoved, Snapsh
 NO_MODEL_YET = "No model is loaded yet. This region runs when the model is ready."
 MODEL_LOADING = "Waiting for the model to load…"
 NEXT_IN_LINE = "Starting…"
-READING = "Reading the region…"
 NOT_RUN_YET = "Not run yet: Run again (Ctrl+R) recognizes it."
 TEMPLATE_FIRST = "Choose a template (Template ▾) to extract fields from this region."
 MOVED_HINT = "{label} moved: its result is from the old box. Run it again to read the new box."
@@ -502,8 +501,7 @@ class RegionController(QObject):
                 card.set_waiting_text(text)
 
     def _waiting_text(self, region: Region) -> str | None:
-        if region.state == RUNNING:
-            return READING
+        """None where the card's own words are true (a running region: the card says it is being read)."""
         if region.state != QUEUED:
             return None
         if not _can_run(region):
