@@ -25,6 +25,7 @@ import sys
 import threading
 import time
 import weakref
+from concurrent.futures import ThreadPoolExecutor
 
 from PIL import Image
 
@@ -121,8 +122,9 @@ class _Child:
     def __init__(self, data: bytes):
         flags = subprocess.CREATE_NO_WINDOW if sys.platform == "win32" else 0
         try:
-            self.process = subprocess.Popen(worker_command(), stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                                            stderr=subprocess.DEVNULL, creationflags=flags)
+            self.process = _SPAWNER.submit(subprocess.Popen, worker_command(), stdin=subprocess.PIPE,
+                                           stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
+                                           creationflags=flags).result()
         except OSError as exc:
             raise ChildUnavailable(str(exc)) from exc
         self.replies: queue.Queue = queue.Queue()
@@ -155,6 +157,10 @@ class _Child:
         except OSError:
             pass
 
+
+# Children are started from one long-lived thread: Linux's parent-death signal fires when the *thread* that started
+# a child ends, and pages are often rendered from short-lived threads (the command line's render thread, a pool).
+_SPAWNER = ThreadPoolExecutor(max_workers=1, thread_name_prefix="glmocr-pdf-render-spawner")
 
 # Every running child, so none outlives the parent: stopped at exit (Ctrl-C included) and when its document goes.
 _LIVE_CHILDREN: "weakref.WeakSet[_Child]" = weakref.WeakSet()

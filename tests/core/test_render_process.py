@@ -62,6 +62,20 @@ def test_cancel_stops_a_render_in_progress(heavy_pdf):
         document.close()
 
 
+def test_a_child_started_from_a_thread_that_ended_lives_on(pdf_bytes):
+    # Linux's parent-death signal follows the thread that started the child; the command line renders each page on a
+    # thread of its own, so a child tied to the first one would die before page 2.
+    document = PdfDocument("a.pdf", pdf_bytes, 10**8)
+    try:
+        starter = threading.Thread(target=document.render, args=(0, 0.5))
+        starter.start()
+        starter.join()
+        assert document.render(1, 0.5).size == (150, 100)
+        assert document._renderer.starts == 1
+    finally:
+        document.close()
+
+
 def test_a_renderer_that_dies_is_replaced(pdf_bytes):
     document = PdfDocument("a.pdf", pdf_bytes, 10**8)
     try:
