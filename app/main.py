@@ -35,6 +35,7 @@ from app.window.actions import (Parts, build_actions, check_task, install_menus,
 from app.window.documents import DocumentController
 from app.window.editing import EditController
 from app.window.file_actions import AskRelink, FileActions
+from app.window.layout import LayoutController
 from app.window.main_window import MainWindow
 from app.window.model import ModelController
 from app.window.regions import RegionController
@@ -59,6 +60,7 @@ class Studio:
     file_actions: FileActions
     editing: EditController
     undo: UndoHistories
+    layout: LayoutController
     actions: dict[str, QAction]
 
 
@@ -71,11 +73,11 @@ def load_remote_engine(urls: str, *, progress=None, **remote_settings):
 
 
 def build(settings: Settings, engine_loader: EngineLoader, *, remote_loader: EngineLoader = load_remote_engine,
-          downloader=None, list_devices=None, ask_relink: AskRelink | None = None) -> Studio:
+          downloader=None, list_devices=None, ask_relink: AskRelink | None = None, layout_loader=None) -> Studio:
     """The whole window: every part constructed here and every connection between parts made in ``_wire``."""
     results = ResultsPanel()
     window = MainWindow(settings, results)
-    host = EngineHost(engine_loader, window, remote_loader=remote_loader)
+    host = EngineHost(engine_loader, window, remote_loader=remote_loader, layout_loader=layout_loader)
     workspace = Workspace(window)
     documents = DocumentController(window, workspace, settings, host)
     undo = UndoHistories(window)
@@ -85,10 +87,11 @@ def build(settings: Settings, engine_loader: EngineLoader, *, remote_loader: Eng
                           current=lambda: workspace.current_index, parent=window)
     file_actions = FileActions(window, workspace, documents, results, settings, autosaver, ask_relink)
     editing = EditController(window, regions)
-    actions = build_actions(Parts(window, documents, regions, model, file_actions, editing, undo.group))
+    layout = LayoutController(window, workspace, documents, settings, host, regions, undo, model.show_manager)
+    actions = build_actions(Parts(window, documents, regions, model, file_actions, editing, undo.group, layout))
     install_menus(window, actions, fill_recent=documents.fill_recent_menu)
     studio = Studio(settings, host, workspace, window, results, documents, regions, model, file_actions, editing, undo,
-                    actions)
+                    layout, actions)
     _wire(studio)
     return studio
 
@@ -100,6 +103,7 @@ def _wire(studio: Studio) -> None:
     _wire_panels(studio)
     _wire_model(studio)
     _wire_documents(studio)
+    _wire_layout(studio)
     _wire_window(studio)
 
 
@@ -170,6 +174,23 @@ def _wire_documents(s: Studio) -> None:
     documents.page_changed.connect(s.window.show_page_number)
     documents.page_changed.connect(s.regions.show_page)
     s.regions.task_changed.connect(lambda task: check_task(actions, task))
+
+
+def _wire_layout(s: Studio) -> None:
+    """Detect layout, Convert document and the document view (after the regions' own engine connections, so a
+    region's outcome is in the session before the conversion counts it)."""
+    host, layout, workspace = s.host, s.layout, s.workspace
+    host.layout_page.connect(layout.on_layout_page)
+    host.layout_failed.connect(layout.on_layout_failed)
+    host.layout_done.connect(layout.on_layout_done)
+    for ended in (host.job_finished, host.job_failed, host.job_cancelled):
+        ended.connect(layout.on_region_ended)
+    workspace.session_changed.connect(layout.schedule_view)  # edits, moves, deletions, undo: the view follows
+    workspace.current_changed.connect(layout.schedule_view)
+    workspace.document_closing.connect(layout.on_document_closing)
+    s.window.document_view.region_clicked.connect(layout.on_view_clicked)
+    s.results.card_clicked.connect(s.window.document_view.select)
+    s.window.page_view.selection_changed.connect(s.window.document_view.select)
 
 
 def _wire_window(s: Studio) -> None:

@@ -10,9 +10,11 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from glmocr_core.paths import APP_NAME, DATA_DIR_ENV, MODEL_DIR_ENV, default_model_dir, model_dir_from_env, user_data_dir
+from glmocr_core.paths import (APP_NAME, DATA_DIR_ENV, LAYOUT_MODEL_DIR_ENV, MODEL_DIR_ENV, default_layout_model_dir,
+                               default_model_dir, layout_model_dir_from_env, model_dir_from_env, user_data_dir)
 
-__all__ = ["APP_NAME", "DATA_DIR_ENV", "MODEL_DIR_ENV", "autosave_dir", "default_model_dir", "log_dir",
+__all__ = ["APP_NAME", "DATA_DIR_ENV", "LAYOUT_MODEL_DIR_ENV", "MODEL_DIR_ENV", "autosave_dir",
+           "default_layout_model_dir", "default_model_dir", "layout_model_dir_from_env", "log_dir",
            "model_dir_from_env", "pasted_dir", "samples_dir", "templates_dir", "user_data_dir"]
 
 

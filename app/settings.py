@@ -22,7 +22,7 @@ from glmocr_core.runtime.devices import DEVICES, PRECISIONS
 from glmocr_core.tasks.specs import TASK_SPECS
 
 from app import secret_store
-from app.paths import default_model_dir, model_dir_from_env
+from app.paths import default_layout_model_dir, default_model_dir, layout_model_dir_from_env, model_dir_from_env
 
 # Byte for byte what locates every user's native settings store and names the autosave lock owner: never change.
 ORG_NAME = "glmocr"
@@ -50,6 +50,7 @@ KEYS: dict[str, Key] = _table(
     Key("default_task", str, TASKS[0], "task given to newly drawn regions"),
     Key("theme", str, "system", ", ".join(THEMES)),
     Key("model_dir", str, "", "model checkpoint folder; empty = default under the user data folder"),
+    Key("layout_model_dir", str, "", "layout model (PP-DocLayoutV3) folder; empty = default beside the model"),
     Key("auto_run", bool, True, "run a region as soon as it is drawn"),
     Key("run_pasted_images", bool, True, "a pasted or dropped screenshot runs at once as Text on the whole image"),
     Key("copy_result_when_done", bool, False, "copy a region's result to the clipboard when it finishes"),
@@ -139,6 +140,9 @@ class Settings:
         """Where the model lives: $GLMOCR_MODEL_DIR, else the setting, else the default under the data folder."""
         return str(model_dir_from_env() or self.get("model_dir") or default_model_dir())
 
+    def layout_model_dir(self) -> str:
+        """Where the layout model lives: $GLMOCR_LAYOUT_MODEL_DIR, else the setting, else the default folder."""
+        return str(layout_model_dir_from_env() or self.get("layout_model_dir") or default_layout_model_dir())
 
     def api_key(self) -> str:
         """The remote server's key: from the keyring, else (no keyring, or saved before one existed) this file."""

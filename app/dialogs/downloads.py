@@ -55,11 +55,14 @@ class DownloadController(QObject):
     def is_running(self) -> bool:
         return self._thread is not None
 
-    def start(self, repo_id: str, revision: str, endpoint: str | None, target_dir: str) -> bool:
+    def start(self, repo_id: str, revision: str, endpoint: str | None, target_dir: str, kind: str | None = None) -> bool:
+        """``kind``: which published model (``glmocr_core.checkpoint.hub.HUB_MODELS``); None: GLM-OCR."""
         if self.is_running():
             return False
         self._cancel = threading.Event()
         request = dict(repo_id=repo_id, revision=revision, endpoint=endpoint or None, target_dir=target_dir)
+        if kind is not None:
+            request["kind"] = kind
         log.info("model download: %s@%s into %s (endpoint %s)", repo_id, revision, target_dir, endpoint or "default")
         self._thread = threading.Thread(target=self._run, args=(request, self._cancel), name="model-download",
                                         daemon=True)

@@ -6,6 +6,10 @@ a folder that already holds it, and, once the model is ready, offers a sample pa
 
 The window keeps one instance and only hides it on close, so a download continues while the user works. Once a
 download or a chosen folder gives a complete model, the dialog closes itself: the model loads, and the window says so.
+
+A second box holds the layout model (PP-DocLayoutV3, about 130 MB) that "Detect layout" and "Convert document" need:
+the same download (resumed, verified), folder state and "Choose folder", into its own folder
+(``Settings.layout_model_dir``). It loads on the first detection, so a ready layout model needs no reload.
 """
 
 from __future__ import annotations
@@ -31,6 +35,7 @@ from PySide6.QtWidgets import (
 )
 
 from glmocr_core.checkpoint import check, hub, layout
+from glmocr_core.layout.folder import layout_folder_state
 
 from app.dialogs.downloads import DownloadController, Downloader
 from app.dialogs.folders import start_folder
@@ -52,12 +57,17 @@ STATE_TEXT = {
     "problems": "<b style='color:#c62828'>This folder cannot be used yet:</b>",
     "downloading": "<b>Downloading…</b> You can keep working; the download continues in the background.",
 }
+LAYOUT_INTRO = ("<b>{name}</b> finds the blocks of a page (text, titles, formulas, tables, pictures, headers) in "
+                "reading order, for <i>Detect layout</i> and <i>Convert document</i>. About <b>{size}</b> · "
+                "Licence: <b>{license}</b> · Source: <a href='{url}'>{repo}</a>. Regions drawn by hand need no "
+                "layout model.")
 
 
 class ModelManagerDialog(QDialog):
     model_dir_changed = Signal(str)  # the user picked another model folder (validated)
     model_ready = Signal(str)  # a download finished, or a complete folder was chosen: load it
     sample_requested = Signal(str)  # path of the sample page to open
+    layout_model_ready = Signal(str)  # the layout model's folder is complete (downloaded or chosen)
 
     def __init__(self, settings, parent=None, downloader: Downloader | None = None):
         super().__init__(parent)
@@ -65,6 +75,8 @@ class ModelManagerDialog(QDialog):
         self.setWindowTitle("GLM-OCR model")
         self.setObjectName("modelManager")
         self.downloads = DownloadController(downloader, self)
+        self.layout_box = LayoutModelBox(settings, DownloadController(downloader, self), self)
+        self.layout_box.ready.connect(self.layout_model_ready)
         self._build()
         self._connect()
         self.refresh()
@@ -80,10 +92,11 @@ class ModelManagerDialog(QDialog):
         column.addWidget(self._folder_box())
         column.addWidget(self._download_box())
         column.addWidget(self._ready_box())
+        column.addWidget(self.layout_box)
         self.buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Close)
         self.buttons.rejected.connect(self.close)
         column.addWidget(self.buttons)
-        self.resize(640, 560)
+        self.resize(640, 720)
 
     def _folder_box(self) -> QGroupBox:
         box = QGroupBox("Model folder")
@@ -175,6 +188,7 @@ class ModelManagerDialog(QDialog):
         return "downloading" if self.downloads.is_running() else check.folder_state(self.model_dir())[0]
 
     def refresh(self) -> None:
+        self.layout_box.refresh()
         folder = self.model_dir()
         self.folder_edit.setText(folder)
         state, problems = check.folder_state(folder)
@@ -298,6 +312,143 @@ class ModelManagerDialog(QDialog):
 
     def shutdown(self) -> None:
         self.downloads.shutdown()
+        self.layout_box.downloads.shutdown()
+
+
+class LayoutModelBox(QGroupBox):
+    """The layout model's folder, state, download (with resume and verification) and folder choice."""
+
+    ready = Signal(str)
+
+    def __init__(self, settings, downloads: DownloadController, parent=None):
+        super().__init__("Layout model (Detect layout, Convert document)", parent)
+        self.settings, self.downloads = settings, downloads
+        self.model = hub.LAYOUT_MODEL
+        self.setObjectName("layoutModelBox")
+        self._build()
+        d = self.downloads
+        d.progress.connect(self._on_progress)
+        d.status.connect(self.progress_label.setText)
+        d.succeeded.connect(self._on_succeeded)
+        d.failed.connect(lambda message: self._say(f"<b style='color:#c62828'>{_escape(message)}</b>"
+                                                   .replace("\n", "<br>")))
+        d.cancelled.connect(lambda: self._say("Download paused. \"Resume download\" continues where it stopped."))
+        d.running_changed.connect(lambda running: self.refresh())
+        self.refresh()
+
+    def _build(self) -> None:
+        model = self.model
+        self.intro = _rich_label(LAYOUT_INTRO.format(name=model.name, size=human_bytes(model.approx_download_bytes),
+                                                     license=model.license, repo=model.repo_id,
+                                                     url=f"https://huggingface.co/{model.repo_id}"))
+        self.folder_edit = QLineEdit(readOnly=True)
+        self.folder_edit.setAccessibleName("Layout model folder")
+        self.choose_button = QPushButton("Choose folder…")
+        self.choose_button.setAccessibleName("Choose a folder that holds the layout model")
+        self.default_button = QPushButton("Use default")
+        self.default_button.setAccessibleName("Use the default layout model folder")
+        self.download_button = QPushButton("Download")
+        self.download_button.setAccessibleName("Download the layout model")
+        self.cancel_button = QPushButton("Cancel download")
+        self.cancel_button.setAccessibleName("Cancel the layout model download")
+        self.state_label = _rich_label("")
+        self.state_label.setAccessibleName("Layout model folder status")
+        self.progress_bar = QProgressBar()
+        self.progress_bar.setRange(0, 1000)
+        self.progress_bar.setAccessibleName("Layout model download progress")
+        self.progress_label = QLabel("")
+        self.message_label = _rich_label("")
+        folder_row, button_row = QHBoxLayout(), QHBoxLayout()
+        for widget in (self.folder_edit, self.choose_button, self.default_button):
+            folder_row.addWidget(widget)
+        button_row.addWidget(self.download_button)
+        button_row.addWidget(self.cancel_button)
+        button_row.addStretch(1)
+        column = QVBoxLayout(self)
+        column.addWidget(self.intro)
+        column.addLayout(folder_row)
+        column.addWidget(self.state_label)
+        column.addLayout(button_row)
+        for widget in (self.progress_bar, self.progress_label, self.message_label):
+            column.addWidget(widget)
+        self.choose_button.clicked.connect(self.choose_folder)
+        self.default_button.clicked.connect(self.use_default_folder)
+        self.download_button.clicked.connect(self.start_download)
+        self.cancel_button.clicked.connect(self.downloads.cancel)
+
+    def folder(self) -> str:
+        return self.settings.layout_model_dir()
+
+    def state(self) -> str:
+        return "downloading" if self.downloads.is_running() else layout_folder_state(self.folder())[0]
+
+    def refresh(self) -> None:
+        folder = self.folder()
+        self.folder_edit.setText(folder)
+        state, problems = layout_folder_state(folder)
+        running = self.downloads.is_running()
+        shown = "downloading" if running else state
+        listing = "".join(f"<li>{_escape(str(p))}</li>" for p in problems[:6])
+        self.state_label.setText(STATE_TEXT[shown].replace("The model", "The layout model")
+                                 + (f"<ul>{listing}</ul>" if listing and not running else ""))
+        self.download_button.setEnabled(not running and state != "ready")
+        self.download_button.setText("Resume download" if _has_partial(folder) else
+                                     f"Download (about {human_bytes(self.model.approx_download_bytes)})")
+        self.cancel_button.setVisible(running)
+        self.progress_bar.setVisible(running)
+        for widget in (self.choose_button, self.default_button):
+            widget.setEnabled(not running)
+
+    def ask_for_folder(self) -> str:
+        start = start_folder(self.folder(), self.settings.get("last_folder"))
+        return QFileDialog.getExistingDirectory(self, "Choose the folder that holds the layout model", start)
+
+    def choose_folder(self) -> bool:
+        folder = self.ask_for_folder()
+        return bool(folder) and self.set_folder(folder)
+
+    def set_folder(self, folder: str) -> bool:
+        """A complete layout model, an empty folder or our own unfinished download; anything else is refused."""
+        state, problems = layout_folder_state(folder)
+        if state == "problems" and not _has_partial(folder):
+            listing = "".join(f"<li>{_escape(str(p))}</li>" for p in problems[:6])
+            self._say(f"<b>{_escape(folder)}</b> was not used, because it is not a complete layout model:"
+                      f"<ul>{listing}</ul>")
+            return False
+        self.settings.set("layout_model_dir", str(Path(folder)))
+        self.settings.sync()
+        self._say("")
+        self.refresh()
+        if state == "ready":
+            self.ready.emit(self.folder())
+        return True
+
+    def use_default_folder(self) -> None:
+        self.settings.reset("layout_model_dir")
+        self.settings.sync()
+        self._say("")
+        self.refresh()
+
+    def start_download(self) -> bool:
+        self._say("")
+        self.progress_bar.setValue(0)
+        self.progress_label.setText("Starting…")
+        return self.downloads.start(self.model.repo_id, self.model.revision, self.settings.get("hub/endpoint"),
+                                    self.folder(), kind=self.model.kind)
+
+    def _on_progress(self, done: int, total: int, speed: float, eta: float) -> None:
+        self.progress_bar.setValue(round(1000 * done / total) if total else 0)
+        self.progress_label.setText(progress_line(done, total, speed, eta))
+
+    def _on_succeeded(self, folder: str) -> None:
+        self.progress_label.setText("Download complete and verified.")
+        self.refresh()
+        if layout_folder_state(folder)[0] == "ready":
+            self.ready.emit(folder)
+
+    def _say(self, text: str) -> None:
+        self.message_label.setText(text)
+        self.refresh()
 
 
 def _has_partial(folder: str) -> bool:

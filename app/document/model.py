@@ -2,6 +2,12 @@
 
 Qt-free on purpose: the GUI, the exporters and the session files all share it, and tests need no display.
 Boxes are stored in *page units* (pixels for images, points for PDFs), the unit ``Document.page_size`` uses.
+
+Regions the layout model found ("Detect layout") also keep what it said of them: ``label`` (doc_title, header,
+image ...), ``layout_task`` (the core's text, table, formula, "skip" for a picture, "abandon" for a header, footer or
+page number ...) and ``layout_order`` (reading order on the page). Pictures are kept as crops, never recognized;
+``excluded`` regions (abandoned ones start so) are shown dimmed, not run and left out of the document. Hand-drawn
+regions have none of these, and sessions written before them load as hand-drawn regions.
 """
 
 from __future__ import annotations
@@ -21,6 +27,7 @@ STOPPED_BY_USER, STOPPED_BY_ENGINE = "user", "engine"
 IN_PROGRESS_STATES = (QUEUED, RUNNING)
 # A region's outcome: what a run gives it and a re-run takes away (an undo of a re-run puts all of it back).
 OUTCOME_FIELDS = ("state", "text", "result", "error", "edited_text", "result_box", "stop_cause")
+PICTURE_TASK, ABANDONED_TASK = "skip", "abandon"  # the layout's tasks of regions that are not read by default
 
 Box = tuple[float, float, float, float]
 
@@ -90,6 +97,10 @@ class Region:
     stop_cause: str = ""  # for CANCELLED: STOPPED_BY_USER or STOPPED_BY_ENGINE; "" for older sessions
     result_box: Box | None = None  # the box the outcome was recognized from; None in older sessions
     max_new_tokens: int | None = None  # this region's own token budget (asked for after a cut); None: the task's
+    label: str | None = None  # the layout model's label (doc_title, header, image ...); None: drawn by hand
+    layout_task: str | None = None  # the layout's task: text, table, formula, skip (a picture) or abandon
+    layout_order: int | None = None  # reading order on its page as the layout found it, from 0
+    excluded: bool = False  # left out of the document and never run (abandoned regions start so); switchable
 
     def __post_init__(self):
         self.box = normalize_box(self.box)
@@ -104,6 +115,16 @@ class Region:
     def display_text(self) -> str:
         """What the user sees and exports: their edit if any, else the model's text."""
         return self.edited_text if self.edited_text is not None else self.text
+
+    @property
+    def is_picture(self) -> bool:
+        """A picture the layout found: kept as a crop, never recognized."""
+        return self.layout_task == PICTURE_TASK
+
+    @property
+    def is_readable(self) -> bool:
+        """Whether recognition runs on it at all (not a picture, not left out)."""
+        return not (self.is_picture or self.excluded)
 
     @property
     def is_finished(self) -> bool:
@@ -167,6 +188,11 @@ def _line_sorted(regions: list[Region]) -> list[Region]:
     return [r for line in lines for r in sorted(line, key=lambda r: r.box[0])]
 
 
+def _page_order(regions: list[Region]) -> list[Region]:
+    laid_out = sorted((r for r in regions if r.layout_order is not None), key=lambda r: r.layout_order)
+    return laid_out + _line_sorted([r for r in regions if r.layout_order is None])
+
+
 @dataclass
 class DocumentSession:
     """An open document (or pasted image) and all regions drawn on it."""
@@ -202,11 +228,12 @@ class DocumentSession:
         return [r for r in self.regions if r.page == page]
 
     def reading_order(self) -> list[Region]:
-        """Regions as a reader meets them: user order first if set, else page, top-to-bottom, left-to-right."""
+        """Regions as a reader meets them: user order first if set, else page by page: the layout's regions in the
+        layout's reading order, then hand-drawn ones top-to-bottom, left-to-right."""
         ordered = sorted((r for r in self.regions if r.order is not None), key=lambda r: r.order)
         rest = [r for r in self.regions if r.order is None]
         by_page = sorted({r.page for r in rest})
-        return ordered + [r for page in by_page for r in _line_sorted([r for r in rest if r.page == page])]
+        return ordered + [r for page in by_page for r in _page_order([r for r in rest if r.page == page])]
 
     def set_user_order(self, region_ids: list[str]) -> None:
         """Pin the reading order to ``region_ids`` (regions not listed keep geometric order after them)."""

@@ -15,7 +15,7 @@ from PySide6.QtCore import QObject, QThread, Signal, Slot
 from glmocr_core.api import EngineInfo, EngineLoader
 
 from app.engine.options import LOCAL, EngineChoice
-from app.engine.worker import EngineWorker, OcrJob, share_gil_with_gui
+from app.engine.worker import EngineWorker, LayoutJob, OcrJob, share_gil_with_gui
 
 SHUTDOWN_WAIT_MS = 5000
 
@@ -34,14 +34,21 @@ class EngineHost(QObject):
     job_finished = Signal(str, object)  # region_id, OcrResult
     job_failed = Signal(str, str)  # region_id, message
     job_cancelled = Signal(str, str)  # region_id, partial text
+    layout_page = Signal(int, int, object, float)  # request, page, [LayoutBlock], pixels per page unit
+    layout_failed = Signal(int, str)  # request, message
+    layout_done = Signal(int, bool)  # request, cancelled
 
     _load_requested = Signal(object)  # EngineChoice
+    _layout_requested = Signal(object)  # LayoutJob
     _wake = Signal()
     _close_requested = Signal()
 
-    def __init__(self, loader: EngineLoader, parent=None, remote_loader: EngineLoader | None = None):
+    def __init__(self, loader: EngineLoader, parent=None, remote_loader: EngineLoader | None = None,
+                 layout_loader=None):
         super().__init__(parent)
         self._seq = itertools.count(1)
+        self._layout_requests = itertools.count(1)
+        self._layout_running: set[int] = set()
         self._latest: dict[str, int] = {}  # region_id -> seq of its newest submission
         self.engine_info: EngineInfo | None = None
         self.choice: EngineChoice | None = None  # what was loaded last (or is loading)
@@ -49,7 +56,7 @@ class EngineHost(QObject):
         share_gil_with_gui()  # the worker's decode loop and this thread's slots share one interpreter
         self.thread = QThread()
         self.thread.setObjectName("glmocr-engine")
-        self.worker = EngineWorker(loader, remote_loader)
+        self.worker = EngineWorker(loader, remote_loader, layout_loader)
         self.worker.moveToThread(self.thread)
         self._connect()
         self.thread.start()
@@ -67,6 +74,10 @@ class EngineHost(QObject):
         w.finished.connect(self._on_finished)
         w.failed.connect(self._on_failed)
         w.cancelled.connect(self._on_cancelled)
+        self._layout_requested.connect(w.detect_layout)
+        w.layout_page.connect(self._on_layout_page)
+        w.layout_failed.connect(self._on_layout_failed)
+        w.layout_done.connect(self._on_layout_done)
 
     # Real slots on this GUI-thread object, so Qt queues worker signals into the GUI thread.
     @Slot(int, str)
@@ -97,6 +108,19 @@ class EngineHost(QObject):
         if done:
             del self._latest[region_id]
         signal.emit(*args)
+
+    @Slot(int, int, object, float)
+    def _on_layout_page(self, request, page, blocks, scale):
+        self.layout_page.emit(request, page, blocks, scale)
+
+    @Slot(int, str)
+    def _on_layout_failed(self, request, message):
+        self.layout_failed.emit(request, message)
+
+    @Slot(int, bool)
+    def _on_layout_done(self, request, cancelled):
+        self._layout_running.discard(request)
+        self.layout_done.emit(request, cancelled)
 
     @Slot(object)
     def _on_ready(self, info) -> None:
@@ -137,6 +161,20 @@ class EngineHost(QObject):
         if jobs:
             self._wake.emit()
 
+    def detect_layout(self, document, pages: list[int], model_dir: str, device: str = "auto", dpi: int = 0) -> int:
+        """Lay out ``pages`` of ``document`` in the worker thread; the answers (``layout_page`` per page, then
+        ``layout_done``) carry the returned request number."""
+        request = next(self._layout_requests)
+        options = {"dpi": dpi} if dpi else {}
+        self._layout_running.add(request)
+        self._layout_requested.emit(LayoutJob(request, document, list(pages), str(model_dir), device, **options))
+        return request
+
+    def cancel_layout(self, request: int | None = None) -> None:
+        """Stop a layout request (default: every running one) before its next page."""
+        for running in [request] if request is not None else list(self._layout_running):
+            self.worker.cancel_layout(running)
+
     def is_pending(self, region_id: str) -> bool:
         return region_id in self._latest
 
@@ -155,6 +193,7 @@ class EngineHost(QObject):
         self.worker.stop_running()
 
     def cancel_all(self) -> None:
+        self.cancel_layout()
         for job in self.worker.cancel_everything():
             if self._latest.pop(job.region_id, None) is not None:
                 self.job_cancelled.emit(job.region_id, "")

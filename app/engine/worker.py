@@ -56,6 +56,30 @@ NO_REMOTE_MESSAGE = "This build of the app cannot reach remote servers."
 
 
 @dataclass
+class LayoutJob:
+    request: int
+    document: Any  # glmocr_core.documents.Document (thread-safe)
+    pages: list[int]  # 0-based, in the order they are laid out
+    model_dir: str
+    device: str = "auto"
+    dpi: int = DEFAULT_DPI
+
+
+def open_layout_detector(folder: str, device: str):
+    """The real layout loader, imported on the worker thread at the first detection (torch comes with it)."""
+    from glmocr_core.convert.loading import open_layout_detector as open_detector
+
+    return open_detector(folder, device)
+
+
+def detect_regions(detector, image) -> list:
+    """Every region of a page image, the abandoned ones too (the window shows them dimmed)."""
+    from glmocr_core.convert.converter import detect_page
+
+    return detect_page(detector, image, include_abandoned=True)
+
+
+@dataclass
 class OcrJob:
     region_id: str
     document: Any  # glmocr_core.documents.Document (thread-safe)
@@ -197,13 +221,20 @@ class EngineWorker(QObject):
     finished = Signal(int, str, object)  # seq, region_id, OcrResult
     failed = Signal(int, str, str)  # seq, region_id, message
     cancelled = Signal(int, str, str)  # seq, region_id, partial text
+    layout_page = Signal(int, int, object, float)  # request, page, [LayoutBlock], pixels per page unit
+    layout_failed = Signal(int, str)  # request, message (the detector could not load, a page could not render)
+    layout_done = Signal(int, bool)  # request, whether it was cancelled before its last page
     closed = Signal()
 
-    def __init__(self, loader: EngineLoader, remote_loader: EngineLoader | None = None):
+    def __init__(self, loader: EngineLoader, remote_loader: EngineLoader | None = None, layout_loader=None):
         super().__init__()
         self.loader = loader
         self.remote_loader = remote_loader
+        self.layout_loader = layout_loader or open_layout_detector
         self.engine: OcrEngine | None = None
+        self._detector = None
+        self._detector_key: tuple[str, str] | None = None
+        self._layout_cancelled: set[int] = set()  # requests the host cancelled
         self.delta_interval_s = DELTA_INTERVAL_S  # the pace of text updates (a benchmark may try others)
         self._queue: deque[OcrJob] = deque()
         self._lock = threading.Lock()
@@ -232,9 +263,48 @@ class EngineWorker(QObject):
         while jobs := self._next_batch():
             self._run_batch(jobs)
 
+    @Slot(object)
+    def detect_layout(self, job: LayoutJob) -> None:
+        """Lay out the job's pages one by one; every page is answered before the next is rendered."""
+        try:
+            detector = self._layout_detector(job.model_dir, job.device)
+        except Exception as exc:  # noqa: BLE001 - a missing or broken layout model is a message, never a crash
+            self.layout_failed.emit(job.request, readable_error(exc))
+            self.layout_done.emit(job.request, True)
+            return
+        for page in job.pages:
+            if self._layout_is_cancelled(job.request):
+                self.layout_done.emit(job.request, True)
+                return
+            try:
+                image, scale = job.document.ocr_image(page, dpi=job.dpi)
+                blocks = detect_regions(detector, image)
+            except Exception as exc:  # noqa: BLE001 - e.g. the document was closed meanwhile
+                self.layout_failed.emit(job.request, readable_error(exc))
+                self.layout_done.emit(job.request, True)
+                return
+            self.layout_page.emit(job.request, page, blocks, float(scale))
+        self.layout_done.emit(job.request, self._layout_is_cancelled(job.request))
+
+    def cancel_layout(self, request: int) -> None:
+        with self._lock:
+            self._layout_cancelled.add(request)
+
+    def _layout_is_cancelled(self, request: int) -> bool:
+        with self._lock:
+            return request in self._layout_cancelled
+
+    def _layout_detector(self, folder: str, device: str):
+        if self._detector is None or self._detector_key != (folder, device):
+            self._detector = None
+            self._detector = self.layout_loader(folder, device)
+            self._detector_key = (folder, device)
+        return self._detector
+
     @Slot()
     def close(self) -> None:
         self._close_engine()
+        self._detector = None
         self.closed.emit()
         self.thread().quit()
 

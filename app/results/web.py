@@ -33,6 +33,19 @@ MAX_AUTO_HEIGHT = 2400  # a longer result scrolls inside its view
 MEASURE_DELAY_MS = 60  # batches the re-measuring while a card is being resized
 FONT_SETTLE_MS = 400
 HEIGHT_TITLE = "height:"  # results.js titles the page "height:<px>" whenever its content height changes
+# A click on an element with data-block="<id>" titles the page "block:<id>:<time>" (see KatexView.watch_blocks)
+BLOCK_TITLE = "block:"
+WATCH_BLOCKS_JS = """
+(function () {
+  const root = document.getElementById("content");
+  if (root.dataset.watchBlocks) return;
+  root.dataset.watchBlocks = "1";
+  root.addEventListener("click", function (event) {
+    const block = event.target.closest("[data-block]");
+    if (block) document.title = "block:" + block.dataset.block + ":" + Date.now();
+  });
+})();
+"""
 
 _failure: list[str] = []  # why web views stopped working in this process (empty while they work)
 
@@ -161,6 +174,7 @@ def _make_view_class():
 
         rendered = Signal(int)
         failed = Signal(str)
+        block_clicked = Signal(str)  # the data-block value of a clicked element (after watch_blocks)
 
         def __init__(self, parent: QWidget | None = None, auto_height: bool = True):
             super().__init__(parent)
@@ -198,6 +212,9 @@ def _make_view_class():
             self.failed.emit(reason)
 
         def _on_title(self, title: str) -> None:
+            if title.startswith(BLOCK_TITLE):
+                self.block_clicked.emit(title[len(BLOCK_TITLE):].rsplit(":", 1)[0])
+                return
             if self._auto_height and title.startswith(HEIGHT_TITLE):
                 try:
                     self._fit_height(float(title[len(HEIGHT_TITLE):]))
@@ -209,6 +226,15 @@ def _make_view_class():
 
         def show_html(self, html: str) -> None:
             self._run_render(f"glmocr.showHtml({json.dumps(html)})")
+
+        def run_script(self, script: str) -> None:
+            """Run page JavaScript once the page is ready (dropped before that: the next render repeats it)."""
+            if self._ready:
+                self.page().runJavaScript(script, 0)
+
+        def watch_blocks(self) -> None:
+            """Clicks on elements with ``data-block`` are reported by ``block_clicked``."""
+            self.run_script(WATCH_BLOCKS_JS)
 
         def _run_render(self, script: str) -> None:
             if not self._ready:

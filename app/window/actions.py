@@ -23,6 +23,7 @@ from app.task_style import TASK_LABELS, TASK_SHORTCUTS
 from app.window.documents import DocumentController
 from app.window.editing import EditController
 from app.window.file_actions import FileActions
+from app.window.layout import LayoutController
 from app.window.main_window import MainWindow
 from app.window.model import ModelController
 from app.window.regions import RegionController
@@ -50,6 +51,7 @@ class Parts(NamedTuple):
     files: FileActions
     editing: EditController
     undo: QUndoGroup
+    layout: LayoutController
 
 
 def _keys(*shortcuts) -> list[QKeySequence]:
@@ -63,7 +65,7 @@ def _keys(*shortcuts) -> list[QKeySequence]:
 
 def _entries(parts: Parts) -> list[Entry]:
     window, documents, regions, model, files = parts.window, parts.documents, parts.regions, parts.model, parts.files
-    view, editing, undo = window.page_view, parts.editing, parts.undo
+    view, editing, undo, layout = window.page_view, parts.editing, parts.undo, parts.layout
     return [
         Entry("open", "&Open…", documents.open_dialog, Keys.Open, "Open an image or PDF"),
         Entry("paste", "&Paste image", documents.paste, Keys.Paste, "Open the image or file on the clipboard"),
@@ -102,7 +104,16 @@ def _entries(parts: Parts) -> list[Entry]:
         Entry("delete", "&Delete region", regions.delete_selected, _keys(Keys.Delete, "Backspace"),
               "Delete the selected region (Undo brings it back)"),
         Entry("cancel", "&Stop", regions.cancel_current, "Esc", "Stop the region being recognized"),
-        Entry("cancel_all", "Stop &all", regions.cancel_all, "Ctrl+Shift+.", "Stop every queued and running region"),
+        Entry("cancel_all", "Stop &all", layout.cancel_all, "Ctrl+Shift+.",
+              "Stop every queued and running region, and a conversion"),
+        Entry("detect_layout", "Detect &layout", layout.detect_this_page, "Ctrl+L",
+              "Find this page's regions (text, titles, formulas, tables, pictures, headers) with the layout model"),
+        Entry("detect_layout_all", "Detect layout on all pa&ges", layout.detect_all_pages, None,
+              "Find the regions of every page that has none yet"),
+        Entry("convert_document", "&Convert document", layout.convert_document, "Ctrl+Shift+L",
+              "Detect the layout of pages without regions, then read every included region in reading order"),
+        Entry("toggle_included", "&Include in document / leave out", regions.toggle_included, "Ctrl+Shift+I",
+              "Include the selected region in the document, or leave it out (headers and footers start left out)"),
         Entry("about", "&About GLM-OCR Studio", model.show_about, role=QAction.MenuRole.AboutRole),
         *(_task_entry(task, regions) for task in TASKS),
     ]
@@ -121,16 +132,19 @@ EDIT_MENU = ["undo", "redo", SEPARATOR, "copy", "select_all", "delete", SEPARATO
 VIEW_MENU = ["zoom_in", "zoom_out", "fit_page", "fit_width", "actual_size", SEPARATOR, "prev_page", "next_page",
              SEPARATOR, "next_document", "prev_document"]
 REGIONS_MENU = [f"task_{t}" for t in TASKS] + [SEPARATOR, "whole_page", "rerun", "run_page", "delete", SEPARATOR,
-                                                 "cancel", "cancel_all"]
+                                                 "detect_layout", "detect_layout_all", "convert_document",
+                                                 "toggle_included", SEPARATOR, "cancel", "cancel_all"]
 HELP_MENU = ["about"]
 TOOLBAR = ["open", "paste", SEPARATOR, "prev_page", "next_page", SEPARATOR, "zoom_out", "zoom_in", "fit_width",
-           "fit_page", SEPARATOR] + [f"task_{t}" for t in TASKS] + [SEPARATOR, "whole_page", "cancel", "cancel_all"]
+           "fit_page", SEPARATOR] + [f"task_{t}" for t in TASKS] + [SEPARATOR, "whole_page", "detect_layout",
+                                                                    "convert_document", "cancel", "cancel_all"]
 
 
 # What needs a document on screen: disabled while none is open.
 # (Previous and next page also need a page to go to: show_page_actions.)
 DOCUMENT_ACTIONS = ["save_session", "save_session_as", *EXPORT_MENU, "close_document", "zoom_in", "zoom_out",
-                    "fit_page", "fit_width", "actual_size", "whole_page", "rerun", "run_page", "delete"]
+                    "fit_page", "fit_width", "actual_size", "whole_page", "rerun", "run_page", "delete",
+                    "detect_layout", "detect_layout_all", "convert_document", "toggle_included"]
 
 
 def build_actions(parts: Parts) -> dict[str, QAction]:

@@ -22,7 +22,7 @@ from PySide6.QtWidgets import QFileDialog, QMessageBox
 from glmocr_core.errors import GlmOcrError
 
 from app import intake
-from app.document import export
+from app.document import converted, export
 from app.document.atomic import WriteError
 from app.document.autosave import Autosaver, Damaged, Recoverable, find_recoverable
 from app.document.model import CANCELLED, RUNNING, STOPPED_BY_ENGINE, DocumentSession
@@ -30,6 +30,7 @@ from app.document.session_file import (CHANGED, OK, SESSION_FILTER, SESSION_SUFF
                                        SessionEntry, SessionError, check_document, document_location,
                                        last_session_path, load_session, relink, save_session)
 from app.document.workspace import OpenDocument, Workspace
+from app.engine.options import ocr_dpi
 from app.results.cards import ResultsPanel
 from app.settings import Settings
 from app.window.documents import DocumentController, dialog_folder, remember_folder
@@ -339,7 +340,17 @@ class FileActions(QObject):
     # --- export -----------------------------------------------------------------------------------
 
     def export_markdown_dialog(self) -> None:
-        self._export_file("Export Markdown", ".md", "Markdown (*.md);;All files (*)", export.export_markdown)
+        self._export_file("Export Markdown", ".md", "Markdown (*.md);;All files (*)", self.export_markdown_to)
+
+    def export_markdown_to(self, session, path, *, overwrite: bool = False):
+        """A document with layout regions: the converted document as the core's formatter writes it, with its
+        pictures' crops in ``<name>_pictures/`` beside it; any other: the regions' results one after another."""
+        opened = self.workspace.find(session)
+        if opened is None or not converted.has_layout(session):
+            return export.export_markdown(session, path, overwrite=overwrite)
+        document = opened.document
+        crop = converted.render_crop(document, ocr_dpi(self.settings))
+        return converted.export_converted_markdown(session, path, crop, document.page_size, overwrite=overwrite)
 
     def export_json_dialog(self) -> None:
         self._export_file("Export JSON", ".json", "JSON (*.json);;All files (*)", export.export_json)

@@ -6,11 +6,12 @@ from __future__ import annotations
 
 from PySide6.QtCore import QSize, Qt, Signal
 from PySide6.QtGui import QKeySequence
-from PySide6.QtWidgets import (QDockWidget, QLabel, QListWidget, QMainWindow, QMessageBox, QPushButton, QStackedWidget,
-                               QTabBar, QVBoxLayout, QWidget)
+from PySide6.QtWidgets import (QDockWidget, QLabel, QListWidget, QMainWindow, QMessageBox, QProgressBar, QPushButton,
+                               QStackedWidget, QTabBar, QVBoxLayout, QWidget)
 
 from app import intake
 from app.results.cards import ResultsPanel
+from app.results.document_view import DocumentView
 from app.settings import APP_NAME, Settings
 from app.window.about import about_text
 from app.window.first_run import FirstRunPanel
@@ -65,6 +66,10 @@ class MainWindow(QMainWindow):
         self._add_dock("pages", "Pages", self.thumbnails, Qt.DockWidgetArea.LeftDockWidgetArea)
         self._add_dock("regions", "Regions", self.region_list, Qt.DockWidgetArea.LeftDockWidgetArea)
         self._add_dock("results", "Results", self.results, Qt.DockWidgetArea.RightDockWidgetArea)
+        self.document_view = DocumentView()  # the whole document as Markdown, a tab beside the results
+        self._add_dock("document", "Document", self.document_view, Qt.DockWidgetArea.RightDockWidgetArea)
+        self.tabifyDockWidget(self.docks["results"], self.docks["document"])
+        self.docks["results"].raise_()
         self.resizeDocks([self.docks["pages"], self.docks["results"]], [230, 440], Qt.Orientation.Horizontal)
         self._build_status_bar()
 
@@ -103,8 +108,15 @@ class MainWindow(QMainWindow):
         self.speed_label.setAccessibleName("Speed of the last job")
         self.page_label = QLabel("")
         self.zoom_label = QLabel("")
-        for label in (self.page_label, self.zoom_label, self.speed_label, self.model_label):
+        self.convert_label = QLabel("")  # "Converting page 3 of 12 …" while a conversion runs
+        self.convert_label.setAccessibleName("Conversion progress")
+        self.convert_bar = QProgressBar()
+        self.convert_bar.setAccessibleName("Conversion progress bar")
+        self.convert_bar.setMaximumWidth(160)
+        for label in (self.convert_label, self.convert_bar, self.page_label, self.zoom_label, self.speed_label,
+                      self.model_label):
             self.statusBar().addPermanentWidget(label)
+        self.show_conversion(None)
 
     # --- what the controllers show ----------------------------------------------------------------
 
@@ -113,6 +125,14 @@ class MainWindow(QMainWindow):
 
     def show_zoom(self, zoom: float) -> None:
         self.zoom_label.setText(f"{zoom * 100:.0f}%")
+
+    def show_conversion(self, text: str | None, done: int = 0, total: int = 0) -> None:
+        """A conversion's progress in the status bar (None: none runs)."""
+        self.convert_label.setVisible(text is not None)
+        self.convert_bar.setVisible(text is not None)
+        self.convert_label.setText(text or "")
+        self.convert_bar.setRange(0, max(total, 1))
+        self.convert_bar.setValue(done)
 
     def show_page_number(self, page: int, page_count: int) -> None:
         self.page_label.setText(f"Page {page + 1} of {page_count}")

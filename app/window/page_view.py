@@ -21,6 +21,8 @@ ZOOM_STEP = 1.25
 MIN_ZOOM, MAX_ZOOM = 0.05, 16.0
 RERENDER_DELAY_MS = 120
 HANDLE_PX = 8  # resize handle size on screen, whatever the zoom
+LEFT_OUT_OPACITY = 0.4  # a region left out of the document (an abandoned header, footer ...) is drawn dimmed
+PICTURE_COLOR = "#7f7f7f"  # pictures are kept as crops, never read: no task colour
 MIN_DRAG_PX = 4  # smaller drags are clicks, not regions
 PAGE_MARGIN = 24  # screen-independent margin around the page, in page units at zoom 1
 
@@ -39,6 +41,8 @@ class RegionItem(QGraphicsRectItem):
         x0, y0, x1, y1 = box
         super().__init__(0, 0, x1 - x0, y1 - y0)
         self.region_id, self.task, self.label, self.state = region_id, task, label, QUEUED
+        self.kind = ""  # the layout's label ("doc_title", "header" ...), shown in the tag
+        self.picture = self.left_out = False
         self.setPos(x0, y0)
         self.setFlags(QGraphicsItem.GraphicsItemFlag.ItemIsSelectable | QGraphicsItem.GraphicsItemFlag.ItemIsMovable
                       | QGraphicsItem.GraphicsItemFlag.ItemSendsGeometryChanges)
@@ -61,14 +65,22 @@ class RegionItem(QGraphicsRectItem):
         self.task, self.state, self.label = task, state, label
         self.update()
 
+    def set_layout(self, kind: str, picture: bool, left_out: bool) -> None:
+        """What the layout model said of the region: its label, a picture, left out of the document (dimmed)."""
+        self.kind, self.picture, self.left_out = kind, picture, left_out
+        self.setOpacity(LEFT_OUT_OPACITY if left_out else 1.0)
+        self.update()
+
     # --- painting ------------------------------------------------------------------------
 
     def paint(self, painter: QPainter, option, widget=None) -> None:
-        color = QColor(TASK_COLORS.get(self.task, "#0072B2"))
+        color = QColor(PICTURE_COLOR if self.picture else TASK_COLORS.get(self.task, "#0072B2"))
         selected = self.isSelected()
         pen = QPen(color, 3 if selected else 2)
         pen.setCosmetic(True)  # constant width on screen at any zoom
-        if self.state in IN_PROGRESS_STATES:
+        if self.left_out or self.picture:
+            pen.setStyle(Qt.PenStyle.DotLine)
+        elif self.state in IN_PROGRESS_STATES:
             pen.setStyle(Qt.PenStyle.DashLine)
         fill = QColor(color)
         fill.setAlpha(55 if selected else 28)
@@ -89,7 +101,7 @@ class RegionItem(QGraphicsRectItem):
         font.setPointSizeF(8.5)
         font.setBold(True)
         painter.setFont(font)
-        text = f"{self.label} {TASK_LABELS.get(self.task, self.task)} {STATE_SYMBOLS.get(self.state, '')}".strip()
+        text = " ".join(part for part in (self.label, *self._tag_words()) if part)
         metrics = painter.fontMetrics()
         tag = QRectF(0, -metrics.height() - 4, metrics.horizontalAdvance(text) + 10, metrics.height() + 4)
         painter.setPen(Qt.PenStyle.NoPen)
@@ -98,6 +110,14 @@ class RegionItem(QGraphicsRectItem):
         painter.setPen(QColor("white"))
         painter.drawText(tag, Qt.AlignmentFlag.AlignCenter, text)
         painter.restore()
+
+    def _tag_words(self) -> tuple[str, ...]:
+        if self.picture:
+            return (self.kind or "picture",)
+        if self.left_out:
+            return (self.kind, "left out")
+        task = TASK_LABELS.get(self.task, self.task)
+        return (self.kind, task, STATE_SYMBOLS.get(self.state, "")) if self.kind else (task, STATE_SYMBOLS.get(self.state, ""))
 
     def _paint_handles(self, painter: QPainter, color: QColor) -> None:
         size = HANDLE_PX / _view_scale(self)
@@ -288,6 +308,7 @@ class PageView(QGraphicsView):
         elif item.box() != tuple(region.box):
             item.set_box(region.box)
         item.set_look(region.task, region.state, label)
+        item.set_layout(region.label or "", region.is_picture, region.excluded)
         return item
 
     def remove_region(self, region_id: str) -> None:

@@ -43,6 +43,8 @@ MODEL_LOADING = "Waiting for the model to load…"
 NEXT_IN_LINE = "Starting…"
 NOT_RUN_YET = "Not run yet: Run again (Ctrl+R) recognizes it."
 TEMPLATE_FIRST = "Choose a template (Template ▾) to extract fields from this region."
+PICTURE_NOTE = "Picture ({label}): kept as a crop in the document, not recognized."
+LEFT_OUT_NOTE = "Left out of the document ({label}). Include it (Ctrl+Shift+I) to read it."
 MOVED_HINT = "{label} moved: its result is from the old box. Run it again to read the new box."
 COPIED_HINT = "Result of {label} copied to the clipboard."
 
@@ -154,6 +156,22 @@ class RegionController(QObject):
             region.result_box = region.box
         region.box = normalize_box(box)
         self._requeue_if_waiting(self.workspace.current, region)
+        self.sync_views()
+
+    def toggle_included(self) -> None:
+        """Include the selected region in the document, or leave it out (one undo step); a region left out is never
+        run, and one included again waits for a run."""
+        region = self.selected_region()
+        if region is None:
+            self.window.show_status("Select a region to include or leave out.")
+            return
+        verb = "Include" if region.excluded else "Leave out"
+        self._record(f"{verb} {self.label(region)}", [region], ("excluded",), lambda: self._set_excluded(region))
+
+    def _set_excluded(self, region: Region) -> None:
+        region.excluded = not region.excluded
+        if region.excluded and self.host.is_pending(region.id):
+            self.stop_region(region.id)
         self.sync_views()
 
     def delete_selected(self) -> None:
@@ -303,9 +321,17 @@ class RegionController(QObject):
         self._start(opened, regions)
         if not (self.host.has_model or self.host.loading):
             self.window.show_status("No model is loaded: the region will run once the model is ready.")
-        elif any(not _can_run(r) for r in regions):
+        elif any(r.is_readable and not _can_run(r) for r in regions):
             self.window.show_status("An Extract region needs a template first: choose one on its card.")
         self.sync_views()
+        self.workspace.mark_changed(opened)
+
+    def start_regions(self, opened: OpenDocument, regions: list[Region]) -> None:
+        """Send regions of any open document to the engine together (Convert document), without an undo step: the
+        caller only starts regions that have no outcome yet."""
+        self._start(opened, regions)
+        if opened is self.workspace.current:
+            self.sync_views()
         self.workspace.mark_changed(opened)
 
     def _start(self, opened: OpenDocument, regions: list[Region]) -> None:
@@ -502,6 +528,10 @@ class RegionController(QObject):
 
     def _waiting_text(self, region: Region) -> str | None:
         """None where the card's own words are true (a running region: the card says it is being read)."""
+        if region.is_picture:
+            return PICTURE_NOTE.format(label=region.label or "picture")
+        if region.excluded:
+            return LEFT_OUT_NOTE.format(label=region.label or "by you")
         if region.state != QUEUED:
             return None
         if not _can_run(region):
@@ -618,5 +648,6 @@ def _known_task(task: str) -> str:
 
 
 def _can_run(region: Region) -> bool:
-    """An Extract region needs a template to say which fields to extract."""
-    return region.task != "extract" or bool((region.schema or "").strip())
+    """Pictures and regions left out of the document never run; an Extract region needs a template to say which
+    fields to extract."""
+    return region.is_readable and (region.task != "extract" or bool((region.schema or "").strip()))
