@@ -30,7 +30,6 @@ MODIFIERS = ("ctrl", "alt", "shift", "meta")
 MODIFIER_ALIASES = {"control": "ctrl", "ctl": "ctrl", "option": "alt", "win": "meta", "super": "meta",
                     "cmd": "meta", "command": "meta"}
 NAMED_KEYS = ("print", "space", "insert", "pause")
-DEFAULT_CHORD = "Ctrl+Alt+S"
 
 SHORTCUT_ROUTES = {
     "gnome": "GNOME: Settings ▸ Keyboard ▸ View and Customize Shortcuts ▸ Custom Shortcuts ▸ +, command "

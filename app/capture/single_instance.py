@@ -1,6 +1,6 @@
 """One running studio per user and display: a second launch with ``--capture`` (or with files) hands its request to
 the running one over a local socket and exits, so an operating-system shortcut running ``glmocr-studio --capture``
-starts a capture in well under a second (the second process never builds a window).
+starts a capture in well under a second (the second process builds no window and no application object).
 
 The socket is keyed by the user and, on Linux, by the display (two X or Wayland sessions of one user are two
 desktops). On Linux it lives in ``$XDG_RUNTIME_DIR`` (private to the user) where there is one; the server also allows
@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Mapping
 
-from PySide6.QtCore import QCoreApplication, QObject, QTimer, Signal
+from PySide6.QtCore import QObject, QTimer, Signal
 from PySide6.QtNetwork import QLocalServer, QLocalSocket
 
 log = logging.getLogger(__name__)
@@ -99,9 +99,8 @@ def _user() -> str:
 
 
 def send_to_running(message: Message, name: str, timeout_ms: int = REPLY_TIMEOUT_MS) -> bool:
-    """Give ``message`` to the instance listening on ``name``; True once it answered. Works before (and without) a
-    QApplication, so a second launch can exit without building anything."""
-    _ensure_core_application()
+    """Give ``message`` to the instance listening on ``name``; True once it answered. Needs no application object
+    (and makes none), so a launch that finds nobody goes on to create its QApplication as usual."""
     socket = QLocalSocket()
     socket.connectToServer(name)
     if not socket.waitForConnected(CONNECT_TIMEOUT_MS):
@@ -121,15 +120,6 @@ def forward_to_running(args: list[str], name: str | None = None) -> bool:
     exits 0), False when this launch should start the window itself."""
     message = message_for(args)
     return message is not None and send_to_running(message, name or server_name())
-
-
-_core_application: list[QCoreApplication] = []  # kept alive for the rest of a second launch
-
-
-def _ensure_core_application() -> None:
-    """QLocalSocket's waits need an application object; a bare core one costs milliseconds and needs no display."""
-    if QCoreApplication.instance() is None:
-        _core_application.append(QCoreApplication([sys.argv[0] if sys.argv else NAME_PREFIX]))
 
 
 # --- the running instance ----------------------------------------------------------------------------------------

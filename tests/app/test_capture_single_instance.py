@@ -67,6 +67,17 @@ def test_without_a_running_instance_the_launch_goes_on(qapp, name):
     assert forward_to_running(["--capture"], name) is False
 
 
+def test_a_launch_that_finds_nobody_can_still_create_its_application(name):
+    """The check runs before the window's QApplication exists and must not leave an application object behind."""
+    script = ("import sys; from app.capture.single_instance import forward_to_running; "
+              f"assert forward_to_running(['--capture'], {name!r}) is False; "
+              "from PySide6.QtCore import QCoreApplication; assert QCoreApplication.instance() is None; "
+              "from PySide6.QtWidgets import QApplication, QWidget; app = QApplication([]); QWidget()")
+    done = subprocess.run([sys.executable, "-c", script], cwd=REPO, capture_output=True, text=True, timeout=60,
+                          env={**os.environ, "PYTHONPATH": str(REPO), "QT_QPA_PLATFORM": "offscreen"}, check=False)
+    assert done.returncode == 0, done.stderr
+
+
 def test_a_plain_launch_asks_nothing():
     assert message_for([]) is None
     assert message_for(["--verbose"]) is None
