@@ -1,20 +1,24 @@
 """The window against the command line: decode rate and first-token time of one region, same checkpoint, same machine.
 
-    python -m bench.window_bench [--size real|tiny] [--tokens 64] [--pairs 3] [--ui studio|text] [--out bench/out]
+    python -m bench.window_bench [--size real|tiny] [--tokens 64] [--pairs 2] [--rounds 2] [--ui studio|text]
 
-One process, one model in memory, the two paths taking turns (cli, window, window, cli, ...), so a neighbour's load
-on a shared machine falls on both alike:
+Each path runs in processes of its own, as it does for a user, taking turns (cli, window, window, cli, ...: ``--pairs``
+of each) so that a neighbour's load on a shared machine falls on both alike:
 
-- ``cli``: what ``glmocr-studio ocr`` does: ``Engine.recognize`` iterated on the main thread.
-- ``window``: what a drawn region does: the real ``EngineHost`` and ``EngineWorker`` in its QThread, the queued
-  signals, and the GUI's work per delta. ``--ui studio`` (default) is the whole window as ``app.main.build``
-  composes it (region controller, cards, page view, offscreen), with a region added on an open image; ``--ui text``
-  is only the host with a shown text widget that takes each delta, as a card's stream view does.
+- ``cli``: what ``glmocr-studio ocr`` does: the engine loaded and ``Engine.recognize`` iterated on the main thread of
+  a process without Qt.
+- ``window``: what a drawn region does: the real ``EngineHost``, whose ``EngineWorker`` loads the engine in its
+  QThread, the queued signals, and the GUI's work per delta. ``--ui studio`` (default) is the whole window as
+  ``app.main.build`` composes it (region controller, cards with finished results in their web views, page view;
+  offscreen, or under Xvfb with ``QT_QPA_PLATFORM=xcb``), a request being a region added on an open image;
+  ``--ui text`` is only the host with a shown text widget that takes each delta, as a card's stream view does.
 
 Times are taken where a user sees them: from the request (``recognize`` called; the region added) to the first text
 that arrives, then to the result; decode rate = tokens after the first / (result - first text). The engine's own
-timings are kept beside them. Round 1 is the process's first request (kernels, allocator) and is reported apart.
-The random-weight checkpoint never picks a stop token, so every round decodes exactly ``--tokens`` tokens.
+timings and the CPU each round cost (GUI thread, process, QtWebEngine's processes, the X server) are kept beside
+them. Each process makes one warm-up request first (a process's first request pays for kernel choice and
+allocation), reported apart. The random-weight checkpoint never picks a stop token, so every round decodes exactly
+``--tokens`` tokens.
 """
 
 from __future__ import annotations
@@ -43,7 +47,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="python -m bench.window_bench", description=__doc__.split("\n\n")[0])
     parser.add_argument("--size", choices=ckpt.SIZES, default="real")
     parser.add_argument("--tokens", type=int, default=64, help="tokens decoded per round (default 64)")
-    parser.add_argument("--pairs", type=int, default=3, help="rounds per path (default 3)")
+    parser.add_argument("--pairs", type=int, default=2, help="processes per path, taking turns (default 2)")
+    parser.add_argument("--rounds", type=int, default=2, help="measured requests per process (default 2)")
     parser.add_argument("--ui", choices=UIS, default=UIS[0], help="the window's GUI side (default studio)")
     parser.add_argument("--cards", type=int, default=4,
                         help="finished Text results already on screen in --ui studio, each in its web view (default 4)")
@@ -56,6 +61,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                         help="try another interpreter switch interval in the window (default: the host's)")
     parser.add_argument("--precision", default="auto", help="the engine's precision, as the settings name it")
     parser.add_argument("--out", type=Path, default=REPO / "bench" / "out")
+    parser.add_argument("--job", choices=PATHS, help=argparse.SUPPRESS)  # internal: one process of one path
+    parser.add_argument("--checkpoint", type=Path, help=argparse.SUPPRESS)
+    parser.add_argument("--result", type=Path, help=argparse.SUPPRESS)
     return parser.parse_args(argv)
 
 
@@ -69,10 +77,14 @@ def options(tokens: int):
 DISPLAY_SERVERS = ("Xvfb", "Xorg", "Xwayland")
 
 
+ENGINE_THREAD = "glmocr-engine"  # the worker's QThread name (app.engine.host); its OpenMP helpers inherit it
+
+
 class CpuMeter:
-    """CPU seconds spent while a round ran: by the main thread (the GUI thread of the window), by the whole process,
-    by its child processes (QtWebEngine's) and by a local X server (painting under Xvfb). Unlike wall time, a busy
-    neighbour on the machine hardly changes them, so they show what the window itself adds per token."""
+    """CPU seconds spent while a round ran: by the main thread (the GUI thread of the window; the decoding thread of
+    the command line), by the window's engine threads (the worker and the OpenMP helpers it started), by the whole
+    process, by its child processes (QtWebEngine's) and by a local X server (painting under Xvfb). They tell where
+    the window's CPU goes, which wall times on a shared machine cannot."""
 
     def __init__(self):
         import psutil
@@ -81,16 +93,25 @@ class CpuMeter:
         self.display = display_server()
         self.start = self._read()
 
-    def _read(self) -> tuple[float, float, float, float]:
-        main = next((t for t in self.process.threads() if t.id == self.process.pid), None)
+    def _read(self) -> tuple[float, ...]:
+        threads = {t.id: t.user_time + t.system_time for t in self.process.threads()}
+        engine = sum(cpu for tid, cpu in threads.items() if thread_name(tid) == ENGINE_THREAD)
         own = self.process.cpu_times()
-        return (main.user_time + main.system_time if main else 0.0, own.user + own.system,
+        return (threads.get(self.process.pid, 0.0), engine, own.user + own.system,
                 _cpu_of(self.process.children(recursive=True)), _cpu_of(self.display))
 
     def spent(self) -> dict:
-        main, process, children, display = (b - a for a, b in zip(self.start, self._read()))
-        return {"main_thread_cpu_s": main, "process_cpu_s": process, "children_cpu_s": children,
-                "display_cpu_s": display}
+        main, engine, process, children, display = (b - a for a, b in zip(self.start, self._read()))
+        return {"main_thread_cpu_s": main, "engine_threads_cpu_s": engine, "process_cpu_s": process,
+                "children_cpu_s": children, "display_cpu_s": display}
+
+
+def thread_name(tid: int) -> str:
+    """A thread's name as the OS keeps it (Linux); "" where it cannot be read."""
+    try:
+        return Path(f"/proc/self/task/{tid}/comm").read_text().strip()
+    except OSError:
+        return ""
 
 
 def display_server() -> list:
@@ -197,8 +218,8 @@ class TextWindow:
         self.sink.show()
         self.host.text_delta.connect(self._append)
 
-    def load(self, folder: Path) -> None:
-        self.host.load_model(str(folder))
+    def load(self, folder: Path, load_options: dict) -> None:
+        self.host.load_model(str(folder), **load_options)
 
     def request(self) -> None:
         from app.engine.worker import OcrJob
@@ -235,8 +256,10 @@ class StudioWindow:
         self.host, self.image_path = self.studio.host, image_path
         self.boot = lambda: boot(self.studio, [])
 
-    def load(self, folder: Path) -> None:
+    def load(self, folder: Path, load_options: dict) -> None:
         os.environ["GLMOCR_MODEL_DIR"] = str(folder)
+        for name, value in load_options.items():
+            self.studio.settings.set(name, value)
         self.boot()  # what a start does: the model loads, the window shows
         if not self.studio.documents.open_path(str(self.image_path)):
             raise RuntimeError(f"the window could not open {self.image_path}")
@@ -314,45 +337,97 @@ def window_round(window, watch: Stopwatch) -> dict:
     return round_record("window", watch.requested, watch.first, watch.done, watch.result, meter.spent())
 
 
-# --- both paths, taking turns ----------------------------------------------------------------------------------
+# --- one process of each path ---------------------------------------------------------------------------------
 
-def measure(args: argparse.Namespace, folder: Path, scratch: Path) -> dict:
-    from glmocr_core.loader import load_engine
+def load_options(args: argparse.Namespace) -> dict:
+    return {} if args.precision == "auto" else {"precision": args.precision}
 
-    application = start_qt(scratch)
-    image_path = scratch / "region.png"
-    inputs.region_image().save(image_path)
-    engine = load_engine(str(folder), **({} if args.precision == "auto" else {"precision": args.precision}))
-    loader = lambda *_, **__: engine  # noqa: E731 - both paths share the one loaded model
-    window = (StudioWindow(loader, image_path, args.tokens, scratch, args.cards) if args.ui == "studio"
-              else TextWindow(loader, image_path, args.tokens))
-    if args.delta_interval is not None:
-        window.host.worker.delta_interval_s = args.delta_interval
-    if args.switch_interval is not None:
-        sys.setswitchinterval(args.switch_interval)
-    watch = Stopwatch(window.host, args.gui_work_ms)
-    wait_for([window.host.model_ready, window.host.model_failed], lambda: window.load(folder))
-    if window.host.engine_info is None:
-        raise RuntimeError("the window's engine did not load")
+
+def run_cli(args: argparse.Namespace, folder: Path) -> dict:
+    """A process like ``glmocr-studio ocr``: no Qt at all."""
     from PIL import Image
 
-    image, rounds = Image.open(image_path).convert("RGB"), []
-    for pair in range(args.pairs):
-        order = PATHS if pair % 2 == 0 else PATHS[::-1]
-        for path in order:
-            rounds.append(cli_round(engine, image, args.tokens) if path == "cli" else window_round(window, watch))
-    window.close()
-    application.processEvents()
+    from glmocr_core.loader import load_engine
+
+    engine = load_engine(str(folder), **load_options(args))
+    image = Image.open(image_file(args)).convert("RGB")
+    warmup = cli_round(engine, image, args.tokens)
+    rounds = [cli_round(engine, image, args.tokens) for _ in range(args.rounds)]
+    return {"info": vars(engine.info), "warmup": warmup, "rounds": rounds}
+
+
+def run_window(args: argparse.Namespace, folder: Path) -> dict:
+    """A process like the window's: the host's worker loads the engine on its own thread."""
+    from glmocr_core.loader import load_engine
+
+    with tempfile.TemporaryDirectory(prefix="window-bench-", ignore_cleanup_errors=True) as scratch:
+        application = start_qt(Path(scratch))
+        window = (StudioWindow(load_engine, image_file(args), args.tokens, Path(scratch), args.cards)
+                  if args.ui == "studio" else TextWindow(load_engine, image_file(args), args.tokens))
+        if args.delta_interval is not None:
+            window.host.worker.delta_interval_s = args.delta_interval
+        if args.switch_interval is not None:
+            sys.setswitchinterval(args.switch_interval)
+        watch = Stopwatch(window.host, args.gui_work_ms)
+        wait_for([window.host.model_ready, window.host.model_failed], lambda: window.load(folder, load_options(args)))
+        if window.host.engine_info is None:
+            raise RuntimeError("the window's engine did not load")
+        warmup = window_round(window, watch)
+        rounds = [window_round(window, watch) for _ in range(args.rounds)]
+        info = vars(window.host.engine_info)
+        window.close()
+        application.processEvents()
+    return {"info": info, "warmup": warmup, "rounds": rounds, "delta_interval_s": window.host.worker.delta_interval_s,
+            "switch_interval_s": sys.getswitchinterval(), "qt_platform": application.platformName()}
+
+
+def image_file(args: argparse.Namespace) -> Path:
+    """The region both paths read, written once by the parent."""
+    return args.out / "window-bench-region.png"
+
+
+def run_job(args: argparse.Namespace) -> None:
+    result = (run_cli if args.job == "cli" else run_window)(args, args.checkpoint)
     import torch
 
-    return {"info": vars(engine.info), "torch_threads": torch.get_num_threads(), "rounds": rounds,
-            "delta_interval_s": window.host.worker.delta_interval_s, "switch_interval_s": sys.getswitchinterval(),
-            "qt_platform": application.platformName()}
+    result.update(path=args.job, torch_threads=torch.get_num_threads())
+    args.result.write_text(json.dumps(result))
 
 
-def summary(rounds: list[dict]) -> dict:
-    """Medians per path over its rounds, round 1 of the process apart, and the window-to-CLI figures the target
-    is stated in."""
+CHILD_FLAGS = ("tokens", "rounds", "ui", "cards", "delta_interval", "gui_work_ms", "switch_interval", "precision", "out")
+
+
+def child_command(args: argparse.Namespace, path: str, folder: Path, result: Path) -> list[str]:
+    command = [sys.executable, "-m", "bench.window_bench", "--job", path, "--checkpoint", str(folder),
+               "--result", str(result)]
+    for name in CHILD_FLAGS:
+        value = getattr(args, name)
+        if value is not None:
+            command += [f"--{name.replace('_', '-')}", str(value)]
+    return command
+
+
+def measure(args: argparse.Namespace, folder: Path) -> dict:
+    """``--pairs`` processes of each path, taking turns; every round of every process in one list."""
+    import subprocess
+
+    inputs.region_image().save(image_file(args))
+    processes = []
+    for pair in range(args.pairs):
+        for path in (PATHS if pair % 2 == 0 else PATHS[::-1]):
+            result = args.out / f"window-bench-{args.size}-{path}-{pair}.json"
+            subprocess.run(child_command(args, path, folder, result), cwd=REPO, check=True)
+            processes.append(json.loads(result.read_text()))
+    window = next(p for p in processes if p["path"] == "window")
+    return {"info": processes[0]["info"], "torch_threads": {p["path"]: p["torch_threads"] for p in processes},
+            "rounds": [r for p in processes for r in p["rounds"]], "warmup": [p["warmup"] for p in processes],
+            "delta_interval_s": window["delta_interval_s"], "switch_interval_s": window["switch_interval_s"],
+            "qt_platform": window["qt_platform"], "processes": processes}
+
+
+def summary(rounds: list[dict], warmup: list[dict]) -> dict:
+    """Medians per path over its measured rounds, the warm-up apart, and the window-to-CLI figures the target is
+    stated in."""
     rows = {}
     for path in PATHS:
         mine = [r for r in rounds if r["path"] == path]
@@ -361,12 +436,14 @@ def summary(rounds: list[dict]) -> dict:
                       "engine_decode_tok_s": statistics.median(r["engine_decode_tok_s"] for r in mine),
                       "engine_first_token_s": statistics.median(r["engine_first_token_s"] for r in mine),
                       "main_thread_ms_per_token": _per_token_ms(mine, "main_thread_cpu_s"),
+                      "engine_threads_ms_per_token": _per_token_ms(mine, "engine_threads_cpu_s"),
                       "children_ms_per_token": _per_token_ms(mine, "children_cpu_s"),
                       "process_ms_per_token": _per_token_ms(mine, "process_cpu_s"),
                       "display_ms_per_token": _per_token_ms(mine, "display_cpu_s")}
     cli, window = rows["cli"], rows["window"]
     ids = {path: [r["token_ids"] for r in rounds if r["path"] == path] for path in PATHS}
-    return {"rows": rows, "first_round": rounds[0]["path"], "first_round_first_token_s": rounds[0]["first_token_s"],
+    cold = {path: statistics.median(r["first_token_s"] for r in warmup if r["path"] == path) for path in PATHS}
+    return {"rows": rows, "cold_first_token_s": cold,
             "decode_ratio": window["decode_tok_s"] / cli["decode_tok_s"] if cli["decode_tok_s"] else 0.0,
             "first_token_gap_s": window["first_token_s"] - cli["first_token_s"],
             "first_token_ratio": window["first_token_s"] / cli["first_token_s"] if cli["first_token_s"] else 0.0,
@@ -381,37 +458,43 @@ def report(args: argparse.Namespace, described: dict, measured: dict, found: dic
     info = measured["info"]
     flags = ", ".join(flag for flag, on in described["flags"].items() if on) or "none of " + \
         ", ".join(machine.RELEVANT_FLAGS)
+    threads = ", ".join(f"{path} {count}" for path, count in measured["torch_threads"].items())
     lines = [f"machine: {described['cpu']}, {described['logical_cores']} logical cores ({flags}), "
-             f"{described['memory_gib']} GiB; torch {described['torch']}, {measured['torch_threads']} threads; "
+             f"{described['memory_gib']} GiB; torch {described['torch']}, threads {threads}; "
              f"{described['git']}",
              f"engine: {info['device']} {info['dtype']} ({info['precision']}); {args.size} checkpoint, "
-             f"{args.tokens} tokens, {args.pairs} rounds per path, window = --ui {args.ui}"
+             f"{args.tokens} tokens, {args.pairs} processes x {args.rounds} rounds per path, window = --ui {args.ui}"
              f"{f' with {args.cards} finished cards' if args.ui == 'studio' else ''} on Qt's "
              f"{measured['qt_platform']}, text updates every {measured['delta_interval_s']} s, switch interval "
              f"{measured['switch_interval_s'] * 1000:g} ms, extra GUI work {args.gui_work_ms:g} ms per update",
              "", f"{'path':<8} {'decode tok/s':>13} {'first token s':>14} {'engine tok/s':>13} {'engine first s':>15} "
-                 f"{'CPU ms/token: main thread':>26} {'process':>8} {'children':>9} {'X server':>9}"]
+                 f"| CPU ms per token, prefill included: {'main thread':>11} {'engine':>7} {'process':>8} "
+                 f"{'children':>9} {'X server':>9}"]
     for path, row in found["rows"].items():
         lines.append(f"{path:<8} {row['decode_tok_s']:>13.2f} {row['first_token_s']:>14.3f} "
                      f"{row['engine_decode_tok_s']:>13.2f} {row['engine_first_token_s']:>15.3f} "
-                     f"{row['main_thread_ms_per_token']:>26.2f} {row['process_ms_per_token']:>8.2f} "
-                     f"{row['children_ms_per_token']:>9.2f} {row['display_ms_per_token']:>9.2f}")
+                     f"| {'':36}{row['main_thread_ms_per_token']:>11.2f} {row['engine_threads_ms_per_token']:>7.2f} "
+                     f"{row['process_ms_per_token']:>8.2f} {row['children_ms_per_token']:>9.2f} "
+                     f"{row['display_ms_per_token']:>9.2f}")
     lines += ["", f"window / CLI decode: {found['decode_ratio']:.2f}x (target >= 0.90)",
               f"window - CLI first token: {found['first_token_gap_s']:+.3f} s, {found['first_token_ratio']:.2f}x "
               "(target <= +0.100 s)",
-              f"round 1 of the process ({found['first_round']}): first token {found['first_round_first_token_s']:.3f} s",
+              "each process's first request (warm-up, not above): first token " + ", ".join(
+                  f"{path} {seconds:.3f} s" for path, seconds in found["cold_first_token_s"].items()),
               f"same tokens on every round of both paths: {'yes' if found['same_tokens'] else 'NO'}"]
     return "\n".join(lines)
 
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
+    if args.job:
+        run_job(args)
+        return 0
     args.out.mkdir(parents=True, exist_ok=True)
     folder = ckpt.ensure_checkpoint(args.size, args.out / f"ckpt-{args.size}")
     ckpt.warm_page_cache(folder)
-    with tempfile.TemporaryDirectory(prefix="window-bench-") as scratch:
-        measured = measure(args, folder, Path(scratch))
-    found = summary(measured["rounds"])
+    measured = measure(args, folder)
+    found = summary(measured["rounds"], measured["warmup"])
     described = machine.describe(REPO)
     text = report(args, described, measured, found)
     result = {"machine": described, "args": {k: str(v) for k, v in vars(args).items()}, "summary": found,

@@ -1,5 +1,6 @@
 """The window-against-CLI benchmark (bench/window_bench.py) on the tiny checkpoint, so it cannot rot. It drives the
-real host, worker and (with --ui studio) the whole composed window offscreen. Never asserts on time values."""
+real host, worker and (with --ui studio) the whole composed window offscreen, each path in its own process. Never
+asserts on time values."""
 
 from __future__ import annotations
 
@@ -19,7 +20,7 @@ def run_bench(tmp_path: Path, ui: str) -> tuple[str, dict]:
     env = {**os.environ, "QT_QPA_PLATFORM": "offscreen", "XDG_CONFIG_HOME": str(tmp_path / "config"),
            "XDG_CACHE_HOME": str(tmp_path / "cache"), "PYTHONPATH": str(REPO)}
     command = [sys.executable, "-m", "bench.window_bench", "--size", "tiny", "--tokens", "6", "--pairs", "1",
-               "--ui", ui, "--cards", "1", "--out", str(out)]
+               "--rounds", "1", "--ui", ui, "--cards", "1", "--out", str(out)]
     done = subprocess.run(command, cwd=REPO, env=env, capture_output=True, text=True, timeout=600)
     assert done.returncode == 0, done.stderr[-3000:]
     return done.stdout, json.loads((out / f"window-bench-tiny-{ui}.json").read_text())
@@ -29,7 +30,9 @@ def run_bench(tmp_path: Path, ui: str) -> tuple[str, dict]:
 def test_both_paths_decode_the_same_tokens_and_the_report_gives_ratios(tmp_path, ui):
     stdout, result = run_bench(tmp_path, ui)
     summary, rounds = result["summary"], result["measured"]["rounds"]
-    assert [r["path"] for r in rounds] == ["cli", "window"]
+    assert [r["path"] for r in rounds] == ["cli", "window"]  # one process of each, taking turns
+    assert [r["path"] for r in result["measured"]["warmup"]] == ["cli", "window"]
+    assert [p["path"] for p in result["measured"]["processes"]] == ["cli", "window"]
     assert all(r["tokens"] == 6 for r in rounds)  # the checkpoint never picks a stop token
     assert summary["same_tokens"] is True
     assert summary["decode_ratio"] > 0 and summary["first_token_ratio"] > 0
