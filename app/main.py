@@ -188,9 +188,7 @@ def _wire_layout(s: Studio) -> None:
     workspace.session_changed.connect(layout.schedule_view)  # edits, moves, deletions, undo: the view follows
     workspace.current_changed.connect(layout.schedule_view)
     workspace.document_closing.connect(layout.on_document_closing)
-    s.window.document_view.region_clicked.connect(layout.on_view_clicked)
-    s.results.card_clicked.connect(s.window.document_view.select)
-    s.window.page_view.selection_changed.connect(s.window.document_view.select)
+    s.window.document_view.region_clicked.connect(layout.on_view_clicked)  # the region selects everywhere
 
 
 def _wire_window(s: Studio) -> None:

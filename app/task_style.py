@@ -26,9 +26,17 @@ STOP_CAUSE_LABELS = {STOPPED_BY_USER: "Stopped", STOPPED_BY_ENGINE: "Interrupted
 STOP_REASON_LABELS = {STOP_REPETITION: "Cut: repeating", STOP_MAX_TOKENS: "Cut: token limit"}
 
 
+PICTURE_LABEL = "Picture (kept as a crop)"  # a layout picture: never read
+LEFT_OUT_LABEL = "Left out"  # left out of the document (an abandoned header, footer ...): never run
+
+
 def region_state_label(region: Region) -> str:
     """The honest short state of a region, as its card (and any list of regions) shows it."""
     stop_reason = (region.result or {}).get("stop_reason") or ""
+    if region.is_picture:
+        return PICTURE_LABEL
+    if region.excluded and not region.is_finished:
+        return LEFT_OUT_LABEL
     if region.state == CANCELLED or (region.state == DONE and stop_reason == STOP_CANCELLED):
         return STOP_CAUSE_LABELS.get(region.stop_cause, STOP_CAUSE_LABELS[""])
     if region.state == DONE:

@@ -44,10 +44,13 @@ class RegionList(QTreeWidget):
         self.select(selected)
 
     def _make_item(self, number: int, region) -> QTreeWidgetItem:
-        state = f"{STATE_SYMBOLS.get(region.state, '')} {region_state_label(region)}"
+        symbol = "" if region.is_picture or (region.excluded and not region.is_finished) else \
+            STATE_SYMBOLS.get(region.state, "")
+        state = f"{symbol} {region_state_label(region)}".strip()
         if region.outcome_is_outdated:
             state += f" · {OLD_BOX}"
-        item = QTreeWidgetItem([str(number), TASK_LABELS[region.task], str(region.page + 1), state])
+        task = TASK_LABELS[region.task] + (f" · {region.label}" if region.label else "")
+        item = QTreeWidgetItem([str(number), task, str(region.page + 1), state])
         item.setData(0, ID_ROLE, region.id)
         item.setForeground(1, QColor(TASK_COLORS[region.task]))
         if region.state == FAILED:

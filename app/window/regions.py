@@ -484,6 +484,7 @@ class RegionController(QObject):
         self.window.page_view.select_region(region_id)
         self.window.region_list.select(region_id)
         self.window.results.select(region_id)
+        self.window.document_view.select(region_id)
         if region is not None:  # the toolbar shows the selected region's task, and new regions take it
             self._task = region.task
             self.task_changed.emit(region.task)
