@@ -19,11 +19,11 @@ import pytest
 from PySide6.QtCore import QSettings
 
 from app.paths import DATA_DIR_ENV, MODEL_DIR_ENV
-from app.qt_compat import install_bool_refcount_guard
+from app.qt_compat import install_refcount_guards
 from app.results.web import release_web_views
 
 # PySide6 6.12 leaks a reference to True per Python emit(); a whole test session emits enough to abort CPython.
-install_bool_refcount_guard()
+install_refcount_guards()
 atexit.register(release_web_views)  # result views still alive when Python exits would crash it (see app.results.web)
 
 HERE = Path(__file__).parent

@@ -98,8 +98,8 @@ import os, sys
 from PySide6.QtCore import QCoreApplication
 from app.document.autosave import Autosaver
 from app.document.model import DocumentSession
-from app.qt_compat import install_bool_refcount_guard
-install_bool_refcount_guard()
+from app.qt_compat import install_refcount_guards
+install_refcount_guards()
 app = QCoreApplication([])
 doc = DocumentSession(path=None, name="lost.png")
 saver = Autosaver(lambda: doc, folder=sys.argv[1], delay_ms=0)
