@@ -235,6 +235,7 @@ class EngineWorker(QObject):
         self._detector = None
         self._detector_key: tuple[str, str] | None = None
         self._layout_cancelled: set[int] = set()  # requests the host cancelled
+        self._layout_events: dict[int, threading.Event] = {}  # one per request, set on its cancel
         self.delta_interval_s = DELTA_INTERVAL_S  # the pace of text updates (a benchmark may try others)
         self._queue: deque[OcrJob] = deque()
         self._lock = threading.Lock()
@@ -277,7 +278,7 @@ class EngineWorker(QObject):
                 self.layout_done.emit(job.request, True)
                 return
             try:
-                image, scale = job.document.ocr_image(page, dpi=job.dpi)
+                image, scale = job.document.ocr_image(page, dpi=job.dpi, cancel=self._layout_cancel_event(job.request))
                 blocks = detect_regions(detector, image)
             except Exception as exc:  # noqa: BLE001 - e.g. the document was closed meanwhile
                 self.layout_failed.emit(job.request, readable_error(exc))
@@ -289,6 +290,11 @@ class EngineWorker(QObject):
     def cancel_layout(self, request: int) -> None:
         with self._lock:
             self._layout_cancelled.add(request)
+            self._layout_events.setdefault(request, threading.Event()).set()  # stops a page render in progress too
+
+    def _layout_cancel_event(self, request: int) -> threading.Event:
+        with self._lock:
+            return self._layout_events.setdefault(request, threading.Event())
 
     def _layout_is_cancelled(self, request: int) -> bool:
         with self._lock:
@@ -396,11 +402,15 @@ class EngineWorker(QObject):
             return
         for job in jobs:
             self.started.emit(job.seq, job.region_id)
+        self._begin_decoding(jobs)  # from here a Stop of every job sets cancel_event, which also stops the render
         try:
-            image, scale = jobs[0].document.ocr_image(jobs[0].page, dpi=jobs[0].dpi)
+            image, scale = jobs[0].document.ocr_image(jobs[0].page, dpi=jobs[0].dpi, cancel=self.cancel_event)
         except Exception as exc:  # noqa: BLE001 - e.g. the document was closed meanwhile
             for job in jobs:
-                self._answer(self.failed, job, readable_error(exc))
+                if self._is_stopped(job):  # the user stopped it while a heavy page rendered
+                    self._answer(self.cancelled, job, "")
+                else:
+                    self._answer(self.failed, job, readable_error(exc))
             return
         regions = {job.seq: pixel_region(job, scale) for job in jobs}
         # A lone job goes to the engine as is (it gives the same message); in a batch a bad region fails alone.

@@ -154,3 +154,21 @@ def test_shutdown_during_a_job_stops_the_thread(qtbot, page):
     assert factory.engine.paused.wait(10)
     assert host.shutdown()
     assert not host.is_running() and factory.engine.closed
+
+
+def test_stop_during_a_heavy_page_render_stops_the_render(qtbot, stop_host, tmp_path):
+    from glmocr_core.documents.document import open_document
+    from glmocr_core.testing.images import write_heavy_pdf
+
+    heavy = open_document(write_heavy_pdf(tmp_path / "heavy.pdf", 300_000))  # tens of seconds to render
+    host = make_host(qtbot, FakeFactory(tokens=["a"]))
+    stop_host(host)
+    with qtbot.waitSignal(host.job_started, timeout=WAIT_MS):
+        host.submit(OcrJob("r1", heavy, 0, None))
+    with qtbot.waitSignal(host.job_cancelled, timeout=20_000) as cancelled:  # not after the page is done
+        host.cancel("r1")
+    assert cancelled.args == ["r1", ""]
+    with qtbot.waitSignal(host.job_finished, timeout=120_000):  # the worker is free again
+        host.submit(OcrJob("r2", document_from_image(Image.new("RGB", (200, 100), "white")), 0, None))
+    assert heavy._renderer._child is None  # the page's render was killed, not waited for
+    heavy.close()
