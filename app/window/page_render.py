@@ -46,7 +46,8 @@ class _Stops:
     """How a request is stopped: ``cancel`` even mid-render, ``superseded`` only before it starts. Kept apart from
     the QRunnable, which the pool deletes when it has run."""
 
-    def __init__(self):
+    def __init__(self, target: tuple):
+        self.target = target  # (id(document), page)
         self.cancel, self.superseded = threading.Event(), threading.Event()
 
 
@@ -74,8 +75,9 @@ class _RenderTask(QRunnable):
 class PageRenderer(QObject):
     """Queues page renders on a thread pool and re-emits the results in the GUI thread.
 
-    With ``latest_only`` (the page view) a new request supersedes the ones not yet started; a render in progress
-    is stopped only when asked (``cancel``), since restarting a child costs more than finishing an ordinary page."""
+    With ``latest_only`` (the page view) a new request supersedes the ones not yet started, and stops those of
+    another page or document even mid-render; a render of the same page at another zoom goes on (restarting a child
+    costs more than finishing an ordinary page) unless asked (``cancel``, ``cancel_all``)."""
 
     rendered = Signal(object, int, object, float)  # ticket, page, QImage, scale
     failed = Signal(object, int, str)
@@ -96,7 +98,9 @@ class PageRenderer(QObject):
         if self.latest_only:
             for stops in self._stops.values():
                 stops.superseded.set()
-        stops = self._stops[ticket] = _Stops()
+                if stops.target != (id(document), page):
+                    stops.cancel.set()  # another page or document: the old one's render is of no use any more
+        stops = self._stops[ticket] = _Stops((id(document), page))
         self.pool.start(_RenderTask(document, page, scale, ticket, self._signals, stops))
 
     def cancel(self, ticket) -> None:
@@ -104,6 +108,11 @@ class PageRenderer(QObject):
         stops = self._stops.pop(ticket, None)
         if stops is not None:
             stops.cancel.set()
+
+    def cancel_all(self) -> None:
+        """Stop every render this renderer asked for (a skipped page may have several zooms in flight)."""
+        for ticket in list(self._stops):
+            self.cancel(ticket)
 
     def _on_done(self, ticket, page: int, image, scale: float) -> None:
         self._stops.pop(ticket, None)

@@ -11,7 +11,7 @@ from __future__ import annotations
 from PySide6.QtCore import QPointF, QRectF, Qt, QTimer, Signal
 from PySide6.QtGui import QBrush, QColor, QCursor, QFont, QPainter, QPen, QPixmap
 from PySide6.QtWidgets import (QGraphicsItem, QGraphicsPixmapItem, QGraphicsRectItem, QGraphicsScene,
-                               QGraphicsView)
+                               QGraphicsView, QPushButton)
 
 from app.document.model import IN_PROGRESS_STATES, QUEUED, clip_box
 from app.window.page_render import PageRenderer
@@ -248,9 +248,14 @@ class PageView(QGraphicsView):
         self._space_down = False
         self._ticket = 0
         self._rendered_scale = 0.0
-        self.renderer = PageRenderer(self)
+        self.renderer = PageRenderer(self, latest_only=True)
         self.renderer.rendered.connect(self._on_rendered)
         self.renderer.failed.connect(self._on_render_failed)
+        self.renderer.slow.connect(self._on_render_slow)
+        self.skip_button = QPushButton(self.viewport())  # offered while a very complex page renders
+        self.skip_button.setAccessibleName("Skip rendering this page")
+        self.skip_button.clicked.connect(self.skip_render)
+        self.skip_button.hide()
         self._render_timer = QTimer(self, singleShot=True, interval=RERENDER_DELAY_MS)
         self._render_timer.timeout.connect(self._request_render)
         self.scene_.region_edited.connect(self.region_edited)
@@ -375,6 +380,7 @@ class PageView(QGraphicsView):
     def resizeEvent(self, event) -> None:
         super().resizeEvent(event)
         self._apply_fit()
+        self._place_skip_button()
 
     # --- rendering -----------------------------------------------------------------------
 
@@ -388,17 +394,40 @@ class PageView(QGraphicsView):
         if self._rendered_scale and 0.8 <= self._rendered_scale / wanted <= 1.25:
             return  # close enough: smooth scaling hides the difference
         self._ticket += 1
-        self.renderer.request(self.document, self.page, wanted, ticket=(id(self.document), self.page, self._ticket))
+        self.skip_button.hide()
+        self.renderer.request(self.document, self.page, wanted, ticket=self._current_ticket())
+
+    def _current_ticket(self) -> tuple:
+        return (id(self.document), self.page, self._ticket)
+
+    def _on_render_slow(self, ticket, page: int) -> None:
+        if ticket != self._current_ticket():
+            return
+        self.skip_button.setText(f"Page {page + 1} is slow to render (a very complex page). Skip it")
+        self.skip_button.adjustSize()
+        self._place_skip_button()
+        self.skip_button.show()
+
+    def skip_render(self) -> None:
+        """Stop the page's render in progress; regions, OCR and other pages keep working."""
+        self.skip_button.hide()
+        self.renderer.cancel_all()
+
+    def _place_skip_button(self) -> None:
+        area, size = self.viewport().rect(), self.skip_button.size()
+        self.skip_button.move(max(0, (area.width() - size.width()) // 2), max(0, (area.height() - size.height()) // 2))
 
     def _on_rendered(self, ticket, page: int, image, scale: float) -> None:
-        if ticket != (id(self.document), self.page, self._ticket):
+        if ticket != self._current_ticket():
             return  # another page, document or zoom was asked for since
+        self.skip_button.hide()
         self._pixmap_item.setPixmap(QPixmap.fromImage(image))
         self._pixmap_item.setScale(1.0 / scale)  # image pixels -> page units
         self._rendered_scale = scale
 
     def _on_render_failed(self, ticket, page: int, message: str) -> None:
-        if ticket == (id(self.document), self.page, self._ticket):  # not a page of a document closed since
+        if ticket == self._current_ticket():  # not a page of a document closed since
+            self.skip_button.hide()
             self.hint.emit(f"Page {page + 1}: {message}")
 
     def is_rendered(self) -> bool:

@@ -193,7 +193,8 @@ class RenderProcess:
 
     def render(self, index: int, scale: float, *, cancel: threading.Event | None = None,
                time_limit_s: float = PAGE_RENDER_LIMIT_S) -> Image.Image:
-        with self._lock:
+        self._acquire(cancel, index)
+        try:
             if self._closed:
                 raise InputError("the document is closed", self._source)
             child = self._ensure_child(cancel)
@@ -208,10 +209,18 @@ class RenderProcess:
                 if self._closed:
                     raise InputError("the document is closed", self._source)
                 raise InputError(f"page {index + 1} crashed the PDF renderer", self._source)
+        finally:
+            self._lock.release()
         if reply[0] == "error":
             raise InputError(f"page {index + 1} could not be rendered ({reply[1]})", self._source)
         _, width, height, samples = reply
         return Image.frombytes("RGB", (width, height), samples)
+
+    def _acquire(self, cancel, index: int) -> None:
+        """Wait for the page ahead of this one, but stop waiting when this render is cancelled."""
+        while not self._lock.acquire(timeout=_POLL_S):
+            if cancel is not None and cancel.is_set():
+                raise RenderStopped(f"rendering page {index + 1} was stopped", self._source)
 
     def close(self) -> None:
         """Stop the child now, without waiting for a render in progress (Ctrl-C closes documents mid-page); that

@@ -64,3 +64,25 @@ def test_a_newer_request_supersedes_the_queued_ones(qtbot, tmp_path, heavy_pdf, 
     assert rendered == ["latest"]
     heavy.close()
     light.close()
+
+
+def test_the_page_view_offers_to_skip_a_slow_page(qtbot, heavy_pdf, monkeypatch):
+    from PySide6.QtCore import Qt
+
+    from app.window.page_view import PageView
+
+    monkeypatch.setattr(page_render, "SLOW_RENDER_NOTICE_S", 0.2)
+    document = open_document(heavy_pdf)
+    view = PageView()
+    qtbot.addWidget(view)
+    view.resize(800, 600)
+    view.show()
+    hints = []
+    view.hint.connect(hints.append)
+    view.set_document(document, 0)
+    qtbot.waitUntil(view.skip_button.isVisible, timeout=60_000)
+    assert "slow to render" in view.skip_button.text()
+    qtbot.mouseClick(view.skip_button, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: any("stopped" in hint for hint in hints), timeout=20_000)
+    assert not view.skip_button.isVisible() and not view.is_rendered()
+    document.close()
