@@ -1,7 +1,7 @@
 """Build the GLM-OCR Studio installer for this OS, in one command.
 
     python packaging/build.py [--target auto|linux|windows|macos] [--variant auto|cpu|cuda]
-                              [--skip-installer] [--skip-smoke] [--deb-compression zstd|xz|gzip]
+                              [--skip-installer] [--skip-smoke] [--deb-compression xz|zstd|gzip]
 
 Steps: KaTeX into resources/web/katex (``python -m app.resources_setup``), the icon (make_icon.py), the PyInstaller
 folder (glmocr_studio.spec: the one ``glmocr-studio`` executable, plus its console twin ``glmocr-studio.com`` on
@@ -39,8 +39,8 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
                         help="cpu (default): refuse a CUDA torch; cuda: the nvidia wheels ship too; auto: as installed")
     parser.add_argument("--skip-installer", action="store_true", help="stop after the PyInstaller folder")
     parser.add_argument("--skip-smoke", action="store_true", help="do not start the frozen app")
-    parser.add_argument("--deb-compression", choices=("zstd", "xz", "gzip"), default=None,
-                        help="zstd (default): fast, dpkg >= 1.21.18; xz: ~5%% smaller, ten times slower to build")
+    parser.add_argument("--deb-compression", choices=("xz", "zstd", "gzip"), default=None,
+                        help="xz (default): meets the size target; zstd: several times faster, ~25%% bigger")
     return parser.parse_args(argv)
 
 

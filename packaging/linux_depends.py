@@ -18,6 +18,12 @@ import linux_elf
 _T64 = "t64"  # Ubuntu 24.04 renamed these packages for the 64-bit time_t transition; Debian 12 / Ubuntu 22.04 did not
 
 
+def _package_of(library: str, abi: int) -> str:
+    """Debian's name for a library package: the name and ABI number, with a hyphen when the name ends in a digit
+    (libxcb-dri3.so.0 is in libxcb-dri3-0, libxcb-render.so.0 in libxcb-render0)."""
+    return f"{library}{'-' if library[-1].isdigit() else ''}{abi}"
+
+
 def _either(package: str) -> str:
     return f"{package} | {package}{_T64}"
 
@@ -72,7 +78,7 @@ SYSTEM_PACKAGES = {
     "libxkbcommon.so.0": "libxkbcommon0",
     "libxkbcommon-x11.so.0": "libxkbcommon-x11-0",
     "libxcb.so.1": "libxcb1",
-    **{f"libxcb-{name}.so.{abi}": f"libxcb-{name}{abi}" for name, abi in (
+    **{f"libxcb-{name}.so.{abi}": _package_of(f"libxcb-{name}", abi) for name, abi in (
         ("cursor", 0), ("icccm", 4), ("image", 0), ("keysyms", 1), ("randr", 0), ("render-util", 0), ("render", 0),
         ("shape", 0), ("shm", 0), ("sync", 1), ("xfixes", 0), ("xkb", 1), ("xinput", 0), ("glx", 0), ("dri3", 0),
         ("present", 0), ("util", 1))},
