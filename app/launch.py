@@ -10,6 +10,12 @@ import sys
 CLI_FLAGS = ("-h", "--help", "--version")
 
 
+def _forwarded(args: list[str]) -> bool:
+    from app.capture.single_instance import forward_to_running
+
+    return forward_to_running(args)
+
+
 def wants_command_line(args: list[str]) -> bool:
     from glmocr_core.cli import COMMANDS
 
@@ -17,7 +23,16 @@ def wants_command_line(args: list[str]) -> bool:
 
 
 def main(argv: list[str] | None = None) -> int:
+    from glmocr_core.documents.render_process import RENDER_WORKER_FLAG
+
     args = sys.argv[1:] if argv is None else list(argv)
+    if args[:1] == [RENDER_WORKER_FLAG]:  # a frozen app's PDF render child (glmocr_core.documents.render_process)
+        from glmocr_core.documents.render_process import main as render_worker
+
+        render_worker()
+        return 0
+    if args[:1] == ["--capture"] and _forwarded(args):
+        return 0  # the shortcut path: a running studio captures; nothing else is imported
     if wants_command_line(args):
         from glmocr_core.cli import main as command_line
 

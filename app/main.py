@@ -14,18 +14,19 @@ import sys
 from dataclasses import dataclass
 from typing import Callable
 
-from PySide6.QtCore import QEvent, QTimer
-from PySide6.QtGui import QAction
+from PySide6.QtCore import QEvent, QRect, QSize, QTimer
+from PySide6.QtGui import QAction, QCursor
 from PySide6.QtWidgets import QApplication  # importing is fine; QtWebEngine must only precede *creating* one
 
 from glmocr_core.api import EngineLoader
 from glmocr_core.loader import load_engine
 
+from app.capture.single_instance import CAPTURE_FLAG
 from app.document.autosave import Autosaver
 from app.document.workspace import Workspace
 from app.engine.host import EngineHost
 from app.logging_setup import setup_logging
-from app.qt_compat import install_bool_refcount_guard
+from app.qt_compat import install_refcount_guards
 from app.results.cards import ResultsPanel
 from app.results.web import release_web_views
 from app.settings import APP_NAME, ORG_NAME, Settings
@@ -43,6 +44,19 @@ from app.window.undo import UndoHistories
 
 DESKTOP_FILE_NAME = "glmocr-studio"  # the .desktop file's stem (packaging/metadata.GUI_NAME): Wayland matches on it
 AUTOSAVE_FAILED_MS = 10_000
+
+
+@dataclass
+class CaptureParts:
+    """Screen capture, made for a real run only (tests build many windows in one process): the single-instance
+    server a second launch talks to, the capture controller and popup, the tray icon and the global shortcut."""
+
+    server: object
+    controller: object
+    popup: object
+    flow: object
+    tray: object = None
+    hotkey: object = None
 
 
 @dataclass
@@ -269,7 +283,7 @@ def create_application(argv: list[str]) -> QApplication:
     """The QApplication (an existing one is reused), with WebEngine imported and the refcount guard installed
     first: both must come before any other Qt object or signal."""
     _import_webengine_early()
-    install_bool_refcount_guard()  # before any signal traffic: see app/qt_compat.py
+    install_refcount_guards()  # before any signal traffic: see app/qt_compat.py
     QApplication.setOrganizationName(ORG_NAME)  # before the first QSettings and autosave lock
     QApplication.setApplicationName(APP_NAME)
     application = QApplication.instance() or StudioApplication(argv)
@@ -293,8 +307,68 @@ def start(argv: list[str] | None = None) -> tuple[QApplication, Studio]:
     application = create_application(sys.argv if argv is None else [sys.argv[0], *argv])
     studio = build(Settings(), load_engine)
     connect_application(application, studio)
-    boot(studio, [a for a in application.arguments()[1:] if not a.startswith("-")])
+    arguments = application.arguments()[1:]
+    capture = install_capture(application, studio)
+    boot(studio, [a for a in arguments if not a.startswith("-")])
+    if CAPTURE_FLAG in arguments:  # the first launch of a shortcut: no studio was running to ask
+        QTimer.singleShot(0, capture.controller.start_capture)
     return application, studio
+
+
+def install_capture(application: QApplication, studio: Studio) -> CaptureParts:
+    """Screen capture for this process: every part made and connected here (see ``CaptureParts``)."""
+    from app.capture.controller import CaptureController
+    from app.capture.grabbers import Desktop
+    from app.capture.hotkeys import HotkeyError, create_hotkey, parse_chord
+    from app.capture.popup import ResultPopup
+    from app.capture.single_instance import InstanceServer
+    from app.capture.tray import create_tray
+    from app.window.capture_flow import CaptureFlow, raise_window
+
+    settings, window = studio.settings, studio.window
+    controller = CaptureController(task=lambda: settings.get("capture/default_task"),
+                                   confirm_on_release=settings.get("capture/confirm_on_release"), parent=window)
+    popup = ResultPopup()
+    flow = CaptureFlow(window, studio.workspace, studio.documents, studio.regions, settings, popup, parent=window)
+    server = InstanceServer(parent=window)
+    server.listen()
+    tray = create_tray(application.windowIcon(), parent=window) if settings.get("capture/tray_icon") else None
+    hotkey = create_hotkey(Desktop.current(), window) if settings.get("capture/shortcut") else None
+    if hotkey is not None:
+        try:
+            hotkey.register(parse_chord(settings.get("capture/shortcut")))
+        except HotkeyError as exc:
+            window.show_status(f"Capture shortcut: {exc}")
+            hotkey = None
+    parts = CaptureParts(server, controller, popup, flow, tray, hotkey)
+    _wire_capture(studio, parts, raise_window, application)
+    return parts
+
+
+def _wire_capture(s: Studio, parts: CaptureParts, raise_window, application: QApplication) -> None:
+    controller, popup, flow = parts.controller, parts.popup, parts.flow
+    starters = [parts.server.capture_requested]
+    starters += [parts.tray.capture_requested] if parts.tray is not None else []
+    starters += [parts.hotkey.activated] if parts.hotkey is not None else []
+    for starter in starters:
+        starter.connect(controller.start_capture)
+    parts.server.open_requested.connect(lambda paths: (s.documents.open_command_line(paths), raise_window(s.window)))
+    if parts.tray is not None:
+        parts.tray.open_window_requested.connect(lambda: raise_window(s.window))
+        parts.tray.quit_requested.connect(application.quit)
+    controller.about_to_grab.connect(popup.hide)
+    controller.captured.connect(lambda crop, task: popup.show_near(controller.last_selection, task))
+    controller.captured.connect(flow.on_captured)
+    controller.failed.connect(lambda message: (popup.show_near(QRect(QCursor.pos(), QSize(1, 1))),
+                                               popup.show_error(message)))
+    popup.open_in_studio_requested.connect(flow.open_in_studio)
+    s.host.text_delta.connect(flow.on_text_delta)
+    s.host.job_finished.connect(flow.on_job_finished)
+    s.host.job_failed.connect(flow.on_job_failed)
+    s.host.job_cancelled.connect(flow.on_job_cancelled)
+    application.aboutToQuit.connect(parts.server.close)
+    if parts.hotkey is not None:
+        application.aboutToQuit.connect(parts.hotkey.unregister)
 
 
 def run(application: QApplication, studio: Studio) -> int:
@@ -305,8 +379,11 @@ def run(application: QApplication, studio: Studio) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
+    from app.capture.single_instance import forward_to_running
     from app.webengine_env import prepare_webengine
 
+    if forward_to_running(sys.argv[1:] if argv is None else list(argv)):
+        return 0  # a studio is running here: it captures or opens the files, and this launch is done
     prepare_webengine()  # before Qt starts, for `python -m app.main` too (the glmocr-studio command did it already)
     return run(*start(argv))
 

@@ -54,6 +54,12 @@ KEYS: dict[str, Key] = _table(
     Key("auto_run", bool, True, "run a region as soon as it is drawn"),
     Key("run_pasted_images", bool, True, "a pasted or dropped screenshot runs at once as Text on the whole image"),
     Key("copy_result_when_done", bool, False, "copy a region's result to the clipboard when it finishes"),
+    Key("capture/shortcut", str, "Ctrl+Alt+S", "global shortcut that starts a screen capture (Windows, X11); empty = "
+        "none; on Wayland and macOS bind `glmocr-studio --capture` in the system's keyboard settings"),
+    Key("capture/default_task", str, TASKS[0], "task a capture starts with; keys 1-4 change it on the frozen screen"),
+    Key("capture/copy_result", bool, True, "copy a capture's result to the clipboard when it finishes"),
+    Key("capture/confirm_on_release", bool, True, "releasing the mouse reads the rectangle; off = Enter reads it"),
+    Key("capture/tray_icon", bool, True, "a tray icon (Capture, Open window, Quit) where the desktop has a tray"),
     Key("device", str, "auto", f"{', '.join(DEVICES)} (cuda:N picks one GPU)"),
     Key("precision", str, "auto", ", ".join(PRECISIONS)),
     *(Key(f"max_new_tokens/{name}", int, spec.max_new_tokens, f"token budget of a {spec.label} region")

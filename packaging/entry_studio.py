@@ -235,8 +235,12 @@ def run_command_line(args: list[str]) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     from app.launch import wants_command_line  # imports neither Qt nor torch
+    from glmocr_core.documents import render_process
 
     args = sys.argv[1:] if argv is None else list(argv)
+    if args[:1] == [render_process.RENDER_WORKER_FLAG]:  # this executable is also the PDF render child
+        render_process.main()
+        return 0
     if wants_command_line(args):  # before the self-test switch: a command-line call never opens a window
         return run_command_line(args)
     if self_test_requested(args):
