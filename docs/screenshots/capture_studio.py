@@ -1,6 +1,7 @@
 """A real run of the studio's capture wiring (app.main.start) under Xvfb: a second launch with --capture, a drag on
-# Run from the repository root: QTWEBENGINE_DISABLE_SANDBOX=1 xvfb-run -a -s "-screen 0 1280x800x24" python docs/screenshots/capture_studio.py
-the frozen screen, the text of a tiny model in the popup, on the clipboard and in the Captures document."""
+the frozen screen, the text of a tiny model in the popup, on the clipboard and in the Captures document.
+Run from the repository root: QTWEBENGINE_DISABLE_SANDBOX=1 xvfb-run -a -s "-screen 0 1280x800x24" python docs/screenshots/capture_studio.py
+"""
 import os, subprocess, sys, time
 os.environ.setdefault("QTWEBENGINE_DISABLE_SANDBOX", "1")
 from glmocr_core.testing.checkpoints import build_tiny_checkpoint
