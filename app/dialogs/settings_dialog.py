@@ -32,6 +32,7 @@ from PySide6.QtWidgets import (
     QPushButton,
     QSpinBox,
     QTabWidget,
+    QToolTip,
     QVBoxLayout,
     QWidget,
 )
@@ -69,6 +70,11 @@ TEST_TIMEOUTS_S = {"connect_timeout_s": 5.0, "read_timeout_s": 15.0}
 RUN_CHECKS = {"auto_run": "Run a region as soon as it is drawn",
               "run_pasted_images": "Run a pasted or dropped screenshot at once (Text, whole image)",
               "copy_result_when_done": "Copy a region's result to the clipboard when it finishes"}
+CAPTURE_CHECKS = {"capture/copy_result": "Copy a capture's result to the clipboard when it finishes",
+                  "capture/confirm_on_release": "Read the rectangle as soon as the mouse is released (off: Enter)",
+                  "capture/tray_icon": "Show a tray icon (Capture, Open window, Quit)"}
+CAPTURE_TAB = "Screen capture"
+CAPTURE_RESTART_NOTE = "The shortcut and the tray icon change the next time the studio starts."
 CONCURRENCY_RANGE = (1, 64)
 TOKEN_RANGE = (16, 32768)
 DPI_RANGE = (max(72, MIN_DPI), min(600, MAX_DPI))  # the core's limits, narrowed to what is sensible to offer
@@ -214,7 +220,7 @@ class SettingsDialog(QDialog):
         self.tabs = QTabWidget()
         for title, boxes in (("Where it runs", (self._backend_box(),)), ("Model and device", (self._compute_box(),)),
                              ("Recognition", (self._recognition_box(), self._running_box())),
-                             ("Application", (self._app_box(),))):
+                             (CAPTURE_TAB, (self._capture_box(),)), ("Application", (self._app_box(),))):
             self.tabs.addTab(_page(boxes), title)
         column.addWidget(self.tabs)
         buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel
@@ -320,6 +326,39 @@ class SettingsDialog(QDialog):
             column.addWidget(check)
         return box
 
+    def _capture_box(self) -> QGroupBox:
+        """How a capture starts and ends; the shortcut field only where the desktop lets the app register one."""
+        from app.capture.grabbers import Desktop
+        from app.capture.hotkeys import hotkey_backend, shortcut_route
+
+        box = QGroupBox("Screen capture")
+        form = QFormLayout(box)
+        self.shortcut_edit = QLineEdit()
+        self.shortcut_edit.setAccessibleName("Capture shortcut")
+        self.shortcut_edit.setPlaceholderText("e.g. Ctrl+Alt+S; empty = none")
+        self.shortcut_edit.setToolTip(KEYS["capture/shortcut"].help)
+        desktop = Desktop.current()
+        if hotkey_backend(desktop) is not None:
+            form.addRow("Shortcut", self.shortcut_edit)
+        else:
+            route = QLabel(shortcut_route(desktop))
+            route.setWordWrap(True)
+            form.addRow("Shortcut", route)
+        self.capture_task_combo = _combo("Task a capture starts with",
+                                         {name: spec.label for name, spec in TASK_SPECS.items()})
+        form.addRow("Start as", self.capture_task_combo)
+        self.capture_checks: dict[str, QCheckBox] = {}
+        for name, text in CAPTURE_CHECKS.items():
+            check = QCheckBox(text)
+            check.setAccessibleName(text)
+            check.setToolTip(KEYS[name].help)
+            self.capture_checks[name] = check
+            form.addRow(check)
+        note = QLabel(CAPTURE_RESTART_NOTE)
+        note.setWordWrap(True)
+        form.addRow(note)
+        return box
+
     def _app_box(self) -> QGroupBox:
         box = QGroupBox("Application")
         self.theme_combo = _combo("Theme", THEME_LABELS)
@@ -344,6 +383,9 @@ class SettingsDialog(QDialog):
                        "theme": self.theme_combo.currentData(),
                        "autosave_interval_s": self.autosave_spin.value()})
         values.update({name: check.isChecked() for name, check in self.run_checks.items()})
+        values.update({name: check.isChecked() for name, check in self.capture_checks.items()})
+        values.update({"capture/shortcut": self.shortcut_edit.text().strip(),
+                       "capture/default_task": self.capture_task_combo.currentData()})
         values.update({"backend": self.backend_combo.currentData(), "remote/urls": self._urls_text(),
                        "remote/model_name": self.model_name_edit.text().strip(),
                        "remote/concurrency": self.concurrency_spin.value(),
@@ -365,6 +407,10 @@ class SettingsDialog(QDialog):
         self.autosave_spin.setValue(values["autosave_interval_s"])
         for name, check in self.run_checks.items():
             check.setChecked(values[name])
+        for name, check in self.capture_checks.items():
+            check.setChecked(values[name])
+        self.shortcut_edit.setText(values["capture/shortcut"])
+        _select(self.capture_task_combo, values["capture/default_task"])
         _select(self.backend_combo, values["backend"])
         self.url_edit.setPlainText(values["remote/urls"])
         self.model_name_edit.setText(values["remote/model_name"])
@@ -375,7 +421,8 @@ class SettingsDialog(QDialog):
 
     def _names(self) -> list[str]:
         return ["device", "precision", *(f"max_new_tokens/{t}" for t in TASK_SPECS), "repeat_guard", "pdf_dpi",
-                "theme", "autosave_interval_s", *RUN_CHECKS, "backend", "remote/urls", "remote/model_name",
+                "theme", "autosave_interval_s", *RUN_CHECKS, *CAPTURE_CHECKS, "capture/shortcut",
+                "capture/default_task", "backend", "remote/urls", "remote/model_name",
                 "remote/concurrency", "remote/image_format", "remote/verify_tls"]
 
     def load_values(self) -> None:
@@ -441,6 +488,21 @@ class SettingsDialog(QDialog):
         self.connection_label.setText(connection_text(ok, message, models))
 
     def accept(self) -> None:
+        from app.capture.hotkeys import HotkeyError, parse_chord
+
+        shortcut = self.shortcut_edit.text().strip()
+        try:
+            if shortcut:
+                parse_chord(shortcut)
+        except HotkeyError as exc:  # say so on its tab and keep the dialog open
+            titles = [self.tabs.tabText(index) for index in range(self.tabs.count())]
+            self.tabs.setCurrentIndex(titles.index(CAPTURE_TAB))
+            self.shortcut_edit.setFocus()
+            self.shortcut_edit.setToolTip(str(exc))
+            self.shortcut_error = str(exc)
+            QToolTip.showText(self.shortcut_edit.mapToGlobal(self.shortcut_edit.rect().bottomLeft()), str(exc))
+            return
+        self.shortcut_error = ""
         changed = self.save()
         log.info("settings changed: %s", ", ".join(changed) or "nothing")
         super().accept()

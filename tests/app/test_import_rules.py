@@ -31,6 +31,7 @@ RULES = {
                    "glmocr_core.engine"),
     "app.results": ("app.engine", "app.dialogs", "app.window", "app.main", "app.settings"),
     "app.dialogs": ("app.document", "app.engine", "app.results", "app.window", "app.main"),
+    "app.capture": ("app.engine", "app.results", "app.dialogs", "app.window", "app.main", "glmocr_core.engine"),
     "app.window": ("app.main",),
     "app.main": ("torch", "glmocr_core.engine"),
 }

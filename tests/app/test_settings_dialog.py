@@ -186,5 +186,5 @@ def test_the_dialog_fits_an_800_by_600_screen_with_every_note_showing(qtbot, set
     hint = dialog.sizeHint()
     assert hint.width() <= 800 and hint.height() <= 540  # room left for a title bar and a panel
     assert [dialog.tabs.tabText(i) for i in range(dialog.tabs.count())] == \
-        ["Where it runs", "Model and device", "Recognition", "Application"]
+        ["Where it runs", "Model and device", "Recognition", "Screen capture", "Application"]
     assert dialog.tabs.widget(2).isAncestorOf(dialog.run_checks["run_pasted_images"])
