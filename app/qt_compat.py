@@ -63,7 +63,3 @@ def _reserve_references(singleton) -> None:
     if refcount.value < REFCOUNT_RESERVE // 2:  # already guarded: leave it
         refcount.value += REFCOUNT_RESERVE
 
-
-def install_bool_refcount_guard() -> bool:
-    """The older name, kept while callers move to ``install_refcount_guards``."""
-    return any(install_refcount_guards().values())

@@ -20,11 +20,11 @@ from PySide6.QtWidgets import QApplication  # noqa: E402
 
 from app.main import Studio, boot, build  # noqa: E402
 from app.paths import MODEL_DIR_ENV  # noqa: E402
-from app.qt_compat import install_bool_refcount_guard  # noqa: E402
+from app.qt_compat import install_refcount_guards  # noqa: E402
 from app.settings import Settings  # noqa: E402
 from helpers import header_checkpoint  # noqa: E402
 
-install_bool_refcount_guard()  # before any signal traffic
+install_refcount_guards()  # before any signal traffic
 APP = QApplication.instance() or QApplication(sys.argv)  # global: it must outlive every window
 _windows = itertools.count(1)
 

@@ -556,6 +556,15 @@ def test_every_spec_data_path_exists_or_is_made_by_the_build(spec_namespace):
     assert ("resources/web", "resources/web") in spec_namespace["DATA_FILES"]  # katex/ comes along inside it
 
 
+def test_every_resources_folder_ships(spec_namespace):
+    """The app reads each folder of resources/ at run time (web pages, built-in Extract templates)."""
+    shipped = {path for entry in spec_namespace["DATA_FILES"] for path in entry}  # copied, or made there (the icon)
+    folders = [p for p in (REPO / "resources").iterdir() if p.is_dir()]
+    assert folders, "resources/ has no folders: the test is looking in the wrong place"
+    for folder in folders:
+        assert folder.relative_to(REPO).as_posix() in shipped, f"{folder} would not be bundled"
+
+
 def test_core_data_files_all_ship(spec_namespace):
     """Every non-Python file of the core must sit under a folder the spec bundles."""
     bundled = [REPO / source for source, _ in spec_namespace["DATA_FILES"]]
