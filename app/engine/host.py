@@ -9,15 +9,17 @@ public signals carry region ids.
 from __future__ import annotations
 
 import itertools
+import logging
 
 from PySide6.QtCore import QObject, QThread, Signal, Slot
 
 from glmocr_core.api import EngineInfo, EngineLoader
 
 from app.engine.options import LOCAL, EngineChoice
-from app.engine.worker import EngineWorker, LayoutJob, OcrJob, share_gil_with_gui
+from app.engine.worker import EngineWorker, LayoutJob, OcrJob, prefer_passive_openmp, share_gil_with_gui
 
 SHUTDOWN_WAIT_MS = 5000
+log = logging.getLogger(__name__)
 
 
 class EngineHost(QObject):
@@ -54,6 +56,8 @@ class EngineHost(QObject):
         self.choice: EngineChoice | None = None  # what was loaded last (or is loading)
         self.loading = False
         share_gil_with_gui()  # the worker's decode loop and this thread's slots share one interpreter
+        if prefer_passive_openmp():  # and the cores: before the worker's first load imports torch
+            log.info("torch's OpenMP threads will wait passively (OMP_WAIT_POLICY=PASSIVE) next to the GUI")
         self.thread = QThread()
         self.thread.setObjectName("glmocr-engine")
         self.worker = EngineWorker(loader, remote_loader, layout_loader)

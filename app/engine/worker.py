@@ -22,6 +22,7 @@ batch before streaming anything, its jobs run one by one so only the bad one fai
 
 from __future__ import annotations
 
+import os
 import sys
 import threading
 import time
@@ -46,6 +47,13 @@ DELTA_INTERVAL_S = 0.2
 # op, so each burst of GUI work stalled decoding for about its whole length, op after op. A short interval bounds
 # each wait. While the GUI thread idles in Qt's event loop it holds no GIL, and the interval changes nothing.
 GIL_SWITCH_INTERVAL_S = 0.0005
+# torch's OpenMP threads spin at every barrier, waiting for each other. Alone on the cores (the command line) that
+# is fastest; in the window the GUI thread, QtWebEngine and the X server wake up now and then on the same cores,
+# the thread they preempt holds up the team, and the others spin on, using the very core it needs. On a busy 2-core
+# AMD EPYC, real-size model, 2 threads: decode 0.99 -> 2.45 tok/s and prefill 31.6 -> 15.8 s with passive waiting,
+# which lets a waiting thread give its core away. libgomp reads the variable when torch loads it, which in the
+# window happens on the worker's first model load.
+OPENMP_WAIT_ENV, OPENMP_WAIT_POLICY = "OMP_WAIT_POLICY", "PASSIVE"
 # Regions decoded together at most. Decode is memory-bound, so rows share each weight read: on CPU a batch of 8 gives
 # about 4x the single-region rate (measured on fp32); more rows mostly add padding, memory
 # and time to each region's first result. Not a setting on purpose: it is a property of the decoder, not a taste.
@@ -89,6 +97,17 @@ class OcrJob:
     options: RecognizeOptions = field(default_factory=RecognizeOptions)
     dpi: int = DEFAULT_DPI
     seq: int = 0
+
+
+def prefer_passive_openmp(environ=None, modules=None) -> bool:
+    """Ask torch's OpenMP runtime to wait passively (``OPENMP_WAIT_POLICY``), unless the user chose a policy or
+    torch is loaded already (then it is too late). True when it was set."""
+    environ = os.environ if environ is None else environ
+    modules = sys.modules if modules is None else modules
+    if OPENMP_WAIT_ENV in environ or "torch" in modules:
+        return False
+    environ[OPENMP_WAIT_ENV] = OPENMP_WAIT_POLICY
+    return True
 
 
 def share_gil_with_gui(interval_s: float = GIL_SWITCH_INTERVAL_S) -> None:

@@ -13,7 +13,8 @@ from glmocr_core.loader import load_engine
 
 from app.engine import worker
 from app.engine.host import EngineHost
-from app.engine.worker import DELTA_INTERVAL_S, GIL_SWITCH_INTERVAL_S, OcrJob, share_gil_with_gui
+from app.engine.worker import (DELTA_INTERVAL_S, GIL_SWITCH_INTERVAL_S, OcrJob, prefer_passive_openmp,
+                               share_gil_with_gui)
 
 WAIT_MS = 60_000
 
@@ -70,3 +71,42 @@ def test_the_worker_thread_decodes_with_as_many_torch_threads_as_the_command_lin
         host.load_model(str(tiny_checkpoint))
     assert host.shutdown()
     assert ready.args[0].threads == torch.get_num_threads()  # read on the worker thread, as its decode sees it
+
+
+def test_openmp_waits_passively_in_the_window_unless_the_user_chose():
+    environ = {}
+    assert prefer_passive_openmp(environ, modules={}) and environ == {"OMP_WAIT_POLICY": "PASSIVE"}
+    mine = {"OMP_WAIT_POLICY": "ACTIVE"}
+    assert not prefer_passive_openmp(mine, modules={}) and mine == {"OMP_WAIT_POLICY": "ACTIVE"}
+
+
+def test_once_torch_is_loaded_it_is_too_late_and_nothing_is_set():
+    environ = {}
+    assert not prefer_passive_openmp(environ, modules={"torch": object()}) and environ == {}
+
+
+WINDOW_PROCESS = """
+import os, sys
+from PySide6.QtCore import QCoreApplication
+from app.engine.host import EngineHost
+application = QCoreApplication([])
+host = EngineHost(lambda *a, **k: None)  # as app.main.build makes it, before any model loads
+assert "torch" not in sys.modules
+import torch  # what the worker's first load does
+torch.ones(64, 64) @ torch.ones(64, 64)
+host.shutdown()
+"""
+
+
+def test_torch_in_the_window_process_gets_the_passive_policy(tmp_path):
+    import os
+    import subprocess
+    from pathlib import Path
+
+    repo = Path(__file__).resolve().parents[2]
+    env = {k: v for k, v in os.environ.items() if k != "OMP_WAIT_POLICY"}
+    env.update(OMP_DISPLAY_ENV="TRUE", QT_QPA_PLATFORM="offscreen", PYTHONPATH=str(repo))
+    done = subprocess.run([sys.executable, "-c", WINDOW_PROCESS], cwd=repo, env=env, capture_output=True, text=True,
+                          timeout=120)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert "OMP_WAIT_POLICY = 'PASSIVE'" in done.stderr  # libgomp's own account of its settings
