@@ -35,9 +35,16 @@ def row_class(rows: int) -> str:
 
 class Linear(nn.Linear):
     """nn.Linear whose product goes through :func:`linear`, which runs the fp32 CPU kernel chosen for the number of
-    rows. Weights stored narrower than the input (see checkpoint.loading.NARROW_STORED) are upcast at use."""
+    rows. Weights stored narrower than the input (see checkpoint.loading.NARROW_STORED) are upcast at use.
+    ``gemm_dtype`` set (fast precision's bf16 vision): the product alone runs in that dtype, on the weight as stored,
+    and its result returns in the input's dtype, so norms, attention and the residual stream keep their precision."""
+
+    gemm_dtype: torch.dtype | None = None
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if self.gemm_dtype is not None and self.gemm_dtype != x.dtype:
+            bias = None if self.bias is None else self.bias.to(self.gemm_dtype)
+            return F.linear(x.to(self.gemm_dtype), compute_weight(self.weight, self.gemm_dtype), bias).to(x.dtype)
         return linear(x, compute_weight(self.weight, x.dtype), self.bias)
 
 

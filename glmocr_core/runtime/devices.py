@@ -1,21 +1,27 @@
-"""Device and dtype policy, and a plain-data list of the compute devices this machine has.
+"""Device, precision and dtype policy, and a plain-data list of the compute devices this machine has.
 
-Auto device order: CUDA, then Apple MPS, then CPU. Compute dtype: CPUs compute in fp32 (in "fast" precision bf16
-when they have native bf16 matrix units, AVX512-BF16 or AMX, where it pays); CUDA uses bf16, or fp16 on GPUs without bf16 (T4, V100);
-MPS uses fp16. ``list_devices`` imports torch lazily so the GUI can call it without loading the model stack early.
+Auto device order: CUDA, then Apple MPS, then CPU. Precision on CPUs: "exact" is fp32 everywhere; "fast" is int8
+decoder weights in groups with bf16 activations (``runtime.quantize``), bf16 vision and big GEMMs only on CPUs with
+bf16 matrix units (AVX512-BF16 or AMX), where they pay; "auto" picks "fast" where the CPU runs its kernel and the
+accuracy study's verdict (``accuracy_verdict.json``, written by ``bench/quant_study.py``) says it meets the bar,
+else "exact". Compute dtype: CPUs keep fp32 models (the fast recipe narrows its own parts); CUDA uses bf16, or fp16 on
+GPUs without bf16 (T4, V100); MPS uses fp16. ``list_devices`` imports torch lazily so the GUI can call it without
+loading the model stack early; nothing here imports torch at import time.
 """
 
 from __future__ import annotations
 
 import functools
+import json
 import os
 from dataclasses import dataclass
+from pathlib import Path
 
 from ..errors import UsageError
 
 DEVICES = ("auto", "cpu", "cuda", "mps")
-# auto: the device's best exact-enough setting (fp32 on CPUs, bf16/fp16 on GPUs); exact: fp32 everywhere;
-# fast: fewer bytes per token (int8 decoder weights on CPUs)
+# auto: the fastest setting that meets the accuracy bar (fast or exact on CPUs, bf16/fp16 on GPUs); exact: fp32
+# everywhere; fast: fewer bytes per token (int8 decoder weights on CPUs)
 PRECISIONS = ("auto", "exact", "fast")
 DTYPES = ("auto", "float32", "bfloat16", "float16")
 
@@ -65,9 +71,10 @@ def resolve_device(requested: str = "auto") -> str:
 
 
 def resolve_dtype(requested: str, device: str, precision: str = "auto", cpu: CpuFeatures | None = None):
-    """The compute dtype. An explicit dtype wins; "exact" precision is fp32 on every device (token-for-token
-    the reference's fp32 output); "auto" and "fast" follow the device policy above (``cpu``: this machine's
-    features unless given)."""
+    """The model's dtype. An explicit dtype wins; "exact" precision is fp32 on every device (token-for-token
+    the reference's fp32 output); on GPUs "auto" and "fast" are half precision; CPUs keep fp32 models in every
+    precision, since fast precision narrows only its own parts (``fast_recipe``; ``cpu`` is kept for callers that
+    pass this machine's features)."""
     import torch
 
     if requested not in DTYPES:
@@ -81,7 +88,7 @@ def resolve_dtype(requested: str, device: str, precision: str = "auto", cpu: Cpu
         return torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
     if kind == "mps":
         return torch.float16
-    return torch.bfloat16 if precision == "fast" and (cpu or host_cpu()).fast_bf16 else torch.float32
+    return torch.float32  # CPUs: fast precision narrows its own parts (runtime.quantize); the rest stays fp32
 
 
 BF16_MATRIX_FLAGS = frozenset({"avx512_bf16", "amx_bf16"})
@@ -124,8 +131,78 @@ def precision_summary(precision: str, cpu: CpuFeatures | None = None) -> str:
     """What a precision does on a CPU, in a user's words (the settings dialog and ``glmocr-studio info``)."""
     cpu = cpu or host_cpu()
     if precision == "fast":
-        compute = "bf16 compute (this CPU has bf16 matrix units)" if cpu.fast_bf16 else "fp32 compute"
-        return f"int8 decoder weights, {compute}: about 3x faster decoding, output close to exact"
+        recipe = fast_recipe(cpu)
+        vision = "bf16 vision (this CPU has bf16 matrix units)" if recipe.vision_bf16 else "fp32 vision"
+        accuracy = "as close to exact as the model authors' bf16" if meets_bar(FAST_RECIPE) else "close to exact"
+        return (f"int8 decoder weights in groups of 32 with bf16 activations, {vision}: about 3x faster decoding, "
+                f"{accuracy}")
     if precision == "exact":
         return "fp32 everywhere: token for token the reference output"
-    return "fp32 on CPUs, bf16 or fp16 on GPUs"
+    chosen = resolve_precision("auto", "cpu", cpu)
+    why = auto_reason(cpu)
+    return f"on this CPU: {chosen} ({why}); bf16 or fp16 on GPUs"
+
+
+# ------------------------------------------------------------------------------------------------ fast precision
+
+VERDICT_FILE = Path(__file__).with_name("accuracy_verdict.json")  # written by bench/quant_study.py --verdict
+FAST_RECIPE = "int8-groups"  # the verdict entries "auto" and the fast recipe read
+VISION_BF16_RECIPE = "int8-groups+vision-bf16"
+# x86 vector units the 4-bit group kernel has fast paths for (torch's AVX2 and AVX-512 builds of it)
+FAST_KERNEL_FLAGS = frozenset({"avx2", "avx512f"})
+
+
+@dataclass(frozen=True)
+class FastRecipe:
+    """What "fast" narrows on a CPU beyond the int8-group decoder weights."""
+
+    bf16_gemms: bool  # prefill GEMMs over dequantized weights in bf16 (else fp32)
+    vision_bf16: bool  # the vision tower in bf16
+
+
+def fast_recipe(cpu: CpuFeatures | None = None, verdict: dict | None = None) -> FastRecipe:
+    cpu = cpu or host_cpu()
+    return FastRecipe(bf16_gemms=cpu.fast_bf16,
+                      vision_bf16=cpu.fast_bf16 and meets_bar(VISION_BF16_RECIPE, verdict))
+
+
+def resolve_precision(requested: str, device: str, cpu: CpuFeatures | None = None, verdict: dict | None = None) -> str:
+    """The precision a load uses: "exact" and "fast" as asked; "auto" on a CPU is "fast" where the CPU has the
+    vector units its kernel is fast with and the study's verdict says fast meets the accuracy bar, else "exact";
+    "auto" on a GPU stays "auto" (the device's half precision, see ``resolve_dtype``)."""
+    if requested not in PRECISIONS:
+        raise UsageError(f"unknown precision {requested!r}; choose one of: {', '.join(PRECISIONS)}")
+    if requested != "auto" or device.split(":")[0] != "cpu":
+        return requested
+    return "fast" if _fast_pays(cpu or host_cpu()) and meets_bar(FAST_RECIPE, verdict) else "exact"
+
+
+def _fast_pays(cpu: CpuFeatures) -> bool:
+    return bool(FAST_KERNEL_FLAGS & cpu.flags)
+
+
+def auto_reason(cpu: CpuFeatures | None = None, verdict: dict | None = None) -> str:
+    """Why "auto" picks what it picks on ``cpu``, in one clause."""
+    cpu = cpu or host_cpu()
+    if not _fast_pays(cpu):
+        return "its vector units have no fast int8-group kernel"
+    entry = (verdict if verdict is not None else load_verdict()).get("recipes", {}).get(FAST_RECIPE)
+    if entry is None:
+        return "no accuracy verdict for fast precision yet"
+    figures = f"top-1 {entry['top1']:.1%}, KL {entry['kl']:.4f} vs the bar's {entry['bar_top1']:.1%}, " \
+              f"{entry['bar_kl']:.4f}"
+    return ("fast meets the accuracy bar: " if entry["meets_bar"] else "fast misses the accuracy bar: ") + figures
+
+
+def meets_bar(recipe: str, verdict: dict | None = None) -> bool:
+    entry = (verdict if verdict is not None else load_verdict()).get("recipes", {}).get(recipe)
+    return bool(entry and entry.get("meets_bar"))
+
+
+@functools.cache
+def load_verdict() -> dict:
+    """The accuracy study's verdict as data; an empty verdict (nothing meets the bar) when the file is missing."""
+    try:
+        return json.loads(VERDICT_FILE.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}

@@ -1,18 +1,29 @@
-"""The "fast" CPU precision: decoder linears as int8 weights with fp32 activations quantized at run time.
+"""The "fast" CPU precision: the decoder's linears and lm_head hold int8 weights with one scale per group of
+``GROUP_SIZE`` inputs (llama.cpp's Q8_0 scheme) and take bf16 activations; norms, attention, the residual stream and
+the KV cache stay in fp32, and the vision tower computes in bf16 where the CPU has bf16 matrix units (the accuracy
+study, docs/quant-study.md, decides whether it may).
 
-CPU decode at batch 1 is bound by memory bandwidth: every token reads all decoder weights. fbgemm's dynamic int8
-linear (per-output-channel int8 weights, activations quantized per call) reads a quarter of fp32's bytes and was
-measured at ~4x the fp32 speed on a decoder-sized matrix here, while torch's weight-only int8 kernel is slower than
-fp32 on this kind of CPU. The vision tower keeps the compute dtype (fp32; bf16 on CPUs with bf16 matrix units, where
-``runtime.devices`` picks bf16 for "fast"): it is compute-bound, and accuracy matters most there.
-Activation scales are per call, so long prompts are fed in row chunks: one outlier row cannot coarsen the
-quantization of a whole prefill.
+Why groups: one scale per output row (the previous recipe) lets a few large weights or activations coarsen every
+other value of the row; a scale per 32 inputs keeps the error local. Why bf16 activations: quantizing activations to
+int8 per call is what outlier channels destroy, while bf16 keeps 8 bits of every value whatever its neighbours do.
+
+How the int8 groups run: torch has no int8-weight product with group scales, but it has a fast one for 4-bit groups
+(``aten._weight_int4pack_mm_for_cpu``: bf16 activations, weights widened in registers, fp32 sums). An int8 value
+q = 16·h + l − 128 has two 4-bit digits h and l, and with z = 8s/17
+
+    s·q ≈ 16·((h − 8)·s + z) + ((l − 8)·s + z)      (exact up to 17·z − 8·s, at most s/64: z is stored in bf16)
+
+so a product with int8 groups is two 4-bit products sharing one (scale, zero) table: int8's bytes (two 4-bit planes)
+read at memory speed, for one-row decode and small batches. Products of many rows (prefill) instead widen the weight
+to bf16 (fp32 on CPUs without bf16 matrix units) and run one GEMM: the 4-bit kernel redoes the widening per row
+block and is several times slower than a GEMM there. ``bits=4`` keeps one plane with a min/max (scale, zero) per
+group: the 4-bit candidate of the study.
 """
 
 from __future__ import annotations
 
+import functools
 import logging
-import warnings
 from pathlib import Path
 
 import torch
@@ -21,75 +32,217 @@ from torch import nn
 from ..checkpoint.loading import tensor_locations
 from ..checkpoint.weight_cache import cache_file, cache_key, intact, store
 from ..model.glm_ocr import GlmOcrModel
+from ..model.layers import SKINNY_ROWS, Linear
+from .devices import CpuFeatures, fast_recipe
 
-CHUNK_ROWS = 64  # rows that share one activation scale during prefill
-SMOOTH_ALPHA = 0.5
-SMOOTHED_NORMS = ("input_layernorm", "post_attention_layernorm")
-FAST_CACHE_FORMAT = 2  # bump when the stored form or the recipe changes (2: keyed by the compute dtype too)
+GROUP_SIZE = 32  # inputs per scale, as Q8_0; the 4-bit kernel accepts 32, 64, 128 and 256
+GROUP_SIZES = (32, 64, 128, 256)
+OUTLIER_RATIO = 6.0  # a norm gain this many times the median marks an outlier channel
+MAX_OUTLIER_COLUMNS = 16  # at most ~1% of the real model's 1536 channels stay exact
+DEQUANT_ELEMENTS = 2 << 20  # weights widened at a time for a prefill GEMM (a few MB: reused, not faulted in)
+ACTIVATIONS = torch.bfloat16  # what the 4-bit kernel takes fast on every x86 CPU (it widens to fp32 inside)
+FAST_CACHE_FORMAT = 3  # bump when the stored form or the recipe changes (3: int8 groups as two 4-bit planes)
 log = logging.getLogger(__name__)
+_int4_mm = torch.ops.aten._weight_int4pack_mm_for_cpu
 
 
-class DynamicInt8Linear(nn.Module):
-    """A frozen replacement for nn.Linear: per-output-channel int8 weights packed for fbgemm, fp32 activations
-    quantized per call. ``from_linear`` quantizes an fp32 linear (whose weight is then released);
-    the constructor rebuilds one from stored int8 values and scales (the fast-precision cache)."""
+class GroupQuantLinear(nn.Module):
+    """A frozen replacement for nn.Linear: weights as 4-bit planes in the kernel's packed layout (two for int8,
+    one for 4-bit), one (scale, zero) pair per group of inputs and output row, an fp32 bias if any.
+    ``from_linear`` quantizes a float linear; the constructor rebuilds one from its stored form (the cache)."""
 
-    def __init__(self, values: torch.Tensor, scales: torch.Tensor, bias: torch.Tensor | None):
+    def __init__(self, planes: torch.Tensor, scale_zero: torch.Tensor, bias: torch.Tensor | None, group: int,
+                 gemm_dtype: torch.dtype = torch.float32, columns: torch.Tensor | None = None,
+                 column_weight: torch.Tensor | None = None):
         super().__init__()
-        self.out_features, self.in_features = values.shape
-        zero_points = torch.zeros(values.shape[0], dtype=torch.long)
-        qweight = torch._make_per_channel_quantized_tensor(values, scales.double(), zero_points, 0)
-        self._packed = torch.ops.quantized.linear_prepack(qweight, bias)
+        self.bits = 8 if planes.shape[0] == 2 else 4
+        self.out_features, self.in_features = planes.shape[1], planes.shape[2] * 2
+        self.group, self.gemm_dtype = group, gemm_dtype
+        self.register_buffer("planes", planes)  # [1 or 2, out, in/2] uint8, the kernel's packed layout
+        self.register_buffer("scale_zero", scale_zero)  # [in/group, out, 2] bf16
+        self.register_buffer("bias", bias)
+        self.register_buffer("columns", columns)  # [n] long: input columns kept exact, outside the groups
+        self.register_buffer("column_weight", column_weight)  # [out, n] fp32
+        block = pack_block()
+        self.block = block if block and self.out_features % block == 0 else None  # None: no dequantized GEMM
 
     @classmethod
-    def from_linear(cls, linear: nn.Linear) -> "DynamicInt8Linear":
-        weight = linear.weight.detach().float()
-        scales = (weight.abs().amax(dim=1) / 127.0).clamp(min=1e-8).double()
-        zero_points = torch.zeros(weight.shape[0], dtype=torch.long)
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", UserWarning)  # quantized tensors are flagged for a future deprecation
-            qweight = torch.quantize_per_channel(weight, scales, zero_points, 0, torch.qint8)
-        bias = None if linear.bias is None else linear.bias.detach().float()
-        return cls(qweight.int_repr(), scales, bias)
+    def from_linear(cls, linear: nn.Linear, bits: int = 8, group: int = GROUP_SIZE,
+                    gemm_dtype: torch.dtype = torch.float32,
+                    columns: torch.Tensor | None = None) -> "GroupQuantLinear":
+        """``columns``: input columns that see outlier activations; they stay exact (fp32) beside the groups."""
+        weight = linear.weight.detach().float().clone()
+        column_weight = None
+        if columns is not None and len(columns):
+            column_weight = weight[:, columns].clone()
+            weight[:, columns] = 0.0  # out of the groups: their scales follow the ordinary columns
+        digits, scale_zero = (int8_digits if bits == 8 else int4_digits)(weight, group)
+        planes = torch.stack([_int4_pack(plane) for plane in digits])
+        bias = None if linear.bias is None else linear.bias.detach().float().clone()
+        kept = None if column_weight is None else columns.clone()
+        return cls(planes, scale_zero, bias, group, gemm_dtype, kept, column_weight)
 
-    def int8_parts(self) -> dict[str, torch.Tensor]:
-        """The stored form: int8 values [out, in], fp64 scales [out] and the bias if any."""
-        qweight, bias = torch.ops.quantized.linear_unpack(self._packed)
-        parts = {"int8": qweight.int_repr(), "scales": qweight.q_per_channel_scales().double()}
-        return parts | ({"bias": bias} if bias is not None else {})
+    def stored_parts(self) -> dict[str, torch.Tensor]:
+        optional = {"bias": self.bias, "columns": self.columns, "column_weight": self.column_weight}
+        return {"planes": self.planes, "scale_zero": self.scale_zero} | {
+            name: t for name, t in optional.items() if t is not None}
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        rows = x.reshape(-1, self.in_features).float()
-        # reduce_range=True keeps fbgemm's 16-bit accumulation from saturating on CPUs without VNNI
-        parts = [torch.ops.quantized.linear_dynamic(chunk.contiguous(), self._packed, True)
-                 for chunk in rows.split(CHUNK_ROWS)]
-        return torch.cat(parts).reshape(*x.shape[:-1], self.out_features).to(x.dtype)
+        rows = x.reshape(-1, self.in_features)
+        if rows.shape[0] > SKINNY_ROWS and self.block is not None:
+            out = self._dequantized_product(rows.to(self.gemm_dtype))
+        else:
+            out = self._planes_product(rows.to(ACTIVATIONS).contiguous())
+        if self.columns is not None:  # the outlier columns, exactly: their activations are the largest
+            out = out.float() + rows[:, self.columns].float() @ self.column_weight.t()
+        out = out.to(x.dtype) if self.bias is None else out.to(x.dtype) + self.bias.to(x.dtype)
+        return out.reshape(*x.shape[:-1], self.out_features)
+
+    def _planes_product(self, x: torch.Tensor) -> torch.Tensor:
+        parts = [_int4_mm(x, plane, self.group, self.scale_zero).float() for plane in self.planes]
+        return parts[0] if self.bits == 4 else parts[0] * 16 + parts[1]
+
+    def _dequantized_product(self, x: torch.Tensor) -> torch.Tensor:
+        """x @ W^T by slices of output rows: each slice's weight is widened into a few MB (reused by the
+        allocator, warm in cache for its GEMM) rather than the whole matrix into fresh pages."""
+        blocks = max(1, DEQUANT_ELEMENTS // (self.in_features * self.block))
+        return torch.cat([x @ self.dequantized_t(x.dtype, first, first + blocks)
+                          for first in range(0, self.out_features // self.block, blocks)], dim=-1)
+
+    def dequantized_t(self, dtype: torch.dtype, first: int = 0, end: int | None = None) -> torch.Tensor:
+        """The weight the groups stand for, transposed, for output blocks ``first:end`` (default all):
+        [in, rows of those blocks] in ``dtype`` (int8: s·q; 4-bit: (q - 8)·s + z)."""
+        k, half = self.in_features, self.block // 2
+        total = self.out_features // self.block
+        end = total if end is None else min(end, total)
+        packed = [plane.view(-1, k, half)[first:end] for plane in self.planes]  # [blocks, in, half] bytes
+        if self.bits == 8:
+            hi, lo = packed
+            first_half, second_half = ((hi & 15) << 4) | (lo & 15), (hi & 0xF0) | (lo >> 4)  # q + 128
+            values = torch.cat([first_half, second_half], dim=-1).bitwise_xor_(128).view(torch.int8)
+        else:
+            values = torch.cat([packed[0] & 15, packed[0] >> 4], dim=-1)
+        n = (end - first) * self.block
+        values = values.permute(1, 0, 2).reshape(k, n).to(dtype).view(k // self.group, self.group, n)
+        table = self.scale_zero[:, first * self.block:end * self.block].to(dtype)
+        weight = values.mul_(table[:, None, :, 0].contiguous())
+        if self.bits == 4:
+            weight.sub_(8 * table[:, None, :, 0]).add_(table[:, None, :, 1])
+        return weight.view(k, n)
+
+    def extra_repr(self) -> str:
+        return f"in={self.in_features}, out={self.out_features}, bits={self.bits}, group={self.group}"
 
 
-def int8_available() -> bool:
-    return "fbgemm" in torch.backends.quantized.supported_engines or "x86" in torch.backends.quantized.supported_engines
+def int8_digits(weight: torch.Tensor, group: int) -> tuple[list[torch.Tensor], torch.Tensor]:
+    """Symmetric int8 per group (q = round(w / s), s = max|w| / 127) as its two 4-bit digits (h, l) and the shared
+    (s, 8s/17) table [groups, out, 2] in bf16 (see the module docstring)."""
+    out, k = weight.shape
+    grouped = weight.view(out, k // group, group)
+    scale = (grouped.abs().amax(dim=-1) / 127.0).clamp(min=1e-12).to(torch.bfloat16).float()  # [out, groups]
+    q = torch.round(grouped / scale[..., None]).clamp(-127, 127).to(torch.int32).view(out, k) + 128
+    table = torch.stack([scale, scale * 8 / 17], dim=-1).transpose(0, 1).to(torch.bfloat16).contiguous()
+    return [q >> 4, q & 15], table
 
 
-def quantize_decoder(model: GlmOcrModel, include_lm_head: bool = True, mlp_only: bool = False) -> int:
-    """Swap the decoder's (and optionally lm_head's) linears for int8 ones in place; returns how many."""
-    if not int8_available():
-        return 0
-    targets = int8_targets(model, include_lm_head, mlp_only)
-    for name in targets:
-        owner, attr = _owner(model, name)
-        setattr(owner, attr, DynamicInt8Linear.from_linear(getattr(owner, attr)))
-    return len(targets)
+def int4_digits(weight: torch.Tensor, group: int) -> tuple[list[torch.Tensor], torch.Tensor]:
+    """Asymmetric 4-bit per group: w ≈ (q - 8)·s + z with s = (max - min) / 15, z = min + 8s, in bf16."""
+    out, k = weight.shape
+    grouped = weight.view(out, k // group, group)
+    low, high = grouped.amin(dim=-1), grouped.amax(dim=-1)
+    scale = ((high - low) / 15).clamp(min=1e-12).to(torch.bfloat16).float()
+    zero = (low + 8 * scale).to(torch.bfloat16).float()
+    q = torch.round((grouped - zero[..., None]) / scale[..., None] + 8).clamp(0, 15).to(torch.int32).view(out, k)
+    table = torch.stack([scale, zero], dim=-1).transpose(0, 1).to(torch.bfloat16).contiguous()
+    return [q], table
 
 
-def int8_targets(model: GlmOcrModel, include_lm_head: bool = True, mlp_only: bool = False) -> list[str]:
-    """Qualified names of the linears that int8 replaces: the decoder layers' (not the MTP layer's), lm_head."""
+def _int4_pack(digits: torch.Tensor) -> torch.Tensor:
+    return torch.ops.aten._convert_weight_to_int4pack_for_cpu(digits.to(torch.int32).contiguous(), 1)
+
+
+@functools.cache
+def pack_block() -> int | None:
+    """Rows per block of the 4-bit kernel's packed layout on this CPU (64 with AVX-512, 32 with AVX2), found by
+    packing a probe; None when the layout is not the known one (then every product uses the kernel itself)."""
+    for block in (64, 32, 16):
+        probe = torch.zeros(2 * block, 64, dtype=torch.int32)
+        probe[block // 2, 0] = 5  # a known layout puts it in the high half of the first byte
+        probe[block, 1] = 3  # and the next block's first row one block further on
+        try:
+            packed = _int4_pack(probe).view(2 * block // block, 64, block // 2)
+        except RuntimeError:
+            return None
+        if packed[0, 0, 0] == 0x50 and packed[1, 1, 0] == 3 and int(packed.count_nonzero()) == 2:
+            return block
+    return None
+
+
+@functools.cache
+def group_kernel_available() -> bool:
+    """Whether this torch has the 4-bit group kernel and it computes what it should (checked once, tiny)."""
+    try:
+        linear = nn.Linear(64, 32, bias=False)
+        with torch.no_grad():
+            linear.weight.copy_(torch.linspace(-1, 1, 64 * 32).reshape(32, 64).sin())
+        quantized = GroupQuantLinear.from_linear(linear)
+        x = torch.linspace(-1, 1, 3 * 64).reshape(3, 64).cos()
+        got, expected = quantized(x), linear(x)
+    except (RuntimeError, AttributeError, NotImplementedError):
+        return False
+    return bool((got - expected).abs().max() <= 0.02 * expected.abs().max())
+
+
+def quantize_targets(model: GlmOcrModel, include_lm_head: bool = True, group: int = GROUP_SIZE) -> list[str]:
+    """Qualified names of the linears that fast precision replaces: the decoder layers' (not the MTP layer's) and
+    lm_head, where the kernel accepts their shapes."""
     names = []
     for index in range(model.cfg.text.num_hidden_layers):
         prefix = f"model.language_model.layers.{index}"
-        if not mlp_only:
-            names += [f"{prefix}.self_attn.{n}" for n in ("q_proj", "k_proj", "v_proj", "o_proj")]
+        names += [f"{prefix}.self_attn.{n}" for n in ("q_proj", "k_proj", "v_proj", "o_proj")]
         names += [f"{prefix}.mlp.{n}" for n in ("gate_up_proj", "down_proj")]
-    return names + (["lm_head"] if include_lm_head else [])
+    names += ["lm_head"] if include_lm_head else []
+    return [name for name in names if _fits(model.get_submodule(name), group)]
+
+
+def _fits(linear: nn.Module, group: int) -> bool:
+    out, k = linear.weight.shape if hasattr(linear, "weight") else (linear.out_features, linear.in_features)
+    return out % 16 == 0 and k % group == 0  # the kernel's packing works on 16-row tiles
+
+
+def quantize_decoder(model: GlmOcrModel, bits: int = 8, group: int = GROUP_SIZE,
+                     gemm_dtype: torch.dtype = torch.float32, include_lm_head: bool = True,
+                     keep_outliers: bool = True) -> int:
+    """Swap the decoder's linears and lm_head for group-quantized ones in place; returns how many.
+    ``keep_outliers``: the input columns of outlier channels (``outlier_columns``) stay exact."""
+    targets = quantize_targets(model, include_lm_head, group)
+    norms = input_norms(model) if keep_outliers else {}
+    for name in targets:
+        owner, attr = _owner(model, name)
+        columns = outlier_columns(norms[name]) if name in norms else None
+        setattr(owner, attr, GroupQuantLinear.from_linear(getattr(owner, attr), bits, group, gemm_dtype, columns))
+    return len(targets)
+
+
+def input_norms(model: GlmOcrModel) -> dict[str, torch.Tensor]:
+    """linear name -> the norm weight that scales its input (the linears right after a norm)."""
+    norms = {"lm_head": model.language_model.norm.weight}
+    for index in range(model.cfg.text.num_hidden_layers):
+        prefix = f"model.language_model.layers.{index}"
+        layer = model.language_model.layers[index]
+        norms |= {f"{prefix}.self_attn.{n}": layer.input_layernorm.weight for n in ("q_proj", "k_proj", "v_proj")}
+        norms[f"{prefix}.mlp.gate_up_proj"] = layer.post_attention_layernorm.weight
+    return norms
+
+
+def outlier_columns(norm_weight: torch.Tensor) -> torch.Tensor:
+    """Channels whose norm gain is over ``OUTLIER_RATIO`` times the median (at most ``MAX_OUTLIER_COLUMNS``, the
+    largest first): every token's activation is large there, so their weights' rounding error would be multiplied
+    into every output. A data-free stand-in for activation statistics, as the norm weight is what makes them big."""
+    gain = norm_weight.detach().abs().float()
+    candidates = (gain > OUTLIER_RATIO * gain.median()).nonzero().flatten()
+    largest = candidates[gain[candidates].argsort(descending=True)][:MAX_OUTLIER_COLUMNS]
+    return largest.sort().values
 
 
 def _owner(model: nn.Module, name: str) -> tuple[nn.Module, str]:
@@ -97,47 +250,60 @@ def _owner(model: nn.Module, name: str) -> tuple[nn.Module, str]:
     return (model.get_submodule(parent) if parent else model), attr
 
 
-def prepare_fast(model: GlmOcrModel, cache_path: Path | None = None) -> int:
-    """The "fast" precision: data-free smoothing, then int8 decoder linears and lm_head. Measured on the real-size
-    decoder (docs/quant-study.md): with outlier channels, as trained models have, smoothing lifts teacher-forced
-    top-1 agreement with fp32 from 17% to 61%; on outlier-free random weights it costs 2 points (83% -> 81%).
+def prepare_fast(model: GlmOcrModel, cache_path: Path | None = None, cpu: CpuFeatures | None = None) -> int:
+    """The "fast" precision on a loaded fp32 model: int8-group decoder linears and lm_head, and the vision tower in
+    bf16 where ``runtime.devices.fast_recipe`` says so for this CPU. Returns how many linears were replaced (0:
+    this torch lacks the kernel, the model stays exact).
 
-    With ``cache_path`` the result (int8 values, scales, smoothed norms) is read from that file when it is there and
-    written to it otherwise: quantizing takes ~13 s on a 2-core CPU, reading the result back about a tenth."""
-    if not int8_available():
+    With ``cache_path`` the quantized weights are read from that file when it is there and written to it
+    otherwise: quantizing the real model takes seconds, reading the result back a fraction of that."""
+    if not group_kernel_available():
+        log.warning("this PyTorch has no 4-bit group kernel: fast precision runs as exact")
         return 0
-    if cache_path is not None and cache_path.exists() and _apply_cached(model, cache_path):
-        return len(int8_targets(model))
-    smooth_decoder(model, alpha=SMOOTH_ALPHA)
-    count = quantize_decoder(model)
+    recipe = fast_recipe(cpu)
+    gemm_dtype = torch.bfloat16 if recipe.bf16_gemms else torch.float32
+    if recipe.vision_bf16:
+        vision_bf16_gemms(model)
+    if cache_path is not None and cache_path.exists() and _apply_cached(model, cache_path, gemm_dtype):
+        return len(quantize_targets(model))
+    count = quantize_decoder(model, gemm_dtype=gemm_dtype)
     if cache_path is not None and count:
         store(_fast_state(model), cache_path)
     return count
 
 
+def vision_bf16_gemms(model: GlmOcrModel) -> None:
+    """The vision tower's products in bf16 on its stored bf16 weights; norms, attention and its residual stream
+    stay fp32 (more exact than a whole bf16 tower, at most of its speed: the products are its cost)."""
+    for module in model.visual.modules():
+        if isinstance(module, Linear):
+            module.gemm_dtype = torch.bfloat16
+
+
 def fast_cache_path(cache_dir: Path, model_dir: Path, dtype: torch.dtype) -> Path:
     """Where a checkpoint's fast-precision weights are cached: keyed like the converted-weight cache, plus this
-    recipe and the compute dtype (smoothing in bf16 gives other norms than in fp32)."""
+    recipe and the packed layout of this CPU's kernel."""
     locations = tensor_locations(model_dir)
-    recipe = [f"fast-int8:format={FAST_CACHE_FORMAT}:smooth={SMOOTH_ALPHA}:lm_head=int8:compute={dtype}"]
-    return cache_file(cache_dir, cache_key(list(locations.values()), torch.qint8, recipe))
+    recipe = [f"fast-int8-groups:format={FAST_CACHE_FORMAT}:group={GROUP_SIZE}:block={pack_block()}"
+              f":outliers={OUTLIER_RATIO}/{MAX_OUTLIER_COLUMNS}:lm_head=int8:compute={dtype}"]
+    return cache_file(cache_dir, cache_key(list(locations.values()), torch.int8, recipe))
 
 
-def _smoothed_norms(model: GlmOcrModel) -> dict[str, torch.Tensor]:
-    layers = range(model.cfg.text.num_hidden_layers)
-    return {f"model.language_model.layers.{i}.{norm}.weight": model.get_parameter(
-        f"model.language_model.layers.{i}.{norm}.weight") for i in layers for norm in SMOOTHED_NORMS}
+def quantized_bytes(model: nn.Module) -> int:
+    """Bytes held by the group-quantized linears (planes, scale tables, biases)."""
+    return sum(t.numel() * t.element_size() for m in model.modules() if isinstance(m, GroupQuantLinear)
+               for t in m.stored_parts().values())
 
 
 def _fast_state(model: GlmOcrModel) -> dict[str, torch.Tensor]:
-    state = {name: weight.detach() for name, weight in _smoothed_norms(model).items()}
-    for name in int8_targets(model):
+    state = {}
+    for name in quantize_targets(model):
         owner, attr = _owner(model, name)
-        state |= {f"{name}.{part}": t for part, t in getattr(owner, attr).int8_parts().items()}
+        state |= {f"{name}.{part}": t for part, t in getattr(owner, attr).stored_parts().items()}
     return state
 
 
-def _apply_cached(model: GlmOcrModel, path: Path) -> bool:
+def _apply_cached(model: GlmOcrModel, path: Path, gemm_dtype: torch.dtype) -> bool:
     """Install the cached fast weights; False (model untouched, reason logged) when the file does not fit it."""
     from safetensors import SafetensorError
     from safetensors.torch import load_file
@@ -150,55 +316,25 @@ def _apply_cached(model: GlmOcrModel, path: Path) -> bool:
     except (OSError, SafetensorError) as exc:
         log.warning("fast-precision cache %s is unreadable, quantizing again: %s", path, exc)
         return False
-    norms, targets = _smoothed_norms(model), int8_targets(model)
-    problem = _cache_mismatch(model, stored, norms, targets)
+    targets = quantize_targets(model)
+    problem = _cache_mismatch(model, stored, targets)
     if problem:
         log.warning("fast-precision cache %s does not fit this model (%s), quantizing again", path, problem)
         return False
-    with torch.no_grad():
-        for name, weight in norms.items():
-            weight.copy_(stored[name])
     for name in targets:
         owner, attr = _owner(model, name)
-        setattr(owner, attr, DynamicInt8Linear(stored[f"{name}.int8"], stored[f"{name}.scales"],
-                                               stored.get(f"{name}.bias")))
+        setattr(owner, attr, GroupQuantLinear(stored[f"{name}.planes"], stored[f"{name}.scale_zero"],
+                                              stored.get(f"{name}.bias"), GROUP_SIZE, gemm_dtype,
+                                              stored.get(f"{name}.columns"), stored.get(f"{name}.column_weight")))
     return True
 
 
-def _cache_mismatch(model, stored: dict, norms: dict, targets: list[str]) -> str | None:
-    for name, weight in norms.items():
-        if name not in stored or stored[name].shape != weight.shape:
-            return f"{name} missing or mis-shaped"
+def _cache_mismatch(model, stored: dict, targets: list[str]) -> str | None:
     for name in targets:
-        owner, attr = _owner(model, name)
-        values = stored.get(f"{name}.int8")
-        if values is None or values.dtype != torch.int8 or values.shape != getattr(owner, attr).weight.shape:
-            return f"{name} missing or mis-shaped"
-        if f"{name}.scales" not in stored:
-            return f"{name}.scales missing"
+        out, k = model.get_submodule(name).weight.shape
+        planes, table = stored.get(f"{name}.planes"), stored.get(f"{name}.scale_zero")
+        if planes is None or planes.dtype != torch.uint8 or tuple(planes.shape) != (2, out, k // 2):
+            return f"{name}.planes missing or mis-shaped"
+        if table is None or tuple(table.shape) != (k // GROUP_SIZE, out, 2):
+            return f"{name}.scale_zero missing or mis-shaped"
     return None
-
-
-@torch.no_grad()
-def smooth_decoder(model: GlmOcrModel, alpha: float = 0.5) -> None:
-    """Data-free SmoothQuant: move per-channel scale from the activations into the weights (scales in fp32, applied
-    in the weights' dtype).
-
-    A channel that a norm's weight makes large is large in every token, which coarsens the per-call activation
-    scale for all the others. Dividing the norm weight by s and multiplying the following linears' input columns by
-    s leaves the product unchanged but flattens the activations. s_j = |gamma_j|^alpha / max|W[:, j]|^(1-alpha),
-    with the norm weight standing in for the activation range (no calibration data is needed at load time).
-    """
-    for layer in model.language_model.layers[: model.cfg.text.num_hidden_layers]:
-        attn = layer.self_attn
-        _smooth(layer.input_layernorm.weight, [attn.q_proj.weight, attn.k_proj.weight, attn.v_proj.weight], alpha)
-        _smooth(layer.post_attention_layernorm.weight, [layer.mlp.gate_up_proj.weight], alpha)
-
-
-def _smooth(norm_weight: torch.Tensor, weights: list[torch.Tensor], alpha: float) -> None:
-    activation_range = norm_weight.abs().float().clamp(min=1e-5)
-    weight_range = torch.stack([w.abs().amax(dim=0) for w in weights]).amax(dim=0).float().clamp(min=1e-5)
-    scale = (activation_range.pow(alpha) / weight_range.pow(1 - alpha)).clamp(1e-3, 1e3)
-    norm_weight.div_(scale.to(norm_weight.dtype))
-    for weight in weights:
-        weight.mul_(scale.to(weight.dtype))

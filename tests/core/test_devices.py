@@ -4,11 +4,21 @@ import pytest
 import torch
 
 from glmocr_core.errors import UsageError
-from glmocr_core.runtime.devices import CpuFeatures, parse_cpuinfo, precision_summary, resolve_dtype
+from glmocr_core.runtime import devices
+from glmocr_core.runtime.devices import (CpuFeatures, fast_recipe, parse_cpuinfo, precision_summary, resolve_dtype,
+                                         resolve_precision)
 
 AVX2 = CpuFeatures(frozenset({"avx2", "fma"}))
 BF16 = CpuFeatures(frozenset({"avx2", "avx512f", "avx512_bf16"}))
 AMX = CpuFeatures(frozenset({"avx512f", "amx_tile", "amx_bf16"}))
+ARM = CpuFeatures(frozenset({"fp", "asimd", "bf16"}))
+OLD_X86 = CpuFeatures(frozenset({"sse4_2", "avx"}))
+
+
+def _verdict(fast: bool, vision: bool = True) -> dict:
+    entry = {"top1": 0.9, "kl": 0.01, "bar_top1": 0.88, "bar_kl": 0.012}
+    return {"recipes": {devices.FAST_RECIPE: {**entry, "meets_bar": fast},
+                        devices.VISION_BF16_RECIPE: {**entry, "meets_bar": vision}}}
 
 
 @pytest.mark.parametrize("device", ["cpu", "cuda", "cuda:1", "mps"])
@@ -16,10 +26,42 @@ def test_exact_is_fp32_on_every_device(device):
     assert resolve_dtype("auto", device, "exact", AVX2) == torch.float32
 
 
-@pytest.mark.parametrize("cpu, expected", [(AVX2, torch.float32), (BF16, torch.bfloat16), (AMX, torch.bfloat16)])
-def test_fast_computes_in_bf16_only_where_the_cpu_has_bf16_matrix_units(cpu, expected):
-    assert resolve_dtype("auto", "cpu", "fast", cpu) == expected
-    assert resolve_dtype("auto", "cpu", "auto", cpu) == torch.float32  # auto stays exact on CPUs
+@pytest.mark.parametrize("cpu", [AVX2, BF16, AMX, ARM])
+def test_cpu_models_stay_fp32_in_every_precision(cpu):
+    for precision in ("auto", "exact", "fast"):
+        assert resolve_dtype("auto", "cpu", precision, cpu) == torch.float32
+
+
+@pytest.mark.parametrize("cpu, bf16", [(AVX2, False), (BF16, True), (AMX, True), (ARM, False)])
+def test_fast_narrows_to_bf16_only_where_the_cpu_has_bf16_matrix_units(cpu, bf16):
+    recipe = fast_recipe(cpu, _verdict(True))
+    assert recipe.bf16_gemms == bf16 and recipe.vision_bf16 == bf16
+    assert not fast_recipe(cpu, _verdict(True, vision=False)).vision_bf16  # vision bf16 needs its own verdict
+
+
+@pytest.mark.parametrize("cpu, expected", [(AVX2, "fast"), (BF16, "fast"), (AMX, "fast"), (ARM, "exact"),
+                                           (OLD_X86, "exact")])
+def test_auto_picks_fast_where_its_kernel_runs_fast_and_it_meets_the_bar(cpu, expected):
+    assert resolve_precision("auto", "cpu", cpu, _verdict(True)) == expected
+    assert resolve_precision("auto", "cpu", cpu, _verdict(False)) == "exact"
+    assert resolve_precision("auto", "cpu", cpu, {}) == "exact"  # no verdict yet: exact
+
+
+def test_exact_and_fast_are_one_switch_away_and_gpus_keep_auto():
+    for cpu in (AVX2, ARM):
+        assert resolve_precision("exact", "cpu", cpu, _verdict(True)) == "exact"
+        assert resolve_precision("fast", "cpu", cpu, _verdict(False)) == "fast"
+    assert resolve_precision("auto", "cuda:0", AMX, _verdict(True)) == "auto"
+    with pytest.raises(UsageError, match="unknown precision"):
+        resolve_precision("turbo", "cpu", AVX2)
+
+
+def test_the_committed_verdict_is_well_formed():
+    verdict = devices.load_verdict()
+    for name in (devices.FAST_RECIPE, devices.VISION_BF16_RECIPE):
+        entry = verdict["recipes"][name]
+        assert {"top1", "kl", "bar_top1", "bar_kl", "meets_bar"} <= set(entry)
+        assert entry["meets_bar"] == (entry["top1"] >= entry["bar_top1"] and entry["kl"] <= entry["bar_kl"])
 
 
 def test_an_explicit_dtype_wins_and_an_unknown_one_is_refused():
@@ -28,10 +70,14 @@ def test_an_explicit_dtype_wins_and_an_unknown_one_is_refused():
         resolve_dtype("float8", "cpu", "auto", AVX2)
 
 
-def test_the_fast_label_says_what_it_does_on_this_cpu():
-    assert "bf16 compute" in precision_summary("fast", BF16) and "int8" in precision_summary("fast", BF16)
-    assert "fp32 compute" in precision_summary("fast", AVX2)
+def test_the_labels_say_what_each_precision_does_on_this_cpu(monkeypatch):
+    monkeypatch.setattr(devices, "load_verdict", lambda: _verdict(True))
+    assert "bf16 vision" in precision_summary("fast", BF16) and "int8" in precision_summary("fast", BF16)
+    assert "fp32 vision" in precision_summary("fast", AVX2)
     assert "reference" in precision_summary("exact", AVX2)
+    assert "on this CPU: fast" in precision_summary("auto", AVX2) and "meets the accuracy bar" in \
+        precision_summary("auto", AVX2)
+    assert "on this CPU: exact" in precision_summary("auto", ARM)
 
 
 def test_cpu_flags_come_from_the_first_processor_and_arm_says_features():

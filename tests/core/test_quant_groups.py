@@ -1,0 +1,216 @@
+"""Fast precision's int8 groups: the quantized linear computes the plain group math, a quantized tiny model keeps
+greedy agreement with fp32, and the weights take the bytes they should."""
+
+from __future__ import annotations
+
+import copy
+
+import pytest
+import torch
+
+from glmocr_core.checkpoint.loading import load_model
+from glmocr_core.model import layers
+from glmocr_core.runtime import quantize as qz
+from glmocr_core.runtime.decoding import ModelRunner
+from glmocr_core.runtime.devices import CpuFeatures
+
+pytestmark = pytest.mark.skipif(not qz.group_kernel_available(), reason="this PyTorch has no 4-bit group kernel")
+BF16_CPU = CpuFeatures(frozenset({"avx2", "avx512f", "avx512_bf16"}))
+AVX2_CPU = CpuFeatures(frozenset({"avx2", "fma"}))
+
+
+def _outlier_linear(inputs=256, outputs=192, seed=0) -> torch.nn.Linear:
+    torch.manual_seed(seed)
+    linear = torch.nn.Linear(inputs, outputs)
+    with torch.no_grad():
+        linear.weight[:, 5] *= 40.0  # one input column far larger than the rest, as trained weights have
+    return linear
+
+
+def _reference_weight(weight: torch.Tensor, bits: int, group: int) -> torch.Tensor:
+    """The group math written out plainly in fp64: what the quantized linear must stand for."""
+    out, k = weight.shape
+    w = weight.double().view(out, k // group, group)
+    if bits == 8:
+        scale = (w.abs().amax(-1) / 127).to(torch.bfloat16).double()[..., None]
+        return (torch.round(w / scale).clamp(-127, 127) * scale).view(out, k)
+    low, high = w.amin(-1), w.amax(-1)
+    scale = ((high - low) / 15).to(torch.bfloat16).double()[..., None]
+    zero = (low[..., None] + 8 * scale).to(torch.bfloat16).double()
+    return ((torch.round((w - zero) / scale + 8).clamp(0, 15) - 8) * scale + zero).view(out, k)
+
+
+@pytest.mark.parametrize("bits", [8, 4])
+@pytest.mark.parametrize("group", [32, 64])
+def test_the_stored_weight_is_the_plain_group_math(bits, group):
+    linear = _outlier_linear()
+    quantized = qz.GroupQuantLinear.from_linear(linear, bits=bits, group=group)
+    expected = _reference_weight(linear.weight.detach(), bits, group)
+    assert torch.equal(quantized.dequantized_t(torch.float64).t(), expected)
+
+
+def test_int8_values_split_into_two_4bit_digits_and_a_shared_table():
+    weight = _outlier_linear().weight.detach()
+    (high, low), table = qz.int8_digits(weight, 32)
+    scale = (weight.view(192, 8, 32).abs().amax(-1) / 127).to(torch.bfloat16).float()
+    q = torch.round(weight.view(192, 8, 32) / scale[..., None]).view(192, 256)
+    assert int(high.min()) >= 0 and int(high.max()) <= 15 and int(low.max()) <= 15
+    assert torch.equal((16 * high + low - 128).float(), q)
+    assert torch.equal(table[..., 0], scale.t().to(torch.bfloat16))
+    assert torch.equal(table[..., 1], (scale.t() * 8 / 17).to(torch.bfloat16))
+
+
+@pytest.mark.parametrize("bits", [8, 4])
+@pytest.mark.parametrize("rows", [1, 3, 16, 17, 70])  # the 4-bit kernel up to 16 rows, a widened GEMM above
+@pytest.mark.parametrize("gemm_dtype", [torch.float32, torch.bfloat16])
+def test_the_product_matches_the_plain_computation(bits, rows, gemm_dtype):
+    linear = _outlier_linear()
+    quantized = qz.GroupQuantLinear.from_linear(linear, bits=bits, gemm_dtype=gemm_dtype)
+    x = torch.randn(rows, 256, generator=torch.Generator().manual_seed(rows))
+    expected = x.double() @ _reference_weight(linear.weight.detach(), bits, 32).t() + linear.bias.double()
+    got = quantized(x)
+    assert got.dtype == torch.float32 and got.shape == (rows, 192)
+    exact_gemm = rows > 16 and gemm_dtype == torch.float32
+    # bf16 activations (or a bf16 GEMM) leave ~3 significant digits; the fp32 GEMM is fp32 exact
+    tolerance = 1e-5 if exact_gemm else 1.5e-2
+    assert (got.double() - expected).abs().max() <= tolerance * expected.abs().max()
+
+
+def test_leading_dimensions_are_kept():
+    quantized = qz.GroupQuantLinear.from_linear(_outlier_linear())
+    assert quantized(torch.randn(2, 3, 256)).shape == (2, 3, 192)
+    assert quantized(torch.randn(2, 40, 256)).shape == (2, 40, 192)
+
+
+def _teacher_forced(model, tokens: list[int], prefix: int) -> torch.Tensor:
+    with torch.inference_mode():
+        runner = ModelRunner(model)
+        logits, state = runner.prefill(tokens[:prefix], None, [], capacity=len(tokens) + 1)
+        rows = [logits[0]]
+        for token in tokens[prefix:-1]:
+            rows.append(runner.decode(torch.tensor([[token]]), state)[0, -1])
+    return torch.stack(rows).float()
+
+
+@pytest.mark.parametrize("outliers", [False, True])
+def test_a_quantized_tiny_model_keeps_greedy_agreement_with_fp32(tiny_checkpoint, outliers):
+    base = load_model(tiny_checkpoint)
+    if outliers:  # a few huge norm channels, the way trained models' activation outliers look
+        with torch.no_grad():
+            for layer in base.language_model.layers:
+                for norm in (layer.input_layernorm, layer.post_attention_layernorm):
+                    norm.weight[[3, 17]] *= 30.0
+    tokens = torch.randint(0, 800, (80,), generator=torch.Generator().manual_seed(5)).tolist()
+    reference = _teacher_forced(base, tokens, prefix=20)  # a 20-row prefill: the widened-GEMM path too
+    results = {}
+    for bits in (8, 4):
+        model = copy.deepcopy(base)
+        assert qz.quantize_decoder(model, bits=bits) == len(qz.quantize_targets(base))
+        results[bits] = (_teacher_forced(model, tokens, prefix=20).argmax(-1) == reference.argmax(-1)).float().mean()
+    assert results[8] >= 0.95, results
+    assert results[4] < results[8]  # the study's 4-bit candidate is measurably coarser
+
+
+def test_quantized_weights_take_int8_bytes_plus_one_table_entry_per_group(tiny_checkpoint):
+    model = load_model(tiny_checkpoint)
+    targets = qz.quantize_targets(model)
+    shapes = [model.get_submodule(name).weight.shape for name in targets]
+    fp32_bytes = sum(out * k * 4 for out, k in shapes)
+    qz.quantize_decoder(model)
+    expected = sum(out * k + (k // qz.GROUP_SIZE) * out * 2 * 2 for out, k in shapes)  # planes + bf16 (s, z)
+    assert qz.quantized_bytes(model) == expected
+    assert expected / fp32_bytes == pytest.approx((1 + 4 / qz.GROUP_SIZE) / 4)
+    assert not [name for name, p in model.named_parameters() if any(name.startswith(t + ".") for t in targets)]
+
+
+def test_the_mtp_layer_and_the_vision_tower_are_not_quantized(tiny_checkpoint_mtp):
+    model = load_model(tiny_checkpoint_mtp, with_mtp=True)
+    qz.quantize_decoder(model)
+    kinds = {name: type(module).__name__ for name, module in model.named_modules()}
+    assert not [n for n, kind in kinds.items() if kind == "GroupQuantLinear" and ("visual" in n or "layers.2." in n)]
+    assert kinds["lm_head"] == "GroupQuantLinear"
+
+
+@pytest.mark.parametrize("cpu, vision", [(BF16_CPU, torch.bfloat16), (AVX2_CPU, torch.float32)],
+                         ids=["bf16-matrix-units", "avx2"])
+def test_prepare_fast_follows_the_cpu(tiny_checkpoint, monkeypatch, cpu, vision):
+    from glmocr_core.runtime import devices
+
+    monkeypatch.setattr(devices, "load_verdict", lambda: {"recipes": {devices.VISION_BF16_RECIPE: {
+        "meets_bar": True}}})
+    model = load_model(tiny_checkpoint)
+    assert qz.prepare_fast(model, cpu=cpu) == len(qz.quantize_targets(model))
+    vision_products = {m.gemm_dtype for m in model.visual.modules() if isinstance(m, layers.Linear)}
+    assert vision_products == {torch.bfloat16 if vision == torch.bfloat16 else None}
+    assert model.visual.blocks[0].norm1.weight.dtype == torch.float32  # norms and the residual stream stay fp32
+    assert model.language_model.norm.weight.dtype == torch.float32
+    gemm = model.language_model.layers[0].mlp.down_proj.gemm_dtype
+    assert gemm == (torch.bfloat16 if cpu.fast_bf16 else torch.float32)
+
+
+def test_without_a_vision_verdict_the_vision_tower_stays_fp32(tiny_checkpoint, monkeypatch):
+    from glmocr_core.runtime import devices
+
+    monkeypatch.setattr(devices, "load_verdict", lambda: {})
+    model = load_model(tiny_checkpoint)
+    qz.prepare_fast(model, cpu=BF16_CPU)
+    assert all(m.gemm_dtype is None for m in model.visual.modules() if isinstance(m, layers.Linear))
+
+
+def test_the_packed_layout_probe_agrees_with_the_kernel():
+    """The widened GEMM reads the kernel's packed bytes itself: the probe must have found their real layout."""
+    block = qz.pack_block()
+    assert block in (16, 32, 64)
+    digits = torch.randint(0, 16, (4 * block, 64), generator=torch.Generator().manual_seed(0), dtype=torch.int32)
+    packed = qz._int4_pack(digits).view(4, 64, block // 2)
+    unpacked = torch.cat([packed & 15, packed >> 4], dim=-1).permute(0, 2, 1).reshape(4 * block, 64)
+    assert torch.equal(unpacked.int(), digits)
+
+
+def test_outlier_channels_stay_exact_beside_the_groups():
+    linear = _outlier_linear()
+    norm = torch.ones(256)
+    norm[[5, 77]] = 30.0
+    columns = qz.outlier_columns(norm)
+    assert columns.tolist() == [5, 77]
+    quantized = qz.GroupQuantLinear.from_linear(linear, columns=columns)
+    weight = linear.weight.detach()
+    assert torch.equal(quantized.column_weight, weight[:, [5, 77]])
+    rest = weight.clone()
+    rest[:, [5, 77]] = 0
+    x = torch.randn(40, 256)
+    expected = x.double() @ _reference_weight(rest, 8, 32).t() + x[:, [5, 77]].double() @ weight[:, [5, 77]].double().t()
+    expected += linear.bias.double()
+    assert (quantized(x).double() - expected).abs().max() <= 1e-5 * expected.abs().max()
+    plain = qz.GroupQuantLinear.from_linear(linear)
+    exact = linear(x).double()
+    assert (quantized(x).double() - exact).abs().max() < (plain(x).double() - exact).abs().max()
+
+
+def test_outlier_columns_are_few_and_only_real_outliers():
+    assert len(qz.outlier_columns(1.0 + 0.1 * torch.randn(1536, generator=torch.Generator().manual_seed(0)))) == 0
+    many = torch.ones(1536)
+    many[:100] = torch.arange(100, dtype=torch.float32) + 10
+    assert qz.outlier_columns(many).tolist() == list(range(100 - qz.MAX_OUTLIER_COLUMNS, 100))
+
+
+def test_the_fast_cache_keeps_the_outlier_columns(tiny_checkpoint, tmp_path, monkeypatch):
+    def with_outliers():
+        model = load_model(tiny_checkpoint)
+        with torch.no_grad():
+            for layer in model.language_model.layers:
+                layer.input_layernorm.weight[[3, 17]] *= 30.0
+        return model
+
+    cache = tmp_path / "fast.safetensors"
+    first = with_outliers()
+    qz.prepare_fast(first, cache, cpu=AVX2_CPU)
+    assert first.language_model.layers[0].self_attn.q_proj.columns.tolist() == [3, 17]
+    monkeypatch.setattr(qz, "quantize_decoder", lambda *a, **k: pytest.fail("quantized again"))
+    second = with_outliers()
+    qz.prepare_fast(second, cache, cpu=AVX2_CPU)
+    assert second.language_model.layers[0].self_attn.q_proj.columns.tolist() == [3, 17]
+    ids = [59248, 59250, 59253, 198, 40, 41, 42, 59254, 198, 43]
+    with torch.inference_mode():
+        logits = [ModelRunner(m).prefill(ids, None, [], capacity=16, all_logits=True)[0] for m in (first, second)]
+    assert torch.equal(*logits)
