@@ -11,6 +11,7 @@ PAGE_STRIPS = 8
 BATCH_REGION_SIZE = (224, 224)  # small regions keep the batch's prefill short; decode cost is the weights, not KV
 BATCH_GRID = (2, 4)  # the batch-decode image holds 2 columns × 4 rows of regions
 WARMUP_SIZE = (112, 112)  # the smallest picture the preprocessing keeps as is
+SNIP_SIZE = (600, 80)  # a screenshot of one line of text
 
 
 def text_like_image(width: int, height: int, seed: int = 0) -> Image.Image:
@@ -40,6 +41,10 @@ def page_strips(size: tuple[int, int] = PAGE_SIZE, count: int = PAGE_STRIPS) -> 
     width, height = size
     edges = [round(i * height / count) for i in range(count + 1)]
     return [(0, top, width, bottom) for top, bottom in zip(edges, edges[1:])]
+
+
+def snip_image() -> Image.Image:
+    return text_like_image(*SNIP_SIZE, seed=5)
 
 
 def warmup_image() -> Image.Image:

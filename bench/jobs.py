@@ -14,7 +14,8 @@ from pathlib import Path
 
 import torch
 
-JOBS = ("ref_single", "ours_exact", "ours_fast", "ours_batch", "ref_page", "ours_page")
+JOBS = ("ref_single", "ours_exact", "ours_fast", "ours_snip", "ours_batch", "ref_page", "ours_page", "llama_f16",
+        "llama_q8_0", "llama_q4_k_m")
 
 
 def run_ref_single(checkpoint: str, tokens: int, repeats: int) -> dict:
@@ -39,7 +40,24 @@ def run_ours_single(checkpoint: str, tokens: int, repeats: int, precision: str) 
     engine, load_s = ours.load(checkpoint, precision)
     ours.warm_up(engine)
     runs = [ours.single_region(engine, tokens) for _ in range(repeats)]
-    return {"load_s": load_s, "runs": runs, "signature": ours.model_signature(engine), "info": vars(engine.info)}
+    return {"load_s": load_s, "runs": runs, "signature": ours.model_signature(engine), "info": vars(engine.info),
+            "kernels": ours.kernel_choice()}
+
+
+def run_ours_snip(checkpoint: str, tokens: int, repeats: int) -> dict:
+    """A text-line snip in fast precision: what a user's screenshot of one line costs to first token."""
+    from . import inputs, ours
+
+    engine, load_s = ours.load(checkpoint, "fast")
+    ours.warm_up(engine)
+    runs = [ours.single_region(engine, tokens, inputs.snip_image()) for _ in range(repeats)]
+    return {"load_s": load_s, "runs": runs}
+
+
+def run_llama(variant: str, tokens: int) -> dict:
+    from . import llamacpp
+
+    return llamacpp.run(variant, tokens, torch.get_num_threads())
 
 
 def run_ours_batch(checkpoint: str, tokens: int, repeats: int) -> dict:
@@ -64,9 +82,11 @@ RUNNERS = {
     "ref_single": run_ref_single,
     "ours_exact": lambda c, t, r: run_ours_single(c, t, r, "exact"),
     "ours_fast": lambda c, t, r: run_ours_single(c, t, r, "fast"),
+    "ours_snip": run_ours_snip,
     "ours_batch": run_ours_batch,
     "ref_page": run_ref_page,
     "ours_page": run_ours_page,
+    **{f"llama_{variant}": (lambda c, t, r, v=variant: run_llama(v, t)) for variant in ("f16", "q8_0", "q4_k_m")},
 }
 
 
@@ -80,8 +100,8 @@ def main(argv: list[str]) -> None:
     torch.set_num_threads(int(threads))
     started = time.perf_counter()
     result = RUNNERS[job](checkpoint, int(tokens), int(repeats))
-    result.update(job=job, threads=torch.get_num_threads(), peak_rss_bytes=peak_rss_bytes(),
-                  job_s=time.perf_counter() - started)
+    result.setdefault("peak_rss_bytes", peak_rss_bytes())  # llama jobs report their llama.cpp process's
+    result.update(job=job, threads=torch.get_num_threads(), job_s=time.perf_counter() - started)
     Path(result_path).write_text(json.dumps(result))
 
 

@@ -9,10 +9,12 @@ import subprocess
 from importlib import metadata
 from pathlib import Path
 
-from glmocr_core.runtime.devices import parse_cpuinfo
+from glmocr_core.runtime.devices import CpuFeatures, parse_cpuinfo
 
 # CPU features that decide which kernels win: AVX-512 (fp32), VNNI (int8 dot products), BF16 and AMX (bf16 math).
 RELEVANT_FLAGS = ("avx2", "avx512f", "avx512_vnni", "avx512_bf16", "amx_tile", "amx_bf16", "amx_int8")
+# the table of docs/performance.md this machine's rows belong to, by the first flag it has
+CPU_KINDS = (("amx_bf16", "AMX"), ("avx512_bf16", "AVX-512 + BF16"), ("avx512f", "AVX-512"), ("avx2", "AVX2"))
 
 
 def cpu_model_and_flags(cpuinfo: str) -> tuple[str, set[str]]:
@@ -52,6 +54,30 @@ def package_version(name: str) -> str:
         return "not installed"
 
 
+def cpu_kind(description: dict) -> str:
+    """The kind of CPU a run measured ("AMD EPYC, AVX2"): one table per kind in docs/performance.md."""
+    flags = description.get("flags", {})
+    kind = next((name for flag, name in CPU_KINDS if flags.get(flag)), "no AVX2")
+    vendor = "Intel" if "intel" in description["cpu"].lower() else "AMD" if "amd" in description["cpu"].lower() \
+        else description["cpu"]
+    return f"{vendor}, {kind}"
+
+
+def fast_bf16(description: dict) -> bool:
+    """Whether a described machine has bf16 matrix units (AVX512-BF16 or AMX)."""
+    flags = description.get("flags", {})
+    return bool(flags.get("avx512_bf16") or flags.get("amx_bf16"))
+
+
+def policy(cpu: CpuFeatures) -> dict:
+    """Every machine-dependent decision the core makes here, as data for the report."""
+    from glmocr_core.runtime import devices
+
+    recipe = devices.fast_recipe(cpu)
+    return {"auto_precision": devices.resolve_precision("auto", "cpu", cpu), "auto_reason": devices.auto_reason(cpu),
+            "fast_bf16_gemms": recipe.bf16_gemms, "fast_vision_bf16": recipe.vision_bf16}
+
+
 def describe(repo: Path) -> dict:
     try:
         cpuinfo = Path("/proc/cpuinfo").read_text()
@@ -59,6 +85,7 @@ def describe(repo: Path) -> dict:
         cpuinfo = ""
     model, flags = cpu_model_and_flags(cpuinfo)
     return {"cpu": model, "flags": {flag: flag in flags for flag in RELEVANT_FLAGS},
+            "policy": policy(CpuFeatures(frozenset(flags), model)),
             "logical_cores": os.cpu_count(), "memory_gib": round(memory_gib(), 1),
             "os": platform.platform(), "python": platform.python_version(), "torch": package_version("torch"),
             "transformers": package_version("transformers"), "git": git_revision(repo),

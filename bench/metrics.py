@@ -18,8 +18,11 @@ METRIC_JOBS = {
     "batch": ("ours_exact", "ours_batch"),
     "page": ("ref_page", "ours_page"),
     "rss": ("ref_single", "ours_exact"),
+    "snip": ("ours_snip",),
+    "llamacpp": ("ours_fast", "llama_f16", "llama_q8_0", "llama_q4_k_m"),  # only with a llama.cpp build
 }
-JOB_ORDER = ("ref_single", "ours_exact", "ours_fast", "ours_batch", "ref_page", "ours_page")
+LLAMA_JOBS = ("llama_f16", "llama_q8_0", "llama_q4_k_m")
+JOB_ORDER = ("ref_single", "ours_exact", "ours_fast", "ours_snip", "ours_batch", "ref_page", "ours_page", *LLAMA_JOBS)
 ROUND_JOBS = ("ref_single", "ours_exact")  # run in alternating rounds (ABAB) so load noise hits both sides
 
 
@@ -56,9 +59,11 @@ class Row:
         return asdict(self)
 
 
-def build_rows(results: dict, metrics: list[str]) -> list[Row]:
+def build_rows(results: dict, metrics: list[str], fast_bf16: bool = False) -> list[Row]:
+    """``fast_bf16``: the CPU has bf16 matrix units (the snip's first-token target is tighter there)."""
     makers = {"load": _load_row, "ttft": _ttft_row, "decode": _decode_row, "fast": _fast_row,
-              "batch": _batch_row, "page": _page_row, "rss": _rss_rows}
+              "batch": _batch_row, "page": _page_row, "rss": _rss_rows, "llamacpp": _llama_rows,
+              "snip": lambda results: _snip_row(results, fast_bf16)}
     rows: list[Row] = []
     for metric in metrics:
         made = makers[metric](results)
@@ -132,6 +137,40 @@ def _rss_rows(results: dict) -> list[Row]:
             ours_gib, ref_gib = results[ours]["peak_rss_bytes"] / GIB, results[ref]["peak_rss_bytes"] / GIB
             rows.append(Row("rss", f"Peak RSS, {what} (GiB)", f"{ours_gib:.2f}", f"{ref_gib:.2f}",
                             ours_gib / ref_gib, "ours/reference", "≤ 0.7×", _yes(ours_gib / ref_gib <= 0.7)))
+    return rows
+
+
+def _snip_row(results: dict, fast_bf16: bool) -> Row:
+    ttft = min(run["ttft_s"] for run in results["ours_snip"]["runs"])
+    limit = 0.5 if fast_bf16 else 1.0
+    return Row("snip", "Time to first token, 600×80 text-line snip, fast (s)", f"{ttft:.2f}", "—", None, "",
+               f"≤ {limit} s ({'bf16 matrix units' if fast_bf16 else 'no bf16 matrix units'})",
+               _yes(ttft <= limit), status="—")
+
+
+LLAMA_LABELS = {"llama_f16": "f16", "llama_q8_0": "Q8_0", "llama_q4_k_m": "Q4_K_M"}
+
+
+def _llama_rows(results: dict) -> list[Row]:
+    """Ours fast against llama.cpp Q8_0 (the targets), and llama.cpp's f16 and Q4_K_M figures beside them; the
+    reference column holds llama.cpp's numbers in these rows."""
+    fast, q8 = results["ours_fast"], results["llama_q8_0"]
+    ours_ttft, ours_rate = min(r["ttft_s"] for r in fast["runs"]), best_rate(fast)
+    rows = [_rate("llamacpp", "Decode tok/s, ours fast vs llama.cpp Q8_0", ours_rate, best_rate(q8), "≥ 1.3×", 1.3),
+            _timed("llamacpp", "Time to first token (s), ours fast vs llama.cpp Q8_0", ours_ttft,
+                   q8["runs"][0]["ttft_s"], "≥ 3×", 3.0)]
+    ours_gib, q8_gib = fast["peak_rss_bytes"] / GIB, q8["peak_rss_bytes"] / GIB
+    rows.append(Row("llamacpp", "Peak RSS (GiB), ours fast vs llama.cpp Q8_0", f"{ours_gib:.2f}", f"{q8_gib:.2f}",
+                    ours_gib / q8_gib, "ours/llama.cpp", "≤ 1.0×", _yes(ours_gib <= q8_gib)))
+    for job in ("llama_f16", "llama_q4_k_m"):
+        if job in results:
+            run, name = results[job]["runs"][0], LLAMA_LABELS[job]
+            rows.append(Row("llamacpp", f"llama.cpp {name}: first token (s) / decode tok/s / peak RSS (GiB)",
+                            f"{ours_ttft:.2f} / {ours_rate:.2f} / {ours_gib:.2f} (ours fast)",
+                            f"{run['ttft_s']:.2f} / {run['decode_tok_s']:.2f} / "
+                            f"{results[job]['peak_rss_bytes'] / GIB:.2f}", None, "", "none set", "—", status="—"))
+    for row in rows[:2]:
+        row.ratio_kind = row.ratio_kind.replace("reference", "llama.cpp")
     return rows
 
 

@@ -42,13 +42,20 @@ def model_signature(engine: Engine) -> list[str]:
     return sorted(classes) + sorted(dtypes)
 
 
-def single_region(engine: Engine, tokens: int) -> dict:
-    """One 448×448 region, text task: time to first token (from the image), decode rate, token ids."""
-    result = _final(engine.recognize(inputs.region_image(), TASK, options=options(tokens)))
+def single_region(engine: Engine, tokens: int, image=None) -> dict:
+    """One 448×448 region (or ``image``), text task: time to first token (from the image), decode rate, ids."""
+    result = _final(engine.recognize(image or inputs.region_image(), TASK, options=options(tokens)))
     timings = result.timings
     return {"ttft_s": timings.preprocess_s + timings.first_token_s, "decode_tok_s": timings.tokens_per_s,
             "new_tokens": timings.new_tokens, "token_ids": list(result.token_ids),
             "timings": _plain(timings)}
+
+
+def kernel_choice() -> dict:
+    """The CPU kernel choice this process ran with (measured or cached at the model load)."""
+    from glmocr_core.runtime import kernel_choice as choice
+
+    return choice.describe(None).as_dict()
 
 
 def has_batch_api(engine: Engine) -> bool:

@@ -19,9 +19,10 @@ import time
 from pathlib import Path
 
 from . import checkpoint as ckpt
-from . import machine, metrics, report
+from . import llamacpp, machine, metrics, report
 
 REPO = Path(__file__).resolve().parents[1]
+SNIP_TOKENS = 8  # the snip row times the first token; a few more make its decode state realistic
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
@@ -44,6 +45,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--doc", type=Path, default=None,
                         help="Markdown report path (default: docs/performance.md for real size)")
     args = parser.parse_args(argv)
+    if args.only and "llamacpp" in args.only and not llamacpp.build_present():
+        parser.error("the llamacpp metric needs a llama.cpp build: python -m bench.llamacpp build && "
+                     "python -m bench.llamacpp convert")
     if min(args.tokens, args.page_tokens, args.batch_tokens) < 2:
         parser.error("--tokens, --page-tokens and --batch-tokens must be at least 2")
     if min(args.rounds, args.repeats, args.threads) < 1:
@@ -62,8 +66,8 @@ def run_jobs(schedule: list[str], folder: Path, args: argparse.Namespace) -> dic
 def run_job(job: str, folder: Path, args: argparse.Namespace) -> dict:
     result_path = args.out / f"job-{args.size}-{job}.json"
     result_path.unlink(missing_ok=True)
-    tokens = {"ref_page": args.page_tokens, "ours_page": args.page_tokens, "ours_batch": args.batch_tokens}.get(
-        job, args.tokens)
+    tokens = {"ref_page": args.page_tokens, "ours_page": args.page_tokens, "ours_batch": args.batch_tokens,
+              "ours_snip": SNIP_TOKENS}.get(job, args.tokens)
     command = [sys.executable, "-m", "bench.jobs", job, str(folder), str(tokens), str(args.repeats),
                str(args.threads), str(result_path)]
     print(f"[bench] {job} ...", flush=True)
@@ -81,6 +85,12 @@ def contention(before, wall_s: float, threads: int) -> dict:
     cpu_s = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
     return {"wall_s": wall_s, "cpu_s": cpu_s, "cpu_share": cpu_s / (wall_s * threads) if wall_s > 0 else 0.0,
             "loadavg_1m": os.getloadavg()[0]}
+
+
+def default_metrics(size: str) -> list[str]:
+    """Every metric; llama.cpp's rows only where its build and the converted real-size models exist."""
+    with_llama = size == "real" and llamacpp.build_present()
+    return [name for name in metrics.METRIC_JOBS if name != "llamacpp" or with_llama]
 
 
 def checkpoint_facts(size: str, folder: Path) -> dict:
@@ -111,9 +121,9 @@ def main(argv: list[str] | None = None) -> int:
     folder = ckpt.ensure_checkpoint(args.size, args.out / f"ckpt-{args.size}")
     ckpt.warm_page_cache(folder)
     description = machine.describe(REPO)  # before the jobs: the code revision they measure
-    chosen = args.only or list(metrics.METRIC_JOBS)
+    chosen = args.only or default_metrics(args.size)
     results = run_jobs(metrics.jobs_for(chosen, args.rounds), folder, args)
-    rows = metrics.build_rows(results, chosen)
+    rows = metrics.build_rows(results, chosen, machine.fast_bf16(description))
     total_s = time.perf_counter() - started
     print(report.text_table(rows))
     facts = checkpoint_facts(args.size, folder)
@@ -130,8 +140,9 @@ def save(args, rows, results, facts, description, total_s) -> None:
     (args.out / f"results-{args.size}.json").write_text(json.dumps(summary, indent=1))
     doc = args.doc or default_doc(args)
     doc.parent.mkdir(parents=True, exist_ok=True)
-    doc.write_text(report.document(rows, description, facts, reproduce_command(args), args, total_s, results),
-                   encoding="utf-8")
+    previous = doc.read_text(encoding="utf-8") if doc.exists() else ""
+    doc.write_text(report.document(rows, description, facts, reproduce_command(args), args, total_s, results,
+                                   previous), encoding="utf-8")
     print(f"[bench] wrote {doc} and {args.out / f'results-{args.size}.json'} ({total_s / 60:.1f} min)")
 
 
@@ -141,8 +152,9 @@ def render_only(args: argparse.Namespace) -> int:
     for name in ("tokens", "page_tokens", "batch_tokens", "rounds", "repeats", "threads"):
         setattr(args, name, summary.get(name, getattr(args, name)))
     args.only = summary.get("only")
-    chosen = args.only or list(metrics.METRIC_JOBS)
-    rows = metrics.build_rows(summary["jobs"], chosen)
+    chosen = args.only or [name for name in metrics.METRIC_JOBS
+                           if all(job in summary["jobs"] for job in metrics.METRIC_JOBS[name])]
+    rows = metrics.build_rows(summary["jobs"], chosen, machine.fast_bf16(summary["machine"]))
     print(report.text_table(rows))
     save(args, rows, summary["jobs"], summary["checkpoint"], summary["machine"], summary["total_s"])
     return 0

@@ -57,7 +57,8 @@ def test_each_job_ran_in_its_own_process_with_its_own_peak_rss(tiny_run):
 def test_markdown_has_machine_table_and_command(tiny_run):
     _, summary, doc = tiny_run
     assert "## Machine" in doc and "avx512_bf16" in doc and summary["machine"]["torch"] in doc
-    assert "| Metric | Ours | transformers fp32 | Ratio |" in doc
+    assert "| Metric | Ours | Reference | Ratio |" in doc
+    assert "Precision policy: auto →" in doc and "fp32 CPU kernels (" in doc
     assert "python -m bench.run --size tiny --tokens 4 --page-tokens 32 --batch-tokens 4 --rounds 1 --repeats 1 " \
            "--only load decode batch rss" in doc
     table = doc[doc.index("| Metric |"):].split("\n\n")[0].splitlines()
@@ -79,7 +80,8 @@ def _fake_results(fast_signature: list[str], batch: dict) -> dict:
 
 def test_rows_for_every_metric_with_direction_of_each_ratio():
     results = _fake_results(["QuantizedLinear", "torch.int8"], {"decode_tok_s": 35.0, "new_tokens": [8] * 8})
-    rows = {row.label: row for row in metrics.build_rows(results, list(metrics.METRIC_JOBS))}
+    rows = {row.label: row for row in metrics.build_rows(results, [m for m in metrics.METRIC_JOBS
+                                                                    if m not in ("snip", "llamacpp")])}
     by_metric = {row.metric: row for row in rows.values()}
     assert by_metric["load"].ratio == pytest.approx(2.0 / 0.5)  # best load over ours' exact processes
     assert by_metric["ttft"].ratio == pytest.approx(1.0) and by_metric["ttft"].met == "no"
@@ -120,3 +122,75 @@ def test_gpu_benchmark_says_it_needs_cuda(capsys):
 
     assert gpu_decode.main(["--tokens", "4"]) == 2
     assert "needs a CUDA GPU" in capsys.readouterr().err
+
+
+def _llama_results() -> dict:
+    results = _fake_results(["GroupQuantLinear"], {"decode_tok_s": 35.0, "new_tokens": [8] * 8})
+    results["ours_fast"] |= {"peak_rss_bytes": int(1.8 * 2**30)}
+    for job, (ttft, rate, gib) in {"llama_f16": (7.8, 14.7, 2.5), "llama_q8_0": (7.6, 20.9, 1.9),
+                                   "llama_q4_k_m": (7.1, 28.7, 1.9)}.items():
+        results[job] = {"peak_rss_bytes": int(gib * 2**30), "runs": [{"ttft_s": ttft, "decode_tok_s": rate}]}
+    results["ours_snip"] = {"runs": [{"ttft_s": 0.7, "decode_tok_s": 30.0}, {"ttft_s": 0.45, "decode_tok_s": 31.0}]}
+    return results
+
+
+def test_llama_cpp_rows_compare_ours_fast_with_q8_0():
+    rows = metrics.build_rows(_llama_results(), ["llamacpp"])
+    decode, ttft, rss = rows[:3]
+    assert decode.ratio == pytest.approx(25.0 / 20.9) and decode.met == "no"  # the target is 1.3x
+    assert ttft.ratio == pytest.approx(7.6 / 3.0) and ttft.met == "no"
+    assert rss.ratio == pytest.approx(1.8 / 1.9) and rss.met == "yes"
+    assert [row.label.split(":")[0] for row in rows[3:]] == ["llama.cpp f16", "llama.cpp Q4_K_M"]
+    assert "28.70" in rows[4].reference and "llama.cpp" in decode.ratio_kind
+
+
+@pytest.mark.parametrize("fast_bf16, met", [(True, "yes"), (False, "yes")])
+def test_the_snip_target_depends_on_the_cpu(fast_bf16, met):
+    row = metrics.build_rows(_llama_results(), ["snip"], fast_bf16)[0]
+    assert row.ours == "0.45" and row.met == met and ("0.5" if fast_bf16 else "1.0") in row.target
+
+
+def test_llama_cpp_timing_lines_are_parsed():
+    from bench import llamacpp
+
+    text = ("encoding image slice...\nimage slice encoded in 5900 ms\ndecoding image batch 1/1, n_tokens_batch = 256\n"
+            "image decoded (batch 1/1) in 640 ms\n"
+            "llama_perf_context_print: prompt eval time =     120.00 ms /    12 tokens\n"
+            "llama_perf_context_print:        eval time =    6000.00 ms /   127 runs   (   47.24 ms per token)\n")
+    parsed = llamacpp.parse_perf(text)
+    assert parsed["ttft_s"] == pytest.approx(6.66) and parsed["decode_tok_s"] == pytest.approx(127 / 6.0)
+    with pytest.raises(ValueError, match="eval time"):
+        llamacpp.parse_perf("no timings here")
+
+
+def test_llama_cpp_rows_join_only_when_its_build_exists(monkeypatch):
+    from bench import llamacpp, run
+
+    monkeypatch.setattr(llamacpp, "build_present", lambda: False)
+    assert "llamacpp" not in run.default_metrics("real")
+    with pytest.raises(SystemExit):
+        run.parse_args(["--only", "llamacpp"])
+    monkeypatch.setattr(llamacpp, "build_present", lambda: True)
+    assert "llamacpp" in run.default_metrics("real") and "llamacpp" not in run.default_metrics("tiny")
+    assert set(metrics.jobs_for(["llamacpp"])) == {"ours_fast", *metrics.LLAMA_JOBS}
+
+
+def test_a_run_on_another_cpu_kind_keeps_the_other_sections():
+    from types import SimpleNamespace
+
+    settings = SimpleNamespace(threads=2, tokens=4, batch_tokens=4, page_tokens=4, rounds=1, repeats=1)
+    checkpoint = {"size": "tiny", "parameters": 10**7, "bytes": 2 * 10**7, "seed": 1}
+    rows = metrics.build_rows(_llama_results(), ["decode"])
+
+    def machine(cpu, flags):
+        return {"cpu": cpu, "flags": dict.fromkeys(flags, True), "logical_cores": 2, "memory_gib": 8, "os": "x",
+                "python": "3", "torch": "t", "transformers": "5", "git": "g", "date": "d"}
+
+    amd = report.document(rows, machine("AMD EPYC", ["avx2"]), checkpoint, "cmd-amd", settings, 60.0)
+    both = report.document(rows, machine("Intel Xeon", ["avx2", "avx512f", "amx_bf16"]), checkpoint, "cmd-amx",
+                           settings, 60.0, previous=amd)
+    assert "## AMD, AVX2" in both and "## Intel, AMX" in both and "cmd-amd" in both and "cmd-amx" in both
+    again = report.document(rows, machine("AMD EPYC", ["avx2"]), checkpoint, "cmd-amd-2", settings, 60.0,
+                            previous=both)
+    assert "cmd-amd-2" in again and "cmd-amd\n" not in again and "cmd-amx" in again
+    assert again.count("## AMD, AVX2") == 1
