@@ -76,6 +76,7 @@ def _entries(parts: Parts) -> list[Entry]:
         Entry("export_markdown", "Export &Markdown…", files.export_markdown_dialog, "Ctrl+E"),
         Entry("export_csv", "Export Tables as &CSV…", files.export_csv_dialog),
         Entry("export_csv_excel", "Export Tables as CSV for &Excel…", files.export_csv_excel_dialog),
+        Entry("export_text", "Export &Text…", files.export_text_dialog),
         Entry("export_json", "Export &JSON…", files.export_json_dialog),
         Entry("close_document", "&Close Document", files.close_current_document, Keys.Close,
               "Close the document on screen (asks first when its work is in no saved session)"),
@@ -127,7 +128,7 @@ def _task_entry(task: str, regions: RegionController) -> Entry:
 
 FILE_MENU = ["open", "recent", "paste", SEPARATOR, "open_session", "save_session", "save_session_as", "reopen_last",
              "export", SEPARATOR, "close_document", SEPARATOR, "model_manager", "quit"]
-EXPORT_MENU = ["export_markdown", "export_csv", "export_csv_excel", "export_json"]
+EXPORT_MENU = ["export_markdown", "export_text", "export_csv", "export_csv_excel", "export_json"]
 EDIT_MENU = ["undo", "redo", SEPARATOR, "copy", "select_all", "delete", SEPARATOR, "settings"]
 VIEW_MENU = ["zoom_in", "zoom_out", "fit_page", "fit_width", "actual_size", SEPARATOR, "prev_page", "next_page",
              SEPARATOR, "next_document", "prev_document"]

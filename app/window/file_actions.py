@@ -352,6 +352,9 @@ class FileActions(QObject):
         crop = converted.render_crop(document, ocr_dpi(self.settings))
         return converted.export_converted_markdown(session, path, crop, document.page_size, overwrite=overwrite)
 
+    def export_text_dialog(self) -> None:
+        self._export_file("Export text", ".txt", "Text (*.txt);;All files (*)", export.export_text)
+
     def export_json_dialog(self) -> None:
         self._export_file("Export JSON", ".json", "JSON (*.json);;All files (*)", export.export_json)
 

@@ -25,6 +25,7 @@ RULES = {
     "app.intake": EVERY_APP_MODULE,
     "app.settings": APP_LAYERS,
     "app.logging_setup": APP_LAYERS,
+    "app.webengine_env": APP_LAYERS,
     "app.task_style": APP_LAYERS[1:],
     "app.document": APP_LAYERS[1:] + ("app.settings", "PySide6.QtWidgets", "PySide6.QtGui"),
     "app.engine": ("app.document", "app.results", "app.dialogs", "app.window", "app.main", "PySide6.QtWidgets",

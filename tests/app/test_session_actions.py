@@ -74,7 +74,7 @@ def test_file_menu_has_session_and_export_entries_before_model(studio):
     assert "Pre&ferences…" not in texts and "Pre&ferences…" in [a.text() for a in menu(studio, "&Edit").actions()]
     export_menu = next(a.menu() for a in file_menu.actions() if a.menu() and a.text() == "&Export")
     assert [a.text() for a in export_menu.actions()] == [
-        "Export &Markdown…", "Export Tables as &CSV…", "Export Tables as CSV for &Excel…", "Export &JSON…"]
+        "Export &Markdown…", "Export &Text…", "Export Tables as &CSV…", "Export Tables as CSV for &Excel…", "Export &JSON…"]
 
 
 def test_save_session_asks_once_then_saves_edits_in_place(studio, tmp_path, monkeypatch):
@@ -111,6 +111,9 @@ def test_exports_write_markdown_json_and_csv(studio, tmp_path, monkeypatch):
     answer_save_dialog(monkeypatch, tmp_path / "out.json")
     studio.file_actions.export_json_dialog()
     assert len(json.loads((tmp_path / "out.json").read_text())["regions"]) == 2
+    answer_save_dialog(monkeypatch, tmp_path / "out.txt")
+    studio.actions["export_text"].trigger()  # from the File > Export menu
+    assert (tmp_path / "out.txt").read_text().startswith("x\n")
     assert studio.file_actions.export_csv_to(str(tmp_path), excel=True)
     assert (tmp_path / "scan-p1-table1.csv").read_bytes() == b"\xef\xbb\xbfa,b\r\n"
 
