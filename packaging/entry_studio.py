@@ -26,7 +26,8 @@ SELF_TEST_FLAG = "--self-test"
 SELF_TEST_ENV = "GLMOCR_STUDIO_SELF_TEST"
 # The core's data files: the chat template it falls back to, and what the smoke test's tiny checkpoint is built from.
 CORE_DATA_FILES = (("glmocr_core.processing", "chat_template.jinja"), ("glmocr_core.testing", "special_tokens.json"),
-                   ("glmocr_core.testing", "real_config.json"), ("glmocr_core.layout", "sdk_rules.json"))
+                   ("glmocr_core.testing", "real_config.json"), ("glmocr_core.layout", "sdk_rules.json"),
+                   ("glmocr_core.runtime", "accuracy_verdict.json"))
 SELF_TEST_TIMEOUT_ENV = "GLMOCR_STUDIO_SELF_TEST_TIMEOUT_S"
 # A windowed executable on Windows has no stdout: the self-test also appends its lines to this file when set.
 SELF_TEST_REPORT_ENV = "GLMOCR_STUDIO_SELF_TEST_REPORT"
@@ -187,6 +188,9 @@ def _close_modal_dialogs(application) -> None:
 
 
 def run_self_test(argv: list[str]) -> int:
+    from app.webengine_env import prepare_webengine
+
+    prepare_webengine()  # before this QApplication: Chromium reads it once, so app.main's later call would be too late
     import PySide6.QtWebEngineWidgets  # noqa: F401  (must come before the QApplication, as in app.main)
     from PySide6.QtWidgets import QApplication
 
