@@ -315,12 +315,7 @@ class SettingsDialog(QDialog):
     def _running_box(self) -> QGroupBox:
         """When regions run and what happens to a finished result: the habits of snip tools."""
         box = QGroupBox("Running regions")
-        self.run_checks: dict[str, QCheckBox] = {}
-        for name, text in RUN_CHECKS.items():
-            check = QCheckBox(text)
-            check.setAccessibleName(text)
-            check.setToolTip(KEYS[name].help)
-            self.run_checks[name] = check
+        self.run_checks = _setting_checks(RUN_CHECKS)
         column = QVBoxLayout(box)
         for check in self.run_checks.values():
             column.addWidget(check)
@@ -347,12 +342,8 @@ class SettingsDialog(QDialog):
         self.capture_task_combo = _combo("Task a capture starts with",
                                          {name: spec.label for name, spec in TASK_SPECS.items()})
         form.addRow("Start as", self.capture_task_combo)
-        self.capture_checks: dict[str, QCheckBox] = {}
-        for name, text in CAPTURE_CHECKS.items():
-            check = QCheckBox(text)
-            check.setAccessibleName(text)
-            check.setToolTip(KEYS[name].help)
-            self.capture_checks[name] = check
+        self.capture_checks = _setting_checks(CAPTURE_CHECKS)
+        for check in self.capture_checks.values():
             form.addRow(check)
         note = QLabel(CAPTURE_RESTART_NOTE)
         note.setWordWrap(True)
@@ -562,6 +553,17 @@ def _describe_devices(devices: list, error: str) -> str:
     parts = [f"{d.name}: {d.description}" + (f" ({human_bytes(d.memory_bytes)})" if d.memory_bytes else "")
              for d in gpus]
     return "Detected: " + "; ".join(parts)
+
+
+def _setting_checks(texts: dict[str, str]) -> dict[str, QCheckBox]:
+    """A check box per boolean setting, its help as the tooltip."""
+    checks = {}
+    for name, text in texts.items():
+        check = QCheckBox(text)
+        check.setAccessibleName(text)
+        check.setToolTip(KEYS[name].help)
+        checks[name] = check
+    return checks
 
 
 def _page(boxes) -> QWidget:

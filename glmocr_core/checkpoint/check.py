@@ -201,19 +201,29 @@ def check_model_dir(path: str | Path) -> list[Problem]:
 
 def require_model_dir(path: str | Path) -> Path:
     """``check_model_dir`` for callers that must stop: raises ModelError listing every problem."""
-    problems = check_model_dir(path)
-    if problems:
-        listing = "\n".join(f"  - {p}" for p in problems)
-        raise ModelError(f"not a usable GLM-OCR model folder:\n{listing}", path)
-    return Path(path)
+    return require_folder(path, check_model_dir, "GLM-OCR model")
 
 
 def folder_state(path: str | Path | None) -> tuple[str, list[Problem]]:
     """("missing" | "problems" | "ready", problems) for the model manager's status line."""
+    return checked_folder_state(path, check_model_dir)
+
+
+def require_folder(path: str | Path, check, what: str) -> Path:
+    """Any model folder's check for callers that must stop: ModelError listing every problem ``check`` finds."""
+    problems = check(path)
+    if problems:
+        listing = "\n".join(f"  - {p}" for p in problems)
+        raise ModelError(f"not a usable {what} folder:\n{listing}", path)
+    return Path(path)
+
+
+def checked_folder_state(path: str | Path | None, check) -> tuple[str, list[Problem]]:
+    """("missing" | "problems" | "ready", problems) of any model folder, by its ``check``."""
     folder = Path(path) if path else None
     if folder is None or not folder.is_dir() or not any(folder.iterdir()):
         return "missing", []
-    problems = check_model_dir(folder)
+    problems = check(folder)
     return ("problems" if problems else "ready"), problems
 
 

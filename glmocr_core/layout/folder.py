@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from ..checkpoint.check import read_weight_shapes
+from ..checkpoint.check import checked_folder_state, read_weight_shapes, require_folder
 from ..checkpoint.hub import LAYOUT_MODEL
 from ..checkpoint.layout import CONFIG_FILE, PREPROCESSOR_FILE, WEIGHTS_FILE, Problem, read_marker
 from ..errors import GlmOcrError, ModelError
@@ -38,20 +38,12 @@ def check_layout_dir(path: str | Path) -> list[Problem]:
 
 def require_layout_dir(path: str | Path) -> Path:
     """``check_layout_dir`` for callers that must stop: raises ModelError listing every problem."""
-    problems = check_layout_dir(path)
-    if problems:
-        listing = "\n".join(f"  - {p}" for p in problems)
-        raise ModelError(f"not a usable layout model ({LAYOUT_MODEL.repo_id}) folder:\n{listing}", path)
-    return Path(path)
+    return require_folder(path, check_layout_dir, f"layout model ({LAYOUT_MODEL.repo_id})")
 
 
 def layout_folder_state(path: str | Path | None) -> tuple[str, list[Problem]]:
     """("missing" | "problems" | "ready", problems), as ``checkpoint.check.folder_state`` for GLM-OCR."""
-    folder = Path(path) if path else None
-    if folder is None or not folder.is_dir() or not any(folder.iterdir()):
-        return "missing", []
-    problems = check_layout_dir(folder)
-    return ("problems" if problems else "ready"), problems
+    return checked_folder_state(path, check_layout_dir)
 
 
 def _missing(folder: Path) -> list[Problem]:
