@@ -123,12 +123,12 @@ class GroupQuantLinear(nn.Module):
         else:
             values = torch.cat([packed[0] & 15, packed[0] >> 4], dim=-1)
         n = (end - first) * self.block
-        values = values.permute(1, 0, 2).reshape(k, n).to(dtype).view(k // self.group, self.group, n)
+        values = values.permute(1, 0, 2).reshape(k, n).view(k // self.group, self.group, n)
         table = self.scale_zero[:, first * self.block:end * self.block].to(dtype)
-        weight = values.mul_(table[:, None, :, 0].contiguous())
-        if self.bits == 4:
-            weight.sub_(8 * table[:, None, :, 0]).add_(table[:, None, :, 1])
-        return weight.view(k, n)
+        scale = table[:, None, :, 0].contiguous()
+        if self.bits == 8:
+            return torch.mul(values, scale).view(k, n)  # int8 x scale: widened and scaled in one pass
+        return values.to(dtype).sub_(8).mul_(scale).add_(table[:, None, :, 1]).view(k, n)
 
     def extra_repr(self) -> str:
         return f"in={self.in_features}, out={self.out_features}, bits={self.bits}, group={self.group}"
