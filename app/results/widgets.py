@@ -177,7 +177,25 @@ class ElidedLabel(QLabel):
         painter.drawText(rect, int(Qt.AlignmentFlag.AlignVCenter | Qt.AlignmentFlag.AlignLeft), shown)
 
 
-class FlowLayout(QLayout):
+class _ArrangingLayout(QLayout):
+    """A layout whose height follows its width: subclasses place their items in ``_arrange(rect, move)``, which
+    returns the height it needs (and moves the items only when ``move``)."""
+
+    def _arrange(self, rect: QRect, move: bool) -> int:
+        raise NotImplementedError
+
+    def hasHeightForWidth(self) -> bool:  # noqa: N802 (Qt name)
+        return True
+
+    def heightForWidth(self, width: int) -> int:  # noqa: N802 (Qt name)
+        return self._arrange(QRect(0, 0, width, 0), move=False)
+
+    def setGeometry(self, rect: QRect) -> None:  # noqa: N802 (Qt name)
+        super().setGeometry(rect)
+        self._arrange(rect, move=True)
+
+
+class FlowLayout(_ArrangingLayout):
     """Items left to right, wrapping onto another row when the width runs out (a toolbar or a row of buttons that
     shrinks with a narrow panel instead of pushing the card wider)."""
 
@@ -201,16 +219,6 @@ class FlowLayout(QLayout):
 
     def expandingDirections(self):  # noqa: N802 (Qt name)
         return Qt.Orientation(0)
-
-    def hasHeightForWidth(self) -> bool:  # noqa: N802 (Qt name)
-        return True
-
-    def heightForWidth(self, width: int) -> int:  # noqa: N802 (Qt name)
-        return self._arrange(QRect(0, 0, width, 0), move=False)
-
-    def setGeometry(self, rect: QRect) -> None:  # noqa: N802 (Qt name)
-        super().setGeometry(rect)
-        self._arrange(rect, move=True)
 
     def sizeHint(self) -> QSize:  # noqa: N802 (Qt name)
         shown = self._shown()
@@ -342,7 +350,7 @@ class FittingTabs(QWidget):
         self.currentChanged.emit(current)
 
 
-class HeaderLayout(QLayout):
+class HeaderLayout(_ArrangingLayout):
     """A card header: leading items (number, title, state) on the left and trailing buttons on the right, in one row
     while they fit. The elastic leading items (elided labels) give way first; when even they cannot make room, the
     buttons move to a row of their own below, wrapping further if the card is narrower still."""
@@ -387,16 +395,6 @@ class HeaderLayout(QLayout):
 
     def expandingDirections(self):  # noqa: N802 (Qt name)
         return Qt.Orientation.Horizontal
-
-    def hasHeightForWidth(self) -> bool:  # noqa: N802 (Qt name)
-        return True
-
-    def heightForWidth(self, width: int) -> int:  # noqa: N802 (Qt name)
-        return self._arrange(QRect(0, 0, width, 0), move=False)
-
-    def setGeometry(self, rect: QRect) -> None:  # noqa: N802 (Qt name)
-        super().setGeometry(rect)
-        self._arrange(rect, move=True)
 
     def sizeHint(self) -> QSize:  # noqa: N802 (Qt name)
         lead = self._shown_lead()

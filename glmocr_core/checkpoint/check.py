@@ -149,14 +149,22 @@ def config_weight_problems(config, shapes: dict[str, list[int]], weights_name: s
 
 
 
-def _load_config(folder: Path):
-    """The parsed config.json, or a Problem naming the bad key."""
+def read_config_object(folder: Path) -> tuple[dict | None, Problem | None]:
+    """Any model folder's config.json as a JSON object, or the Problem with it (unreadable, not JSON, not an object)."""
     try:
         data = json.loads((folder / CONFIG_FILE).read_text(encoding="utf-8"))
     except (OSError, ValueError) as exc:
         return None, Problem(CONFIG_FILE, f"cannot be read as JSON ({exc})")
     if not isinstance(data, dict):
         return None, Problem(CONFIG_FILE, "is not a JSON object")
+    return data, None
+
+
+def _load_config(folder: Path):
+    """The parsed config.json, or a Problem naming the bad key."""
+    data, problem = read_config_object(folder)
+    if problem is not None:
+        return None, problem
     if data.get("model_type") != MODEL_TYPE:
         return None, Problem(CONFIG_FILE, f"model_type is {data.get('model_type')!r}, expected "
                                           f"'{MODEL_TYPE}': this is not a GLM-OCR checkpoint")

@@ -8,10 +8,9 @@ model, given where the layout model belongs is named as what it is.
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
-from ..checkpoint.check import checked_folder_state, read_weight_shapes, require_folder
+from ..checkpoint.check import checked_folder_state, read_config_object, read_weight_shapes, require_folder
 from ..checkpoint.hub import LAYOUT_MODEL
 from ..checkpoint.layout import CONFIG_FILE, PREPROCESSOR_FILE, WEIGHTS_FILE, Problem, read_marker
 from ..errors import GlmOcrError, ModelError
@@ -57,12 +56,9 @@ def _missing(folder: Path) -> list[Problem]:
 
 
 def _config(folder: Path) -> tuple[LayoutConfig | None, Problem | None]:
-    try:
-        data = json.loads((folder / CONFIG_FILE).read_text(encoding="utf-8"))
-    except (OSError, ValueError) as exc:
-        return None, Problem(CONFIG_FILE, f"cannot be read as JSON ({exc})")
-    if not isinstance(data, dict):
-        return None, Problem(CONFIG_FILE, "is not a JSON object")
+    data, problem = read_config_object(folder)
+    if problem is not None:
+        return None, problem
     model_type = data.get("model_type")
     if model_type != MODEL_TYPE:
         what = OTHER_MODELS.get(model_type, f"a model of type {model_type!r}")
