@@ -8,7 +8,6 @@ import os
 import subprocess
 import sys
 
-import pymupdf
 import pytest
 from PIL import Image
 
@@ -210,30 +209,6 @@ def test_a_full_disk_on_stdout_is_a_clear_error(image_files, tiny_checkpoint):
                                   text=True, timeout=300)
     assert finished.returncode == 6 and "cannot write the output" in finished.stderr
     assert "Traceback" not in finished.stderr
-
-
-@pytest.mark.timeout(120)
-def test_ctrl_c_stops_a_run_stuck_rendering_a_page(tmp_path, tiny_checkpoint):
-    import signal
-
-    pdf = tmp_path / "slow.pdf"
-    document = pymupdf.open()
-    document.new_page(width=200, height=100)
-    document.save(pdf)
-    script = ("import sys, time\n"
-              "from glmocr_core.documents import document\n"
-              "document.PdfDocument.ocr_image = lambda self, index, dpi=200: time.sleep(600)  # a page that never ends\n"
-              "from glmocr_core.cli import main\n"
-              f"sys.exit(main(['ocr', {str(pdf)!r}, '--model', {str(tiny_checkpoint)!r}, '--device', 'cpu']))\n")
-    child = subprocess.Popen([sys.executable, "-c", script], stderr=subprocess.PIPE, text=True)
-    lines = []
-    for line in child.stderr:  # wait for the notice, then press Ctrl-C
-        lines.append(line)
-        if "slow to render" in line:
-            child.send_signal(signal.SIGINT)
-            break
-    assert child.wait(timeout=60) == 130, "".join(lines)
-    assert "interrupted" in child.stderr.read()
 
 
 @pytest.mark.parametrize("command", ["convert", "layout"])
