@@ -14,14 +14,14 @@ from pathlib import Path
 
 import torch
 
-JOBS = ("ref_single", "ours_exact", "ours_fast", "ours_snip", "ours_batch", "ref_page", "ours_page", "llama_f16",
+JOBS = ("ref_single", "ref_bf16", "ours_exact", "ours_fast", "ours_snip", "ours_batch", "ref_page", "ours_page", "llama_f16",
         "llama_q8_0", "llama_q4_k_m")
 
 
-def run_ref_single(checkpoint: str, tokens: int, repeats: int) -> dict:
+def run_ref_single(checkpoint: str, tokens: int, repeats: int, dtype: torch.dtype = torch.float32) -> dict:
     from . import reference
 
-    model, load_s = reference.load(checkpoint)
+    model, load_s = reference.load(checkpoint, dtype)
     reference.warm_up(model)
     return {"load_s": load_s, "runs": [reference.single_region(model, tokens) for _ in range(repeats)]}
 
@@ -80,6 +80,7 @@ def run_ours_page(checkpoint: str, tokens: int, repeats: int) -> dict:
 
 RUNNERS = {
     "ref_single": run_ref_single,
+    "ref_bf16": lambda c, t, r: run_ref_single(c, t, r, torch.bfloat16),
     "ours_exact": lambda c, t, r: run_ours_single(c, t, r, "exact"),
     "ours_fast": lambda c, t, r: run_ours_single(c, t, r, "fast"),
     "ours_snip": run_ours_snip,

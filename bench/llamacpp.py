@@ -26,7 +26,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 WORK = REPO / "bench" / "out" / "llamacpp"
 SDIST = "llama-cpp-python==0.3.36"
-SOURCE = WORK / "llama-cpp-python-0.3.36" / "vendor" / "llama.cpp"
+SOURCE = WORK / "llama_cpp_python-0.3.36" / "vendor" / "llama.cpp"  # the archive unpacks to this name
 BIN = SOURCE / "build" / "bin"
 CMAKE_FLAGS = ["-DCMAKE_BUILD_TYPE=Release", "-DGGML_NATIVE=ON", "-DGGML_AMX_TILE=OFF", "-DGGML_AMX_INT8=OFF",
                "-DGGML_AMX_BF16=OFF", "-DLLAMA_CURL=OFF", "-DGGML_OPENMP=ON"]
@@ -59,14 +59,36 @@ def build_present() -> bool:
 def build() -> None:
     WORK.mkdir(parents=True, exist_ok=True)
     if not SOURCE.exists():
-        subprocess.run([sys.executable, "-m", "pip", "download", "--no-deps", "--no-binary", ":all:", SDIST,
-                        "-d", str(WORK)], check=True)
-        archive = next(WORK.glob("llama_cpp_python-0.3.36.tar.gz"))
-        with tarfile.open(archive) as tar:
+        with tarfile.open(download_sdist()) as tar:
             tar.extractall(WORK, filter="data")
     subprocess.run(["cmake", "-S", str(SOURCE), "-B", str(SOURCE / "build"), *CMAKE_FLAGS], check=True)
     subprocess.run(["cmake", "--build", str(SOURCE / "build"), "--config", "Release", "-j", "--target", *TARGETS],
                    check=True)
+
+
+def download_sdist() -> Path:
+    """The sdist archive itself, checked against PyPI's sha256. Not ``pip download``: pip would prepare the sdist's
+    metadata, which with ``--no-binary :all:`` means building its build tools (cmake, ninja...) from source first."""
+    import hashlib
+
+    import httpx
+
+    name, version = SDIST.split("==")
+    index = httpx.get(f"https://pypi.org/simple/{name}/", timeout=30,  # the simple index's JSON form (PEP 691)
+                      headers={"Accept": "application/vnd.pypi.simple.v1+json"}).raise_for_status().json()
+    filename = f"{name.replace('-', '_')}-{version}.tar.gz"
+    sdist = next(f for f in index["files"] if f["filename"] == filename)
+    archive, digest = WORK / filename, sdist["hashes"]["sha256"]
+    if not archive.exists() or hashlib.sha256(archive.read_bytes()).hexdigest() != digest:
+        with httpx.stream("GET", sdist["url"], timeout=60, follow_redirects=True) as reply:
+            reply.raise_for_status()
+            with open(archive.with_suffix(".part"), "wb") as out:
+                for chunk in reply.iter_bytes(1 << 20):
+                    out.write(chunk)
+        archive.with_suffix(".part").replace(archive)
+    if hashlib.sha256(archive.read_bytes()).hexdigest() != digest:
+        raise SystemExit(f"{archive.name}: sha256 differs from PyPI's")
+    return archive
 
 
 # ------------------------------------------------------------------------------------------------ convert
@@ -88,7 +110,7 @@ def convert(checkpoint: Path) -> None:
 
 
 def with_mtp_tensors(checkpoint: Path, target: Path) -> Path:
-    """The checkpoint's files linked into ``target`` plus ``mtp.safetensors``: a random layer 16 with the real
+    """The checkpoint's files linked into ``target`` plus ``model-mtp.safetensors``: a random layer 16 with the real
     repository's tensor names (including its copies of the embedding and the head)."""
     import torch
     from safetensors import safe_open
@@ -102,7 +124,8 @@ def with_mtp_tensors(checkpoint: Path, target: Path) -> Path:
         link = target / file.name
         if file.is_file() and not link.exists():
             link.symlink_to(file.resolve())
-    if (target / "mtp.safetensors").exists():
+    mtp_file = target / "model-mtp.safetensors"  # the converter reads the files whose names start with "model"
+    if mtp_file.exists():
         return target
     cfg = load_model_config(checkpoint)
     torch.manual_seed(16)
@@ -112,17 +135,18 @@ def with_mtp_tensors(checkpoint: Path, target: Path) -> Path:
     with safe_open(str(checkpoint / "model.safetensors"), "pt") as weights:  # reads just these two tensors
         state[prefix + "embed_tokens.weight"] = weights.get_tensor("model.language_model.embed_tokens.weight")
         state[prefix + "shared_head.head.weight"] = weights.get_tensor("lm_head.weight")
-    save_file(state, str(target / "mtp.safetensors"), metadata={"format": "pt"})
+    save_file(state, str(mtp_file), metadata={"format": "pt"})
     return target
 
 
 # ------------------------------------------------------------------------------------------------ run
 
 
-PERF = {  # what llama-mtmd-cli --perf prints, and the numbers each line gives (ms, count)
-    "encode_ms": re.compile(r"image slice encoded in (\d+(?:\.\d+)?) ms"),
+PERF = {  # what llama-mtmd-cli --perf -lv 4 prints, and the numbers each line gives (ms, count)
+    "encode_ms": re.compile(r"(?:image slice encoded|mtmd batch encoding done) in (\d+(?:\.\d+)?) ms"),
+    "image_tokens": re.compile(r"n_tokens_batch = (\d+)"),
     "image_decode_ms": re.compile(r"image decoded \(batch \d+/\d+\) in (\d+(?:\.\d+)?) ms"),
-    "prompt_eval_ms": re.compile(r"prompt eval time =\s*(\d+(?:\.\d+)?) ms"),
+    "prompt_eval": re.compile(r"prompt eval time =\s*(\d+(?:\.\d+)?) ms /\s*(\d+) tokens"),
     "eval_ms": re.compile(r"\s eval time =\s*(\d+(?:\.\d+)?) ms /\s*(\d+) runs"),
 }
 
@@ -131,12 +155,24 @@ def parse_perf(text: str) -> dict:
     """First token (image encode + image batch + text prompt) and decode rate from llama.cpp's timing lines."""
     found = {name: pattern.findall(text) for name, pattern in PERF.items()}
     if not found["eval_ms"]:
-        raise ValueError("no 'eval time' line in llama.cpp's output (did it run with --perf?)")
+        raise ValueError("no 'eval time' line in llama.cpp's output (did it run with --perf -lv 4?)")
     eval_ms, runs = map(float, found["eval_ms"][-1])
-    first = sum(float(v) for v in found["encode_ms"]) + sum(float(v) for v in found["image_decode_ms"])
-    first += float(found["prompt_eval_ms"][-1]) if found["prompt_eval_ms"] else 0.0
-    return {"ttft_s": first / 1e3, "decode_tok_s": runs / (eval_ms / 1e3) if eval_ms else 0.0,
-            "new_tokens": int(runs) + 1}
+    prompt_ms, prompt_tokens = map(float, found["prompt_eval"][-1]) if found["prompt_eval"] else (0.0, 0.0)
+    return {"ttft_s": first_token_ms(sum(map(float, found["encode_ms"])), sum(map(float, found["image_decode_ms"])),
+                                     sum(map(int, found["image_tokens"])), prompt_ms, prompt_tokens) / 1e3,
+            "decode_tok_s": runs / (eval_ms / 1e3) if eval_ms else 0.0, "new_tokens": int(runs) + 1}
+
+
+def first_token_ms(encode_ms: float, image_ms: float, image_tokens: int, prompt_ms: float,
+                   prompt_tokens: float) -> float:
+    """What llama.cpp's prompt timer covers changed between versions, so count every part once: the 0.3.36 one runs
+    from the first prompt chunk to the sync after the image batch (the encode in between included); older ones
+    timed the text chunks alone, or the text and the image batch but not the encode."""
+    if prompt_ms >= encode_ms + image_ms:
+        return prompt_ms
+    if image_tokens and prompt_tokens >= image_tokens:
+        return encode_ms + prompt_ms
+    return encode_ms + image_ms + prompt_ms
 
 
 def run(variant: str, tokens: int, threads: int) -> dict:
@@ -147,7 +183,7 @@ def run(variant: str, tokens: int, threads: int) -> dict:
     inputs.region_image().save(image)
     command = [str(BIN / "llama-mtmd-cli"), "-m", str(text_model(variant)), "--mmproj", str(vision_model()),
                "--image", str(image), "-p", PROMPT, "-t", str(threads), "--temp", "0", "-n", str(tokens),
-               "--ignore-eos", "-c", "4096", "--perf"]
+               "--ignore-eos", "-c", "4096", "--perf", "-lv", "4"]  # its timing lines are info-level logs
     started = time.perf_counter()
     done = subprocess.run(command, capture_output=True, text=True, check=True)
     wall = time.perf_counter() - started

@@ -18,9 +18,19 @@ def main(argv: list[str]) -> None:
     sys.path[:0] = [str(source), str(source / "gguf-py")]
     import convert_hf_to_gguf as converter
 
-    converter.TextModel.get_vocab_base_pre = lambda self, tokenizer: PRE_TOKENIZER
+    text_model(converter).get_vocab_base_pre = lambda self, tokenizer: PRE_TOKENIZER
     sys.argv = ["convert_hf_to_gguf.py", model, *options]
     converter.main()
+
+
+def text_model(converter):
+    """The converter's text-model base class: in the script itself in older llama.cpp, in its ``conversion``
+    package since the script was split up."""
+    if hasattr(converter, "TextModel"):
+        return converter.TextModel
+    from conversion.base import TextModel
+
+    return TextModel
 
 
 if __name__ == "__main__":

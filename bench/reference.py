@@ -59,9 +59,11 @@ class TokenClock(BaseStreamer):
         return (self.tokens - 1) / elapsed if self.tokens > 1 and elapsed > 0 else 0.0
 
 
-def load(checkpoint: str) -> tuple[Reference, float]:
+def load(checkpoint: str, dtype: torch.dtype = torch.float32) -> tuple[Reference, float]:
+    """bf16 is the model authors' deployment precision and the accuracy bar of fast precision; on CPUs with bf16
+    matrix units it is also transformers' fastest setting."""
     start = time.perf_counter()
-    reference = Reference(checkpoint)
+    reference = Reference(checkpoint, dtype)
     return reference, time.perf_counter() - start
 
 

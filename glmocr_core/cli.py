@@ -627,23 +627,46 @@ def run_info(args) -> int:
 
     from .checkpoint.check import check_model_dir
     from .model.attention import resolve_backend
-    from .runtime.devices import list_devices, precision_summary, resolve_device, resolve_dtype
+    from .runtime.devices import list_devices, resolve_device, resolve_dtype, resolve_precision
     from .runtime.graphs import decode_step_mode
 
     device = resolve_device(args.device)
-    dtype = resolve_dtype(args.dtype, device, args.precision)
+    precision = resolve_precision(args.precision, device)
+    dtype = resolve_dtype(args.dtype, device, precision)
     folder = _model_dir(args.model)
     problems = check_model_dir(folder) if folder.exists() else None
     lines = [f"{PROG} {__version__}, torch {torch.__version__}",
              f"device: {device}", f"dtype: {str(dtype).replace('torch.', '')}",
-             f"precision: {args.precision} ({precision_summary(args.precision)})",
+             f"precision: {_precision_words(args.precision, precision)}",
              f"attention backend: {resolve_backend('auto', device)}",
              f"decode step: {decode_step_mode(device, args.cuda_graphs)}", f"threads: {torch.get_num_threads()}",
-             f"model folder: {folder} ({_folder_status(problems)})", _layout_folder_line(args), "devices:"]
+             f"model folder: {folder} ({_folder_status(problems)})", _layout_folder_line(args)]
+    if device == "cpu":
+        lines += _kernel_lines(folder if problems == [] else None)
+    lines.append("devices:")
     lines += [f"  {d.name}: {d.description}" + (f", {d.memory_bytes / 2**30:.1f} GiB" if d.memory_bytes else "")
               for d in list_devices()]
     emit_line("\n".join(lines))
     return EXIT_OK
+
+
+def _precision_words(requested: str, resolved: str) -> str:
+    """"auto → fast (why)" where auto chose on this device, else the precision and what it does."""
+    from .runtime.devices import precision_summary
+
+    if requested == "auto" and resolved != "auto":
+        from .runtime.devices import auto_reason
+
+        return f"auto → {resolved} ({auto_reason()}): {precision_summary(resolved)}"
+    return f"{requested} ({precision_summary(requested)})"
+
+
+def _kernel_lines(folder: Path | None) -> list[str]:
+    """The CPU kernels a model load runs (the cached measurement for this model and CPU, else the defaults)."""
+    from .model.config import load_model_config
+    from .runtime import kernel_choice
+
+    return kernel_choice.describe(load_model_config(folder) if folder is not None else None).summary_lines()
 
 
 def _remote_info(args) -> int:

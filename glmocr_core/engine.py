@@ -34,7 +34,7 @@ from .processing.images import to_rgb
 from .processing.preprocess import preprocess_image
 from .processing.tokenizer import GlmTokenizer
 from .runtime.decoding import ModelRunner, Prompt
-from .runtime.devices import PRECISIONS, CpuFeatures, resolve_device, resolve_dtype
+from .runtime.devices import PRECISIONS, CpuFeatures, resolve_device, resolve_dtype, resolve_precision
 from .runtime.generate import BatchTokenStream, GenerationRequest, TokenStream
 from .runtime.graphs import decode_step_mode
 from .runtime.quantize import fast_cache_path, prepare_fast
@@ -113,6 +113,7 @@ class Engine:
         report("Checking the model folder", 0.02)
         folder = require_model_dir(model_dir)
         device = resolve_device(device)
+        precision = resolve_precision(precision, device, cpu)  # "auto" on a CPU: "fast" where it meets the bar
         torch_dtype = resolve_dtype(dtype, device, precision, cpu)
         report("Loading weights", 0.1)
         cfg_mtp = mtp and has_mtp_weights(tensor_locations(folder), load_model_config(folder))
@@ -125,7 +126,7 @@ class Engine:
         if precision == "fast" and device == "cpu":
             report("Quantizing the decoder", 0.8)
             # the fp32 cache is only mapped: decoder pages that int8 replaces are never read once this cache exists
-            prepare_fast(model, fast_cache_path(cache, folder, torch_dtype) if cache is not None else None)
+            prepare_fast(model, fast_cache_path(cache, folder, torch_dtype) if cache is not None else None, cpu)
         report("Loading the tokenizer", 0.9)
         tokenizer = GlmTokenizer.from_dir(folder)
         info = EngineInfo(model_dir=str(folder), device=device, dtype=str(torch_dtype).replace("torch.", ""),

@@ -9,10 +9,15 @@ from pathlib import Path
 import pytest
 
 from glmocr_core.paths import NO_WEIGHT_CACHE_ENV
+from glmocr_core.runtime.devices import CPU_FLAGS_ENV
 
 # Engines loaded by tests must not write converted-weight caches into the real user cache folder; the cache has its
 # own tests with explicit temporary folders.
 os.environ.setdefault(NO_WEIGHT_CACHE_ENV, "1")
+# The precision policies ("auto" = fast or exact, the fast recipe's bf16 parts) read the CPU's flags; the suite sees
+# a CPU without any (children too), so what "auto" loads never depends on the machine. Tests of the policies inject
+# their CPU.
+os.environ.setdefault(CPU_FLAGS_ENV, "")
 
 
 @pytest.fixture(scope="session")

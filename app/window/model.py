@@ -142,5 +142,7 @@ def where_label(choice: EngineChoice) -> str:
 
 
 def local_label(info) -> str:
+    """"Local: CPU, fast (int8) · GLM-OCR": the precision a load resolved to ("auto" included), else the dtype."""
     device = "CPU" if info.device == "cpu" else info.device
-    return f"Local: {device}, {info.dtype} · {Path(info.model_dir).name}"
+    compute = {"fast": "fast (int8)", "exact": f"exact ({info.dtype})"}.get(info.precision, info.dtype)
+    return f"Local: {device}, {compute} · {Path(info.model_dir).name}"

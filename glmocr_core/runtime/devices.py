@@ -117,14 +117,23 @@ def parse_cpuinfo(text: str) -> CpuFeatures:
     return CpuFeatures(frozenset(flags.split()), fields.get("model name", ""))
 
 
+CPU_FLAGS_ENV = "GLMOCR_CPU_FLAGS"  # set: these space-separated flags stand in for the CPU's own (tests, diagnosis)
+
+
 @functools.cache
 def host_cpu() -> CpuFeatures:
-    """This machine's CPU (Linux /proc/cpuinfo); no flags elsewhere, which keeps every policy exact and safe."""
+    """This machine's CPU (Linux /proc/cpuinfo); no flags elsewhere, which keeps every policy exact and safe.
+    With ``GLMOCR_CPU_FLAGS`` set, the policies see those flags instead: the test suite sets it empty so that what
+    "auto" picks never depends on the machine the suite runs on."""
     try:
         with open("/proc/cpuinfo", encoding="utf-8") as handle:
-            return parse_cpuinfo(handle.read())
+            cpu = parse_cpuinfo(handle.read())
     except OSError:
-        return CpuFeatures()
+        cpu = CpuFeatures()
+    override = os.environ.get(CPU_FLAGS_ENV)
+    if override is None:
+        return cpu
+    return CpuFeatures(frozenset(override.split()), f"{cpu.model} (flags from {CPU_FLAGS_ENV})".lstrip())
 
 
 def precision_summary(precision: str, cpu: CpuFeatures | None = None) -> str:

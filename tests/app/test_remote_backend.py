@@ -77,7 +77,7 @@ def test_a_region_recognized_through_serve_equals_the_local_result(make_studio, 
     studio = make_studio(load_engine, model_env=str(tiny_checkpoint), **{"max_new_tokens/text": 12})
     window = studio.window
     qtbot.waitUntil(lambda: studio.host.has_model, timeout=WAIT_MS)
-    assert window.model_label.text().startswith("Local: CPU, float32")
+    assert window.model_label.text().startswith("Local: CPU, exact (float32)")
     assert studio.documents.open_path(str(tmp_path / "page.png"))
     region = studio.regions.add_region(0, (10, 5, 290, 110), run=False)
     run_and_wait(qtbot, studio, region)

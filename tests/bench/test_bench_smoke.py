@@ -73,7 +73,10 @@ def _fake_results(fast_signature: list[str], batch: dict) -> dict:
             "runs": [{"ttft_s": 3.0, "decode_tok_s": 25.0, "new_tokens": 8, "token_ids": [1, 2, 9]}]}
     page = {"load_s": 2.5, "wall_s": 80.0, "peak_rss_bytes": 5 * 2**30, "token_ids": [[1], [2]], "new_tokens": [1, 1],
             "mode": "one-by-one"}
-    return {"ref_single": single, "ours_exact": ours, "ours_fast": fast, "ours_batch": {"load_s": 0.6, **batch},
+    bf16 = {**single, "load_s": 3.0, "peak_rss_bytes": 3 * 2**30,
+            "runs": [{"ttft_s": 6.0, "decode_tok_s": 12.5, "new_tokens": 8, "token_ids": [1, 2, 3, 4]}]}
+    return {"ref_single": single, "ref_bf16": bf16, "ours_exact": ours, "ours_fast": fast,
+            "ours_batch": {"load_s": 0.6, **batch},
             "ref_page": page, "ours_page": {**page, "load_s": 0.7, "wall_s": 40.0, "token_ids": [[1], [5]],
                                             "mode": "batch", "peak_rss_bytes": 3 * 2**30}}
 
@@ -90,6 +93,9 @@ def test_rows_for_every_metric_with_direction_of_each_ratio():
     assert by_metric["page"].ratio == pytest.approx(2.0) and by_metric["page"].check.endswith("1/2")
     rss = [row for row in rows.values() if row.metric == "rss"]
     assert [row.ratio for row in rss] == pytest.approx([0.5, 0.6])
+    bf16 = [row for row in rows.values() if row.metric == "bf16"]  # ours fast beside transformers bf16, no target
+    assert [row.ratio for row in bf16] == pytest.approx([2.0, 2.0, 2 / 3])
+    assert {row.met for row in bf16} == {"—"} and bf16[1].check.endswith("2/4")
 
 
 def test_missing_fast_mode_and_batch_api_are_reported_not_measured():
@@ -159,6 +165,12 @@ def test_llama_cpp_timing_lines_are_parsed():
             "llama_perf_context_print:        eval time =    6000.00 ms /   127 runs   (   47.24 ms per token)\n")
     parsed = llamacpp.parse_perf(text)
     assert parsed["ttft_s"] == pytest.approx(6.66) and parsed["decode_tok_s"] == pytest.approx(127 / 6.0)
+    # llama.cpp 0.3.36's prompt timer spans the image encode and batch: counted once
+    newer = ("mtmd batch encoding done in 3608 ms\ndecoding image batch 1/1, n_tokens_batch = 256\n"
+             "image decoded (batch 1/1) in 1057 ms\nllama_perf_context_print: prompt eval time =    4839.04 ms /   270 "
+             "tokens\nllama_perf_context_print:        eval time =     306.63 ms /    15 runs   (   20.44 ms)\n")
+    assert llamacpp.parse_perf(newer)["ttft_s"] == pytest.approx(4.83904)
+    assert llamacpp.first_token_ms(3000, 1000, 256, 1100, 270) == pytest.approx(4100)  # batch timed, encode not
     with pytest.raises(ValueError, match="eval time"):
         llamacpp.parse_perf("no timings here")
 

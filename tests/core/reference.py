@@ -15,7 +15,7 @@ IMAGE_TOKEN = "<|image|>"
 
 
 class Reference:
-    def __init__(self, checkpoint: str | Path):
+    def __init__(self, checkpoint: str | Path, dtype: torch.dtype = torch.float32):
         from transformers import AutoTokenizer, GlmOcrForConditionalGeneration
         from transformers.models.glm46v.image_processing_pil_glm46v import Glm46VImageProcessorPil
 
@@ -24,7 +24,7 @@ class Reference:
         self.tokenizer.chat_template = (checkpoint / "chat_template.jinja").read_text(encoding="utf-8")
         self.images = Glm46VImageProcessorPil.from_pretrained(checkpoint)
         self.model = GlmOcrForConditionalGeneration.from_pretrained(
-            checkpoint, dtype=torch.float32, attn_implementation="sdpa").eval()  # its best CPU setting
+            checkpoint, dtype=dtype, attn_implementation="sdpa").eval()  # fp32: its best setting on most CPUs
 
     def inputs(self, image, prompt: str) -> dict:
         messages = [{"role": "user", "content": [{"type": "image"}, {"type": "text", "text": prompt}]}]

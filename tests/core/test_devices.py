@@ -1,5 +1,7 @@
 """The device and dtype policy, with the CPU's features injected: every machine checks every policy."""
 
+import os
+
 import pytest
 import torch
 
@@ -85,3 +87,15 @@ def test_cpu_flags_come_from_the_first_processor_and_arm_says_features():
     cpu = parse_cpuinfo(text)
     assert cpu.model == "Test CPU" and cpu.fast_bf16 and "avx2" in cpu.flags
     assert parse_cpuinfo("Features: fp asimd bf16\n").flags == frozenset({"fp", "asimd", "bf16"})
+
+
+def test_cpu_flags_from_the_environment_stand_in_for_the_machines(monkeypatch):
+    monkeypatch.setenv(devices.CPU_FLAGS_ENV, "avx2 fma")
+    assert devices.host_cpu.__wrapped__().flags == {"avx2", "fma"}
+    monkeypatch.setenv(devices.CPU_FLAGS_ENV, "")
+    assert devices.host_cpu.__wrapped__().flags == frozenset()
+    monkeypatch.delenv(devices.CPU_FLAGS_ENV)
+    machine = devices.host_cpu.__wrapped__()
+    assert "flags from" not in machine.model
+    if os.path.exists("/proc/cpuinfo"):
+        assert machine.flags  # the machine's own flags once nothing stands in for them

@@ -40,8 +40,21 @@ def _collect(items):
 def test_load_reports_progress_and_info(engine, tiny_checkpoint):
     fractions = [fraction for _, fraction in engine.stages]
     assert fractions == sorted(fractions) and fractions[-1] == 1.0
-    assert engine.info.device == "cpu" and engine.info.dtype == "float32" and engine.info.precision == "auto"
+    assert engine.info.device == "cpu" and engine.info.dtype == "float32" and engine.info.precision == "exact"
     assert engine.info.model_dir == str(tiny_checkpoint) and engine.info.parameters > 0
+
+
+@pytest.mark.parametrize("flags, expected", [({"avx2", "fma"}, "fast"), ({"avx512f", "avx512_bf16"}, "fast"),
+                                             ({"sse4_2", "avx"}, "exact"), (set(), "exact")])
+def test_auto_precision_loads_what_the_policy_picks_for_the_cpu(tiny_checkpoint, flags, expected):
+    from glmocr_core.runtime.devices import CpuFeatures, resolve_precision
+    from glmocr_core.runtime.quantize import GroupQuantLinear
+
+    cpu = CpuFeatures(frozenset(flags), "Test CPU")
+    assert resolve_precision("auto", "cpu", cpu) == expected  # the shipped verdict: int8 groups meet the bar
+    engine = Engine.load(tiny_checkpoint, device="cpu", cpu=cpu)
+    quantized = any(isinstance(m, GroupQuantLinear) for m in engine.model.modules())
+    assert engine.info.precision == expected and quantized == (expected == "fast")
 
 
 def test_deltas_concatenate_to_the_text(engine, image):
