@@ -15,7 +15,7 @@ from pathlib import Path
 import torch
 
 JOBS = ("ref_single", "ref_bf16", "ours_exact", "ours_fast", "ours_snip", "ours_batch", "ref_page", "ours_page", "llama_f16",
-        "llama_q8_0", "llama_q4_k_m")
+        "llama_q8_0", "llama_q4_k_m", "ceilings")
 
 
 def run_ref_single(checkpoint: str, tokens: int, repeats: int, dtype: torch.dtype = torch.float32) -> dict:
@@ -54,6 +54,20 @@ def run_ours_snip(checkpoint: str, tokens: int, repeats: int) -> dict:
     return {"load_s": load_s, "runs": runs}
 
 
+def run_ceilings(checkpoint: str, tokens: int, repeats: int) -> dict:
+    """This machine's GEMM peaks and read bandwidth, and the bounds they set on the region's and the snip's
+    first token and on int8 decoding (bench/ceilings.py)."""
+    from glmocr_core.model.config import load_model_config
+
+    from . import ceilings, inputs, ours
+
+    measured = ceilings.measure()
+    shapes = {"region": ours.prompt_shape(checkpoint, inputs.region_image()),
+              "snip": ours.prompt_shape(checkpoint, inputs.snip_image())}
+    return {"load_s": 0.0, "runs": [], **measured,
+            "bounds": ceilings.bounds(load_model_config(checkpoint), measured, shapes)}
+
+
 def run_llama(variant: str, tokens: int) -> dict:
     from . import llamacpp
 
@@ -84,6 +98,7 @@ RUNNERS = {
     "ours_exact": lambda c, t, r: run_ours_single(c, t, r, "exact"),
     "ours_fast": lambda c, t, r: run_ours_single(c, t, r, "fast"),
     "ours_snip": run_ours_snip,
+    "ceilings": run_ceilings,
     "ours_batch": run_ours_batch,
     "ref_page": run_ref_page,
     "ours_page": run_ours_page,

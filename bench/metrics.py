@@ -19,11 +19,13 @@ METRIC_JOBS = {
     "page": ("ref_page", "ours_page"),
     "rss": ("ref_single", "ours_exact"),
     "snip": ("ours_snip",),
-    "bf16": ("ref_bf16", "ours_fast"),  # transformers at the model authors' precision, beside ours fast
+    "bf16": ("ref_bf16", "ours_fast"),
+    "ceilings": ("ceilings",),  # what this CPU allows at best: bounds beside the targets  # transformers at the model authors' precision, beside ours fast
     "llamacpp": ("ours_fast", "llama_f16", "llama_q8_0", "llama_q4_k_m"),  # only with a llama.cpp build
+    "ceilings": ("ceilings",),  # what this CPU allows at best: bounds beside the targets
 }
 LLAMA_JOBS = ("llama_f16", "llama_q8_0", "llama_q4_k_m")
-JOB_ORDER = ("ref_single", "ours_exact", "ref_bf16", "ours_fast", "ours_snip", "ours_batch", "ref_page", "ours_page", *LLAMA_JOBS)
+JOB_ORDER = ("ceilings", "ref_single", "ours_exact", "ref_bf16", "ours_fast", "ours_snip", "ours_batch", "ref_page", "ours_page", *LLAMA_JOBS)
 ROUND_JOBS = ("ref_single", "ours_exact")  # run in alternating rounds (ABAB) so load noise hits both sides
 
 
@@ -63,7 +65,7 @@ class Row:
 def build_rows(results: dict, metrics: list[str], fast_bf16: bool = False) -> list[Row]:
     """``fast_bf16``: the CPU has bf16 matrix units (the snip's first-token target is tighter there)."""
     makers = {"load": _load_row, "ttft": _ttft_row, "decode": _decode_row, "fast": _fast_row,
-              "batch": _batch_row, "page": _page_row, "rss": _rss_rows, "llamacpp": _llama_rows, "bf16": _bf16_rows,
+              "batch": _batch_row, "page": _page_row, "rss": _rss_rows, "llamacpp": _llama_rows, "bf16": _bf16_rows, "ceilings": _ceiling_rows,
               "snip": lambda results: _snip_row(results, fast_bf16)}
     rows: list[Row] = []
     for metric in metrics:
@@ -164,6 +166,26 @@ def _bf16_rows(results: dict) -> list[Row]:
         row.met = "—"
     decode.check = "same tokens as transformers bf16: {}/{}".format(*agreement(_first_ids(fast), _first_ids(bf16)))
     return [first, decode, rss]
+
+
+def _ceiling_rows(results: dict) -> list[Row]:
+    """The machine's peaks and the bounds they put on first tokens and int8 decoding (bench/ceilings.py), each
+    beside what its target asks for; no targets of their own."""
+    c, bounds = results["ceilings"], results["ceilings"]["bounds"]
+    q8 = results.get("llama_q8_0")
+    needs_first = f"{q8['runs'][0]['ttft_s'] / 3:.2f} (llama.cpp Q8_0 / 3)" if q8 else "—"
+    needs_decode = f"{best_rate(q8) * 1.3:.2f} (llama.cpp Q8_0 × 1.3)" if q8 else "—"
+    tflop = bounds["prefill_tflop"]
+    rows = [("This CPU at best: bf16 GEMM / fp32 GEMM GFLOP/s / read GB/s",
+             f"{c['gemm_bf16_gflops']:.0f} / {c['gemm_fp32_gflops']:.0f} / {c['read_gbs']:.1f}", "—"),
+            (f"Fastest possible first token, 448×448 region (s): {tflop['region']:.2f} TFLOP at the bf16 peak",
+             f"{bounds['first_token_s']['region']:.2f}", needs_first),
+            (f"Fastest possible first token, 600×80 snip (s): {tflop['snip']:.2f} TFLOP at the bf16 peak",
+             f"{bounds['first_token_s']['snip']:.2f}", "0.5 with bf16 matrix units, else 1.0 (the target)"),
+            (f"Fastest possible int8 decode (tok/s): {bounds['decode_mb_int8']:.0f} MB per token at the read "
+             "bandwidth", f"{bounds['decode_tok_s_int8']:.1f}", needs_decode)]
+    return [Row("ceilings", label, ours, needs, None, "", "none set", "—", status="—")
+            for label, ours, needs in rows]
 
 
 LLAMA_LABELS = {"llama_f16": "f16", "llama_q8_0": "Q8_0", "llama_q4_k_m": "Q4_K_M"}

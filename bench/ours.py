@@ -19,6 +19,21 @@ def load(checkpoint: str, precision: str) -> tuple[Engine, float]:
     return engine, time.perf_counter() - start
 
 
+def prompt_shape(checkpoint: str, image) -> tuple[int, int]:
+    """(vision patches, prompt tokens) of the text task on ``image``, as the engine builds them."""
+    from glmocr_core.model.config import load_preprocessor_config
+    from glmocr_core.processing.preprocess import preprocess_image
+    from glmocr_core.processing.tokenizer import GlmTokenizer
+    from glmocr_core.tasks.specs import task_prompt
+
+    preprocessor = load_preprocessor_config(checkpoint)
+    _, grid = preprocess_image(image, preprocessor)
+    patches = grid[0] * grid[1] * grid[2]
+    ids = GlmTokenizer.from_dir(checkpoint).encode_prompt(task_prompt("text"),
+                                                          [patches // preprocessor.merge_size**2])
+    return patches, len(ids)
+
+
 def options(tokens: int) -> RecognizeOptions:
     # No repetition guard: random weights loop, and the guard would stop them before the fixed token count.
     return RecognizeOptions(max_new_tokens=tokens, repeat_guard=False)

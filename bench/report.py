@@ -176,9 +176,17 @@ NOTES = """## How it is measured
   cached per CPU and torch version; the section of each CPU kind names them and why).
 - **llama.cpp** (optional; its rows appear once `python -m bench.llamacpp build` and `python -m bench.llamacpp
   convert` are done): `llama-mtmd-cli -t <threads> --temp 0 -n N --ignore-eos -c 4096 --perf` on the same region
-  image, text GGUF f16 / Q8_0 / Q4_K_M with the f16 vision projector; first token = image encode + image batch +
-  prompt eval from its timing lines; peak RSS of its own process. It stalls when the cores are shared: only a
-  quiet machine's figures mean anything.
+  image (`-lv 4` prints its timing lines), text GGUF f16 / Q8_0 / Q4_K_M with the f16 vision projector; first
+  token = image encode + image batch + text prompt, each counted once (what its prompt timer spans differs between
+  versions: `bench/llamacpp.py`); peak RSS of its own process. It stalls when the cores are shared: only a quiet
+  machine's figures mean anything.
+- **transformers bf16**: the reference loaded with `dtype=torch.bfloat16` (the model authors' deployment precision,
+  and the accuracy bar of fast precision), beside ours fast; no target.
+- **What the CPU allows** (`bench/ceilings.py`, measured in the same run): the best of three 4096³ GEMMs in bf16 and
+  fp32 and a 1 GiB sum (read bandwidth). A first token cannot be faster than its FLOPs (vision tower with its
+  attention, connector, decoder prefill) at the bf16 GEMM peak; an int8 decode step cannot be faster than its bytes
+  (decoder products and head, one byte per weight plus the group scales) at the read bandwidth. The rows put each
+  bound beside what its target asks for.
 - **Text-line snip**: a 600×80 picture in fast precision, time from the image to the first token.
 - **Fixed decode length for both**: the checkpoint's stop-token rows of `lm_head` are zeroed, so greedy decoding never
   picks a stop token and both engines decode exactly N tokens doing identical work per step.

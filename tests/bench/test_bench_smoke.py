@@ -75,7 +75,10 @@ def _fake_results(fast_signature: list[str], batch: dict) -> dict:
             "mode": "one-by-one"}
     bf16 = {**single, "load_s": 3.0, "peak_rss_bytes": 3 * 2**30,
             "runs": [{"ttft_s": 6.0, "decode_tok_s": 12.5, "new_tokens": 8, "token_ids": [1, 2, 3, 4]}]}
-    return {"ref_single": single, "ref_bf16": bf16, "ours_exact": ours, "ours_fast": fast,
+    ceilings = {"load_s": 0.0, "runs": [], "gemm_fp32_gflops": 150.0, "gemm_bf16_gflops": 600.0, "read_gbs": 40.0,
+                "bounds": {"first_token_s": {"region": 2.0, "snip": 0.45}, "prefill_tflop": {"region": 1.2, "snip": 0.27},
+                           "decode_tok_s_int8": 61.0, "decode_mb_int8": 655.0}}
+    return {"ceilings": ceilings, "ref_single": single, "ref_bf16": bf16, "ours_exact": ours, "ours_fast": fast,
             "ours_batch": {"load_s": 0.6, **batch},
             "ref_page": page, "ours_page": {**page, "load_s": 0.7, "wall_s": 40.0, "token_ids": [[1], [5]],
                                             "mode": "batch", "peak_rss_bytes": 3 * 2**30}}
@@ -96,6 +99,9 @@ def test_rows_for_every_metric_with_direction_of_each_ratio():
     bf16 = [row for row in rows.values() if row.metric == "bf16"]  # ours fast beside transformers bf16, no target
     assert [row.ratio for row in bf16] == pytest.approx([2.0, 2.0, 2 / 3])
     assert {row.met for row in bf16} == {"—"} and bf16[1].check.endswith("2/4")
+    bounds = [row for row in rows.values() if row.metric == "ceilings"]  # no llama.cpp here: nothing to compare
+    assert [row.ours for row in bounds] == ["600 / 150 / 40.0", "2.00", "0.45", "61.0"]
+    assert bounds[1].reference == "—" and "1.20 TFLOP" in bounds[1].label
 
 
 def test_missing_fast_mode_and_batch_api_are_reported_not_measured():
@@ -148,6 +154,8 @@ def test_llama_cpp_rows_compare_ours_fast_with_q8_0():
     assert rss.ratio == pytest.approx(1.8 / 1.9) and rss.met == "yes"
     assert [row.label.split(":")[0] for row in rows[3:]] == ["llama.cpp f16", "llama.cpp Q4_K_M"]
     assert "28.70" in rows[4].reference and "llama.cpp" in decode.ratio_kind
+    bounds = metrics.build_rows(_llama_results(), ["ceilings"])  # each bound beside what its target needs
+    assert bounds[1].reference == "2.53 (llama.cpp Q8_0 / 3)" and bounds[3].reference == "27.17 (llama.cpp Q8_0 × 1.3)"
 
 
 @pytest.mark.parametrize("fast_bf16, met", [(True, "yes"), (False, "yes")])
