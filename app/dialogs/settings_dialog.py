@@ -390,6 +390,7 @@ class SettingsDialog(QDialog):
     def _show_values(self, values: dict) -> None:
         self._fill_devices(values["device"])
         _select(self.precision_combo, values["precision"])
+        self._describe_precision()  # selecting the combo's current item emits no change: say it anyway
         for task, spin in self.token_spins.items():
             spin.setValue(values[f"max_new_tokens/{task}"])
         self.repeat_check.setChecked(values["repeat_guard"])

@@ -143,13 +143,12 @@ def precision_summary(precision: str, cpu: CpuFeatures | None = None) -> str:
         recipe = fast_recipe(cpu)
         vision = "bf16 vision (this CPU has bf16 matrix units)" if recipe.vision_bf16 else "fp32 vision"
         accuracy = "as close to exact as the model authors' bf16" if meets_bar(FAST_RECIPE) else "close to exact"
-        return (f"int8 decoder weights in groups of 32 with bf16 activations, {vision}: about 3x faster decoding, "
+        return (f"int8 decoder weights in groups of 32 with bf16 activations, {vision}: about 2x the decode rate of exact, "
                 f"{accuracy}")
     if precision == "exact":
         return "fp32 everywhere: token for token the reference output"
     chosen = resolve_precision("auto", "cpu", cpu)
-    why = auto_reason(cpu)
-    return f"on this CPU: {chosen} ({why}); bf16 or fp16 on GPUs"
+    return f"{chosen.capitalize()} on this CPU: {auto_reason(cpu)}. GPUs use bf16 or fp16."
 
 
 # ------------------------------------------------------------------------------------------------ fast precision
@@ -198,9 +197,9 @@ def auto_reason(cpu: CpuFeatures | None = None, verdict: dict | None = None) -> 
     entry = (verdict if verdict is not None else load_verdict()).get("recipes", {}).get(FAST_RECIPE)
     if entry is None:
         return "no accuracy verdict for fast precision yet"
-    figures = f"top-1 {entry['top1']:.1%}, KL {entry['kl']:.4f} vs the bar's {entry['bar_top1']:.1%}, " \
-              f"{entry['bar_kl']:.4f}"
-    return ("fast meets the accuracy bar: " if entry["meets_bar"] else "fast misses the accuracy bar: ") + figures
+    figures = (f"agreeing with fp32 on {entry['top1']:.1%} of tokens (mean KL {entry['kl']:.4f}) where the model "
+               f"authors' bf16 agrees on {entry['bar_top1']:.1%} ({entry['bar_kl']:.4f})")
+    return ("it meets the accuracy bar, " if entry["meets_bar"] else "fast misses the accuracy bar, ") + figures
 
 
 def meets_bar(recipe: str, verdict: dict | None = None) -> bool:

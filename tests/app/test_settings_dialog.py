@@ -106,6 +106,9 @@ def test_failed_detection_leaves_the_cpu_usable(qtbot, settings):
 
 def test_each_precision_is_explained_in_the_cores_words(qtbot, settings):
     dialog = make_dialog(qtbot, settings)
+    # at open, the saved precision (auto) already says what it picks on this CPU (the suite's: no flags, exact)
+    assert dialog.precision_label.text() == precision_summary("auto") and "Exact on this CPU" in \
+        dialog.precision_label.text()
     for precision in ("fast", "exact", "auto"):
         dialog.precision_combo.setCurrentIndex(dialog.precision_combo.findData(precision))
         assert dialog.precision_label.text() == precision_summary(precision)
