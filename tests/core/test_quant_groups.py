@@ -214,3 +214,20 @@ def test_the_fast_cache_keeps_the_outlier_columns(tiny_checkpoint, tmp_path, mon
     with torch.inference_mode():
         logits = [ModelRunner(m).prefill(ids, None, [], capacity=16, all_logits=True)[0] for m in (first, second)]
     assert torch.equal(*logits)
+
+
+@pytest.mark.parametrize("bias, rows", [(False, 1000), (True, 7)])
+def test_the_narrow_gated_mlp_is_bit_for_bit_the_plain_one(bias, rows):
+    """bf16 vision products: the blocked path (one input conversion, fp32 silu and product on each block) gives
+    exactly what gate, up, silu, product and down computed one after the other give, rows split across blocks."""
+    torch.manual_seed(3)
+    mlp = layers.GatedMLP(256, 1024, bias).eval()
+    with torch.no_grad():
+        for parameter in mlp.parameters():
+            parameter.copy_(parameter.normal_(0, 0.05).bfloat16())
+        for linear in (mlp.gate_proj, mlp.up_proj, mlp.down_proj):
+            linear.gemm_dtype = torch.bfloat16
+        x = torch.randn(rows, 256)
+        plain = mlp.down_proj(torch.nn.functional.silu(mlp.gate_proj(x)) * mlp.up_proj(x))
+        assert torch.equal(mlp._narrow_forward(x, torch.bfloat16), plain)  # 1000 rows: four blocks, the last short
+        assert torch.equal(mlp(x), plain) and mlp(x[None]).shape == (1, rows, 256)
