@@ -25,13 +25,14 @@ from app.results import make_result_view
 from app.results.copy_menu import CopyAsButton
 from app.results.extract_view import TemplateButton, TemplatePrompt
 from app.results.status import CardStatus, card_status, needs_template
-from app.results.widgets import AutoHeightText, ElidedLabel, HeaderLayout, wrapping_label
+from app.results.widgets import AutoHeightText, ElidedLabel, HeaderLayout, TickerLabel, wrapping_label
 from app.task_style import TASK_COLORS, TASK_LABELS
 
 ViewFactory = Callable[[Region], QWidget]
 
 STREAM_MAX_HEIGHT = 640  # the streaming box scrolls (to its end) beyond this
-PROGRESS_TICK_MS = 100  # the elapsed time counts on between the controller's progress calls
+PROGRESS_TICK_MS = 250  # the elapsed time counts on between the controller's progress calls (4 Hz: each repaint of a
+# window holding web views composites the whole window, which without a GPU is milliseconds of CPU)
 WAITING_TEXTS = {QUEUED: "Queued…", RUNNING: "Reading the region…"}  # until the first text arrives
 LARGER_BUDGET = "Run with a larger budget"
 CARD_RADIUS = 6
@@ -110,9 +111,8 @@ class ResultCard(QFrame):
             self.header.add_tail(widget)
 
     def _build_progress(self) -> None:
-        self.progress_label = QLabel()
+        self.progress_label = TickerLabel()
         self.progress_label.setAccessibleName("Progress")
-        self.progress_label.setForegroundRole(QPalette.ColorRole.PlaceholderText)
         self.progress_label.hide()
         self._progress_tokens = 0
         self._progress_base_s = 0.0

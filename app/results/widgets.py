@@ -177,6 +177,41 @@ class ElidedLabel(QLabel):
         painter.drawText(rect, int(Qt.AlignmentFlag.AlignVCenter | Qt.AlignmentFlag.AlignLeft), shown)
 
 
+class TickerLabel(QWidget):
+    """One line of text that changes several times a second (a running card's clock): each change only repaints.
+    A QLabel's setText asks the layouts above it for new geometry every time, which re-flowed the whole card ten
+    times a second while the model ran. The height is one line; the width follows the layout."""
+
+    def __init__(self, parent: QWidget | None = None):
+        super().__init__(parent)
+        self._text = ""
+        self.setSizePolicy(QSizePolicy.Policy.Preferred, QSizePolicy.Policy.Fixed)
+        # it paints its own background (the card's: the palette's window colour), so a tick repaints nothing else
+        self.setAttribute(Qt.WidgetAttribute.WA_OpaquePaintEvent)
+
+    def setText(self, text: str) -> None:  # noqa: N802 (QLabel's name, for callers and tests)
+        if text != self._text:
+            self._text = text
+            self.setAccessibleDescription(text)
+            self.update()
+
+    def text(self) -> str:
+        return self._text
+
+    def sizeHint(self) -> QSize:  # noqa: N802 (Qt name)
+        return QSize(self.fontMetrics().horizontalAdvance("0000 tokens · 000.0 s"), self.fontMetrics().height())
+
+    def minimumSizeHint(self) -> QSize:  # noqa: N802 (Qt name)
+        return QSize(0, self.fontMetrics().height())
+
+    def paintEvent(self, event) -> None:  # noqa: N802 (Qt name)
+        painter = QPainter(self)
+        painter.fillRect(self.rect(), self.palette().color(QPalette.ColorRole.Window))
+        painter.setPen(self.palette().color(QPalette.ColorRole.PlaceholderText))
+        shown = self.fontMetrics().elidedText(self._text, Qt.TextElideMode.ElideRight, self.width())
+        painter.drawText(self.rect(), int(Qt.AlignmentFlag.AlignVCenter | Qt.AlignmentFlag.AlignLeft), shown)
+
+
 class _ArrangingLayout(QLayout):
     """A layout whose height follows its width: subclasses place their items in ``_arrange(rect, move)``, which
     returns the height it needs (and moves the items only when ``move``)."""

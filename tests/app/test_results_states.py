@@ -3,7 +3,7 @@ guard or the token budget says so, a running region shows its tokens and time, t
 the model…" when the model is there, and a copy is confirmed."""
 
 import pytest
-from PySide6.QtCore import Qt
+from PySide6.QtCore import QEvent, QObject, Qt
 from PySide6.QtGui import QGuiApplication
 from PySide6.QtTest import QTest
 from PySide6.QtWidgets import QLabel
@@ -104,6 +104,34 @@ def test_a_running_region_shows_tokens_and_a_ticking_clock(qtbot):
     panel.sync([reg])
     assert not card.progress_label.isVisibleTo(card) and not card._progress_tick.isActive()
     panel.set_progress("no-such-region", 3, 1.0)  # a late call for a deleted region is harmless
+
+
+class _LayoutRequests(QObject):
+    def __init__(self):
+        super().__init__()
+        self.count = 0
+
+    def eventFilter(self, watched, event):  # noqa: N802 (Qt name)
+        self.count += event.type() == QEvent.Type.LayoutRequest
+        return False
+
+
+def test_the_ticking_clock_repaints_without_re_laying_out_the_card(qtbot):
+    """A QLabel clock asked the card for new geometry at every tick (the whole card re-flowed ten times a second
+    while the model ran); the clock only repaints now."""
+    panel = ResultsPanel()
+    qtbot.addWidget(panel)
+    reg = region(RUNNING, text="")
+    panel.sync([reg])
+    panel.show()
+    card = panel.card(reg.id)
+    panel.set_progress(reg.id, 5, 1.0)
+    qtbot.wait(50)
+    requests = _LayoutRequests()
+    card.installEventFilter(requests)
+    qtbot.waitUntil(lambda: card.progress_label.text() != "5 tokens · 1.0 s", timeout=3_000)
+    qtbot.wait(600)  # two more ticks
+    assert requests.count == 0 and card.progress_label.accessibleDescription() == card.progress_label.text()
 
 
 def test_waiting_texts_say_what_is_happening(qtbot):
