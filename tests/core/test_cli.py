@@ -161,6 +161,9 @@ def test_info_reports_device_dtype_backend_threads(capsys, tiny_checkpoint):
     out = capsys.readouterr().out
     for word in ("device: cpu", "dtype: float32", "attention backend", "threads:", "ready"):
         assert word in out
+    # what auto chose and why (the suite's CPU has no flags), and the kernels a load of this model runs
+    assert "precision: auto → exact (its vector units have no fast int8-group kernel)" in out
+    assert "CPU kernels (" in out and "one_row: " in out and "many_rows: " in out
 
 
 # ---- bounds on what the command line reads and writes ------------------------------------------------------------
