@@ -14,6 +14,8 @@ from __future__ import annotations
 import functools
 import json
 import os
+import platform
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -100,6 +102,7 @@ class CpuFeatures:
 
     flags: frozenset[str] = frozenset()
     model: str = ""
+    known: bool = True  # False: the flags could not be read yet (no /proc/cpuinfo and torch not loaded)
 
     @property
     def fast_bf16(self) -> bool:
@@ -118,22 +121,56 @@ def parse_cpuinfo(text: str) -> CpuFeatures:
 
 
 CPU_FLAGS_ENV = "GLMOCR_CPU_FLAGS"  # set: these space-separated flags stand in for the CPU's own (tests, diagnosis)
+# Where there is no /proc/cpuinfo (Windows, macOS): torch's own CPU probes, under the Linux flag names
+TORCH_CPU_PROBES = {"avx2": "_is_avx2_supported", "avx512f": "_is_avx512_supported",
+                    "avx512_bf16": "_is_avx512_bf16_supported", "amx_tile": "_is_amx_tile_supported"}
+_HOST_CPU: list[CpuFeatures] = []  # the answer, once it is known
 
 
-@functools.cache
 def host_cpu() -> CpuFeatures:
-    """This machine's CPU (Linux /proc/cpuinfo); no flags elsewhere, which keeps every policy exact and safe.
-    With ``GLMOCR_CPU_FLAGS`` set, the policies see those flags instead: the test suite sets it empty so that what
-    "auto" picks never depends on the machine the suite runs on."""
-    try:
-        with open("/proc/cpuinfo", encoding="utf-8") as handle:
-            cpu = parse_cpuinfo(handle.read())
-    except OSError:
-        cpu = CpuFeatures()
+    """This machine's CPU, read once it can be known (``current_cpu``)."""
+    if _HOST_CPU:
+        return _HOST_CPU[0]
+    cpu = current_cpu()
+    if cpu.known:
+        _HOST_CPU.append(cpu)
+    return cpu
+
+
+def current_cpu() -> CpuFeatures:
+    """The CPU's flags from Linux's /proc/cpuinfo, else from torch's probes once torch is loaded (importing it
+    here would stall a window for seconds); ``known`` is False before that. With ``GLMOCR_CPU_FLAGS`` set, the
+    policies see those flags instead: the test suite sets it empty so that what "auto" picks never depends on the
+    machine the suite runs on."""
+    cpu = _machine_cpu()
     override = os.environ.get(CPU_FLAGS_ENV)
     if override is None:
         return cpu
     return CpuFeatures(frozenset(override.split()), f"{cpu.model} (flags from {CPU_FLAGS_ENV})".lstrip())
+
+
+def _machine_cpu() -> CpuFeatures:
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8") as handle:
+            return parse_cpuinfo(handle.read())
+    except OSError:
+        pass
+    torch = sys.modules.get("torch")
+    if torch is None:
+        return CpuFeatures(model=platform.processor(), known=False)
+    return CpuFeatures(torch_cpu_flags(torch), platform.processor())
+
+
+def torch_cpu_flags(torch) -> frozenset[str]:
+    flags = set()
+    for flag, probe in TORCH_CPU_PROBES.items():
+        check = getattr(getattr(torch, "cpu", None), probe, None)
+        try:
+            if check is not None and check():
+                flags.add(flag)
+        except RuntimeError:  # a probe this build lacks on this architecture
+            pass
+    return frozenset(flags)
 
 
 def precision_summary(precision: str, cpu: CpuFeatures | None = None) -> str:
@@ -147,6 +184,9 @@ def precision_summary(precision: str, cpu: CpuFeatures | None = None) -> str:
                 f"{accuracy}")
     if precision == "exact":
         return "fp32 everywhere: token for token the reference output"
+    if not cpu.known:
+        reason = auto_reason(cpu)
+        return f"{reason[:1].upper()}{reason[1:]}. GPUs use bf16 or fp16."
     chosen = resolve_precision("auto", "cpu", cpu)
     return f"{chosen.capitalize()} on this CPU: {auto_reason(cpu)}. GPUs use bf16 or fp16."
 
@@ -192,6 +232,8 @@ def _fast_pays(cpu: CpuFeatures) -> bool:
 def auto_reason(cpu: CpuFeatures | None = None, verdict: dict | None = None) -> str:
     """Why "auto" picks what it picks on ``cpu``, in one clause."""
     cpu = cpu or host_cpu()
+    if not cpu.known:
+        return "chosen when the model loads: fast where the CPU has AVX2 or AVX-512, else exact"
     if not _fast_pays(cpu):
         return "its vector units have no fast int8-group kernel"
     entry = (verdict if verdict is not None else load_verdict()).get("recipes", {}).get(FAST_RECIPE)

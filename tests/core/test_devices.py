@@ -90,11 +90,48 @@ def test_cpu_flags_come_from_the_first_processor_and_arm_says_features():
 
 def test_cpu_flags_from_the_environment_stand_in_for_the_machines(monkeypatch):
     monkeypatch.setenv(devices.CPU_FLAGS_ENV, "avx2 fma")
-    assert devices.host_cpu.__wrapped__().flags == {"avx2", "fma"}
+    assert devices.current_cpu().flags == {"avx2", "fma"}
     monkeypatch.setenv(devices.CPU_FLAGS_ENV, "")
-    assert devices.host_cpu.__wrapped__().flags == frozenset()
+    assert devices.current_cpu().flags == frozenset()
     monkeypatch.delenv(devices.CPU_FLAGS_ENV)
-    machine = devices.host_cpu.__wrapped__()
+    machine = devices.current_cpu()
     assert "flags from" not in machine.model
     if os.path.exists("/proc/cpuinfo"):
         assert machine.flags  # the machine's own flags once nothing stands in for them
+
+
+class _FakeTorchCpu:
+    """torch.cpu's probes as a Windows build on an AVX-512 + BF16 CPU answers them."""
+
+    _is_avx2_supported = _is_avx512_supported = _is_avx512_bf16_supported = staticmethod(lambda: True)
+    _is_amx_tile_supported = staticmethod(lambda: False)
+
+
+def test_without_proc_cpuinfo_the_flags_come_from_torchs_probes_once_torch_is_loaded(monkeypatch):
+    """Windows and macOS have no /proc/cpuinfo: before torch is loaded the CPU is not known (and nothing imports
+    torch for it); afterwards its probes give the flags, and "auto" on an x86 CPU with AVX2 is fast there too."""
+    import builtins
+    import sys
+    import types
+
+    real_open = builtins.open
+    monkeypatch.setattr(builtins, "open", lambda path, *a, **k: (_ for _ in ()).throw(FileNotFoundError(path))
+                        if path == "/proc/cpuinfo" else real_open(path, *a, **k))
+    monkeypatch.delenv(devices.CPU_FLAGS_ENV)
+    monkeypatch.setitem(sys.modules, "torch", None)
+    monkeypatch.delitem(sys.modules, "torch")
+    before = devices.current_cpu()
+    assert not before.known and before.flags == frozenset()
+    assert precision_summary("auto", before).startswith("Chosen when the model loads: fast where the CPU has AVX2")
+    monkeypatch.setitem(sys.modules, "torch", types.SimpleNamespace(cpu=_FakeTorchCpu))
+    after = devices.current_cpu()
+    assert after.known and after.flags == {"avx2", "avx512f", "avx512_bf16"} and after.fast_bf16
+    assert resolve_precision("auto", "cpu", after, _verdict(True)) == "fast"
+
+
+def test_the_cpu_is_remembered_only_once_it_is_known(monkeypatch):
+    answers = iter([CpuFeatures(known=False), AVX2, BF16])
+    monkeypatch.setattr(devices, "current_cpu", lambda: next(answers))
+    monkeypatch.setattr(devices, "_HOST_CPU", [])
+    assert not devices.host_cpu().known
+    assert devices.host_cpu() == AVX2 and devices.host_cpu() == AVX2  # known: kept, not read again
