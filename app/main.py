@@ -55,8 +55,7 @@ class CaptureParts:
     controller: object
     popup: object
     flow: object
-    tray: object = None
-    hotkey: object = None
+    hooks: object  # app.capture.desktop_hooks.DesktopHooks: the tray and the shortcut, following the settings
 
 
 @dataclass
@@ -318,8 +317,9 @@ def start(argv: list[str] | None = None) -> tuple[QApplication, Studio]:
 def install_capture(application: QApplication, studio: Studio) -> CaptureParts:
     """Screen capture for this process: every part made and connected here (see ``CaptureParts``)."""
     from app.capture.controller import CaptureController
+    from app.capture.desktop_hooks import DesktopHooks
     from app.capture.grabbers import Desktop
-    from app.capture.hotkeys import HotkeyError, create_hotkey, parse_chord
+    from app.capture.hotkeys import create_hotkey
     from app.capture.popup import ResultPopup
     from app.capture.single_instance import InstanceServer
     from app.capture.tray import create_tray
@@ -332,30 +332,23 @@ def install_capture(application: QApplication, studio: Studio) -> CaptureParts:
     flow = CaptureFlow(window, studio.workspace, studio.documents, studio.regions, settings, popup, parent=window)
     server = InstanceServer(parent=window)
     server.listen()
-    tray = create_tray(application.windowIcon(), parent=window) if settings.get("capture/tray_icon") else None
-    hotkey = create_hotkey(Desktop.current(), window) if settings.get("capture/shortcut") else None
-    if hotkey is not None:
-        try:
-            hotkey.register(parse_chord(settings.get("capture/shortcut")))
-        except HotkeyError as exc:
-            window.show_status(f"Capture shortcut: {exc}")
-            hotkey = None
-    parts = CaptureParts(server, controller, popup, flow, tray, hotkey)
+    hooks = DesktopHooks(settings, lambda: create_tray(application.windowIcon(), parent=window),
+                         lambda: create_hotkey(Desktop.current(), window), window.show_status, parent=window)
+    parts = CaptureParts(server, controller, popup, flow, hooks)
     _wire_capture(studio, parts, raise_window, application)
     return parts
 
 
 def _wire_capture(s: Studio, parts: CaptureParts, raise_window, application: QApplication) -> None:
     controller, popup, flow = parts.controller, parts.popup, parts.flow
-    starters = [parts.server.capture_requested]
-    starters += [parts.tray.capture_requested] if parts.tray is not None else []
-    starters += [parts.hotkey.activated] if parts.hotkey is not None else []
-    for starter in starters:
+    for starter in (parts.server.capture_requested, parts.hooks.capture_requested):
         starter.connect(controller.start_capture)
     parts.server.open_requested.connect(lambda paths: (s.documents.open_command_line(paths), raise_window(s.window)))
-    if parts.tray is not None:
-        parts.tray.open_window_requested.connect(lambda: raise_window(s.window))
-        parts.tray.quit_requested.connect(application.quit)
+    parts.hooks.open_window_requested.connect(lambda: raise_window(s.window))
+    parts.hooks.quit_requested.connect(application.quit)
+    s.model.settings_applied.connect(parts.hooks.follow)
+    s.model.settings_applied.connect(
+        lambda keys: setattr(controller, "confirm_on_release", s.settings.get("capture/confirm_on_release")))
     controller.about_to_grab.connect(popup.hide)
     controller.captured.connect(lambda crop, task: popup.show_near(controller.last_selection, task))
     controller.captured.connect(flow.on_captured)
@@ -367,8 +360,7 @@ def _wire_capture(s: Studio, parts: CaptureParts, raise_window, application: QAp
     s.host.job_failed.connect(flow.on_job_failed)
     s.host.job_cancelled.connect(flow.on_job_cancelled)
     application.aboutToQuit.connect(parts.server.close)
-    if parts.hotkey is not None:
-        application.aboutToQuit.connect(parts.hotkey.unregister)
+    application.aboutToQuit.connect(parts.hooks.close)
 
 
 def run(application: QApplication, studio: Studio) -> int:

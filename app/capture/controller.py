@@ -45,7 +45,7 @@ class CaptureController(QObject):
         self._screens = screens or (lambda: list(QGuiApplication.screens()))
         self._task = task
         self._grab_delay_ms = grab_delay_ms
-        self._confirm_on_release = confirm_on_release
+        self.confirm_on_release = confirm_on_release  # read at each capture: the settings may change it meanwhile
         self._pending = False
         self.overlays: list[CaptureOverlay] = []
         self.grabber_used = ""
@@ -90,7 +90,7 @@ class CaptureController(QObject):
 
     def _overlay(self, screen, picture: QImage, task: str) -> CaptureOverlay:
         overlay = CaptureOverlay(screen_layout(screen, picture), picture, task, screen=screen,
-                                 confirm_on_release=self._confirm_on_release)
+                                 confirm_on_release=self.confirm_on_release)
         overlay.selected.connect(lambda selection, source=overlay: self._on_selected(source, selection))
         overlay.cancelled.connect(self.cancel)
         overlay.task_chosen.connect(self._set_task_everywhere)

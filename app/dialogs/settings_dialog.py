@@ -74,7 +74,6 @@ CAPTURE_CHECKS = {"capture/copy_result": "Copy a capture's result to the clipboa
                   "capture/confirm_on_release": "Read the rectangle as soon as the mouse is released (off: Enter)",
                   "capture/tray_icon": "Show a tray icon (Capture, Open window, Quit)"}
 CAPTURE_TAB = "Screen capture"
-CAPTURE_RESTART_NOTE = "The shortcut and the tray icon change the next time the studio starts."
 CONCURRENCY_RANGE = (1, 64)
 TOKEN_RANGE = (16, 32768)
 DPI_RANGE = (max(72, MIN_DPI), min(600, MAX_DPI))  # the core's limits, narrowed to what is sensible to offer
@@ -345,9 +344,6 @@ class SettingsDialog(QDialog):
         self.capture_checks = _setting_checks(CAPTURE_CHECKS)
         for check in self.capture_checks.values():
             form.addRow(check)
-        note = QLabel(CAPTURE_RESTART_NOTE)
-        note.setWordWrap(True)
-        form.addRow(note)
         return box
 
     def _app_box(self) -> QGroupBox:

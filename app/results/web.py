@@ -18,6 +18,7 @@ import logging
 import weakref
 from functools import lru_cache
 
+import shiboken6
 from PySide6.QtCore import QEvent, QTimer, QUrl, Signal
 from PySide6.QtGui import QDesktopServices, QPalette
 from PySide6.QtWidgets import QSizePolicy, QWidget
@@ -81,8 +82,6 @@ def release_web_views() -> None:
     still alive in an undeleted window at that moment crashes the process on exit. The app calls it at aboutToQuit
     (``app.main.connect_application``), the test suite when its session ends.
     """
-    import shiboken6
-
     for view in list(_live_views):
         if shiboken6.isValid(view):
             shiboken6.delete(view)
@@ -254,6 +253,8 @@ def _make_view_class():
                 self._run_render(script)
 
         def _after_render(self, count) -> None:
+            if not shiboken6.isValid(self):
+                return  # a page's answer that arrived while its card was being deleted
             self.measure_soon()
             QTimer.singleShot(FONT_SETTLE_MS, self, self.measure_soon)  # KaTeX fonts load after the first layout
             self.rendered.emit(int(count) if isinstance(count, (int, float)) else -1)
@@ -271,7 +272,7 @@ def _make_view_class():
                 self.measure_soon()  # text reflows to a new height when the card gets wider or narrower
 
         def _fit_height(self, height) -> None:
-            if isinstance(height, (int, float)):
+            if isinstance(height, (int, float)) and shiboken6.isValid(self):
                 self.setFixedHeight(max(MIN_HEIGHT, min(MAX_AUTO_HEIGHT, int(height) + 2)))
 
         def changeEvent(self, event) -> None:  # noqa: N802 (Qt name)

@@ -10,7 +10,7 @@ from __future__ import annotations
 import logging
 from pathlib import Path
 
-from PySide6.QtCore import QObject
+from PySide6.QtCore import QObject, Signal
 
 from glmocr_core.checkpoint import check
 from glmocr_core.checkpoint.layout import looks_like_checkpoint
@@ -32,6 +32,8 @@ RELOAD_KEYS = {"backend"} | LOCAL_RELOAD_KEYS | REMOTE_RELOAD_KEYS
 
 
 class ModelController(QObject):
+    settings_applied = Signal(list)  # the keys the settings dialog changed, after the model side followed them
+
     def __init__(self, window: MainWindow, settings: Settings, host: EngineHost, regions: RegionController, *,
                  downloader=None, list_devices=None):
         super().__init__(window)
@@ -123,6 +125,7 @@ class ModelController(QObject):
         if self._needs_reload(set(keys)):
             log.info("%s changed: reloading the engine", ", ".join(sorted(RELOAD_KEYS & set(keys))))
             self.load_model()
+        self.settings_applied.emit(list(keys))
 
     def _needs_reload(self, keys: set[str]) -> bool:
         if "backend" in keys:

@@ -214,7 +214,7 @@ def press(keysyms):
     x11.XCloseDisplay(display)
 
 
-CONTROL_L, ALT_L, LETTER_S = 0xFFE3, 0xFFE9, 0x73
+CONTROL_L, ALT_L, LETTER_S, LETTER_D = 0xFFE3, 0xFFE9, 0x73, 0x64
 
 
 @needs_display
@@ -240,6 +240,35 @@ def test_the_shortcut_on_this_display_starts_a_capture_and_only_its_chord(qtbot,
         controller.cancel()
     with qtbot.assertNotEmitted(hotkey.activated, wait=300):
         press([CONTROL_L, ALT_L, LETTER_S])
+
+
+@needs_display
+def test_a_changed_shortcut_on_this_display_is_taken_at_once(qtbot, tmp_path, desktop_scene):
+    """Settings change the chord while the studio runs: the old one goes back to the desktop, the new one captures."""
+    from app.capture.controller import CaptureController
+    from app.capture.desktop_hooks import DesktopHooks
+    from app.capture.hotkeys import X11Hotkey
+    from app.settings import Settings
+
+    _xtest()
+    settings = Settings(tmp_path / "settings.ini")
+    settings.set("capture/tray_icon", False)
+    settings.set("capture/shortcut", "Ctrl+Alt+S")
+    reports = []
+    hooks = DesktopHooks(settings, lambda: None, lambda: X11Hotkey(os.environ["DISPLAY"]), reports.append)
+    controller = CaptureController(grab_delay_ms=0)
+    hooks.capture_requested.connect(controller.start_capture)
+    try:
+        settings.set("capture/shortcut", "Ctrl+Alt+D")
+        hooks.follow(["capture/shortcut"])
+        with qtbot.assertNotEmitted(hooks.capture_requested, wait=300):
+            press([CONTROL_L, ALT_L, LETTER_S])  # given back
+        with qtbot.waitSignal(controller.overlays_shown, timeout=WAIT_MS):
+            press([CONTROL_L, ALT_L, LETTER_D])
+        assert reports == [] and hooks.shortcut == "Ctrl+Alt+D"
+    finally:
+        hooks.close()
+        controller.cancel()
 
 
 @needs_display

@@ -84,13 +84,18 @@ def test_a_plain_finish_is_just_done(qtbot):
     assert card.state_label.full_text() == "Done" and shown_message(card) == ""
 
 
-def test_a_running_region_shows_tokens_and_a_ticking_clock(qtbot):
+def running_card(qtbot) -> tuple[ResultsPanel, Region, ResultCard]:
+    """A shown panel with one running region and its card."""
     panel = ResultsPanel()
     qtbot.addWidget(panel)
     reg = region(RUNNING, text="")
     panel.sync([reg])
     panel.show()
-    card = panel.card(reg.id)
+    return panel, reg, panel.card(reg.id)
+
+
+def test_a_running_region_shows_tokens_and_a_ticking_clock(qtbot):
+    panel, reg, card = running_card(qtbot)
     assert card.progress_label.isVisibleTo(card)
     panel.set_progress(reg.id, 57, 3.2)
     assert card.progress_label.text() == "57 tokens · 3.2 s"
@@ -119,12 +124,7 @@ class _LayoutRequests(QObject):
 def test_the_ticking_clock_repaints_without_re_laying_out_the_card(qtbot):
     """A QLabel clock asked the card for new geometry at every tick (the whole card re-flowed ten times a second
     while the model ran); the clock only repaints now."""
-    panel = ResultsPanel()
-    qtbot.addWidget(panel)
-    reg = region(RUNNING, text="")
-    panel.sync([reg])
-    panel.show()
-    card = panel.card(reg.id)
+    panel, reg, card = running_card(qtbot)
     panel.set_progress(reg.id, 5, 1.0)
     qtbot.wait(50)
     requests = _LayoutRequests()

@@ -215,3 +215,18 @@ def test_copy_menu_lists_every_format_and_follows_edits(qtbot):
     reg.edited_text = "y"
     button.copy_default()
     assert QGuiApplication.clipboard().text() == "y"
+
+
+def test_a_page_answer_after_its_view_was_deleted_is_dropped(qtbot):
+    """Chromium may answer a render or a height query while the card holding the view is being deleted; the
+    answer then finds a Python wrapper without its C++ view and must not raise in Qt's event loop."""
+    import shiboken6
+
+    from app.results.web import make_katex_view
+
+    view = make_katex_view()
+    if view is None:
+        pytest.skip("QtWebEngine is not available here")
+    shiboken6.delete(view)
+    view._after_render(3)
+    view._fit_height(120)
