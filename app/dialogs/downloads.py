@@ -42,7 +42,7 @@ class DownloadController(QObject):
     failed = Signal(str)  # readable message
     cancelled = Signal()
     running_changed = Signal(bool)
-    _thread_done = Signal()
+    _thread_done = Signal(str, object)  # the outcome ("succeeded", "failed", "cancelled") and its payload
 
     def __init__(self, downloader: Downloader | None = None, parent=None):
         super().__init__(parent)
@@ -84,20 +84,21 @@ class DownloadController(QObject):
     # --- on the download thread -----------------------------------------------------------------------------------
 
     def _run(self, request: dict, cancel: threading.Event) -> None:
+        outcome: tuple[str, object] = ("failed", "The download stopped before it could say why")
         try:
             folder = self._downloader(**request, progress=self._on_progress, cancel=cancel,
                                       status=lambda text: self._emit(self.status, text))
         except DownloadCancelled:
-            self._emit(self.cancelled)
+            outcome = ("cancelled", None)
         except GlmOcrError as exc:
-            self._emit(self.failed, str(exc))
+            outcome = ("failed", str(exc))
         except Exception as exc:  # a bug or an unexpected library error: say so, never crash the window
             log.exception("model download failed")
-            self._emit(self.failed, f"The download stopped because of an unexpected error: {exc}")
+            outcome = ("failed", f"The download stopped because of an unexpected error: {exc}")
         else:
-            self._emit(self.succeeded, str(folder))
+            outcome = ("succeeded", str(folder))
         finally:
-            self._emit(self._thread_done)
+            self._emit(self._thread_done, *outcome)
 
     def _on_progress(self, done: int, total: int, speed: float, eta: float) -> None:
         now = time.monotonic()
@@ -114,6 +115,15 @@ class DownloadController(QObject):
 
     # --- back on the GUI thread -----------------------------------------------------------------------------------
 
-    def _on_thread_done(self) -> None:
+    def _on_thread_done(self, outcome: str, payload) -> None:
+        """The outcome is announced once the download counts as over: whoever hears "succeeded" and asks
+        ``is_running`` (a model folder's state) already gets False. Two queued signals from the thread left a
+        moment where a finished download still said "downloading"."""
         self._thread = None
         self.running_changed.emit(False)
+        if outcome == "succeeded":
+            self.succeeded.emit(payload)
+        elif outcome == "cancelled":
+            self.cancelled.emit()
+        else:
+            self.failed.emit(payload)

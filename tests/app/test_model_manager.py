@@ -241,3 +241,27 @@ def test_a_refused_folder_keeps_the_dialog_open_with_its_problems(make_studio, t
     studio.window.first_run.folder_button.click()
     assert studio.model.manager.isVisible() and "config.json" in studio.model.manager.message_label.text()
     studio.model.manager.close()
+
+
+@pytest.mark.parametrize("outcome", ["succeeded", "failed", "cancelled"])
+def test_whoever_hears_how_a_download_ended_finds_it_over(qtbot, outcome):
+    """A finished download used to say "downloading" to listeners of its outcome for a moment (two queued signals
+    from the download thread): now every outcome arrives with ``is_running()`` already False."""
+    from glmocr_core.errors import DownloadCancelled, GlmOcrError
+
+    from app.dialogs.downloads import DownloadController
+
+    def downloader(target_dir, **_):
+        if outcome == "failed":
+            raise GlmOcrError("the server went away")
+        if outcome == "cancelled":
+            raise DownloadCancelled("stopped")
+        return target_dir
+
+    downloads = DownloadController(downloader)
+    seen = []
+    signal = getattr(downloads, outcome)
+    signal.connect(lambda *args: seen.append(downloads.is_running()))
+    with qtbot.waitSignal(signal, timeout=5000):
+        assert downloads.start("zai-org/GLM-OCR", "main", None, "/tmp/glmocr-download-target")
+    assert seen == [False]
