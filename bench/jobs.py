@@ -14,9 +14,6 @@ from pathlib import Path
 
 import torch
 
-JOBS = ("ref_single", "ref_bf16", "ours_exact", "ours_fast", "ours_snip", "ours_batch", "ref_page", "ours_page", "llama_f16",
-        "llama_q8_0", "llama_q4_k_m", "ceilings")
-
 
 def run_ref_single(checkpoint: str, tokens: int, repeats: int, dtype: torch.dtype = torch.float32) -> dict:
     from . import reference

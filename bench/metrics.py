@@ -19,13 +19,13 @@ METRIC_JOBS = {
     "page": ("ref_page", "ours_page"),
     "rss": ("ref_single", "ours_exact"),
     "snip": ("ours_snip",),
-    "bf16": ("ref_bf16", "ours_fast"),
-    "ceilings": ("ceilings",),  # what this CPU allows at best: bounds beside the targets  # transformers at the model authors' precision, beside ours fast
+    "bf16": ("ref_bf16", "ours_fast"),  # transformers at the model authors' precision, beside ours fast
     "llamacpp": ("ours_fast", "llama_f16", "llama_q8_0", "llama_q4_k_m"),  # only with a llama.cpp build
     "ceilings": ("ceilings",),  # what this CPU allows at best: bounds beside the targets
 }
 LLAMA_JOBS = ("llama_f16", "llama_q8_0", "llama_q4_k_m")
-JOB_ORDER = ("ceilings", "ref_single", "ours_exact", "ref_bf16", "ours_fast", "ours_snip", "ours_batch", "ref_page", "ours_page", *LLAMA_JOBS)
+JOB_ORDER = ("ceilings", "ref_single", "ours_exact", "ref_bf16", "ours_fast", "ours_snip", "ours_batch", "ref_page",
+             "ours_page", *LLAMA_JOBS)
 ROUND_JOBS = ("ref_single", "ours_exact")  # run in alternating rounds (ABAB) so load noise hits both sides
 
 
@@ -65,7 +65,8 @@ class Row:
 def build_rows(results: dict, metrics: list[str], fast_bf16: bool = False) -> list[Row]:
     """``fast_bf16``: the CPU has bf16 matrix units (the snip's first-token target is tighter there)."""
     makers = {"load": _load_row, "ttft": _ttft_row, "decode": _decode_row, "fast": _fast_row,
-              "batch": _batch_row, "page": _page_row, "rss": _rss_rows, "llamacpp": _llama_rows, "bf16": _bf16_rows, "ceilings": _ceiling_rows,
+              "batch": _batch_row, "page": _page_row, "rss": _rss_rows, "llamacpp": _llama_rows, "bf16": _bf16_rows,
+              "ceilings": _ceiling_rows,
               "snip": lambda results: _snip_row(results, fast_bf16)}
     rows: list[Row] = []
     for metric in metrics:

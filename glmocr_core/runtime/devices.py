@@ -180,8 +180,8 @@ def precision_summary(precision: str, cpu: CpuFeatures | None = None) -> str:
         recipe = fast_recipe(cpu)
         vision = "bf16 vision (this CPU has bf16 matrix units)" if recipe.vision_bf16 else "fp32 vision"
         accuracy = "as close to exact as the model authors' bf16" if meets_bar(FAST_RECIPE) else "close to exact"
-        return (f"int8 decoder weights in groups of 32 with bf16 activations, {vision}: about 2x the decode rate of exact, "
-                f"{accuracy}")
+        return (f"int8 decoder weights in groups of 32 with bf16 activations, {vision}: about 2x the decode rate of "
+                f"exact, {accuracy}")
     if precision == "exact":
         return "fp32 everywhere: token for token the reference output"
     if not cpu.known:

@@ -76,7 +76,8 @@ def _fake_results(fast_signature: list[str], batch: dict) -> dict:
     bf16 = {**single, "load_s": 3.0, "peak_rss_bytes": 3 * 2**30,
             "runs": [{"ttft_s": 6.0, "decode_tok_s": 12.5, "new_tokens": 8, "token_ids": [1, 2, 3, 4]}]}
     ceilings = {"load_s": 0.0, "runs": [], "gemm_fp32_gflops": 150.0, "gemm_bf16_gflops": 600.0, "read_gbs": 40.0,
-                "bounds": {"first_token_s": {"region": 2.0, "snip": 0.45}, "prefill_tflop": {"region": 1.2, "snip": 0.27},
+                "bounds": {"first_token_s": {"region": 2.0, "snip": 0.45},
+                           "prefill_tflop": {"region": 1.2, "snip": 0.27},
                            "decode_tok_s_int8": 61.0, "decode_mb_int8": 655.0}}
     return {"ceilings": ceilings, "ref_single": single, "ref_bf16": bf16, "ours_exact": ours, "ours_fast": fast,
             "ours_batch": {"load_s": 0.6, **batch},

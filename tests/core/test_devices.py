@@ -1,7 +1,5 @@
 """The device and dtype policy, with the CPU's features injected: every machine checks every policy."""
 
-import os
-
 import pytest
 import torch
 
@@ -88,16 +86,34 @@ def test_cpu_flags_come_from_the_first_processor_and_arm_says_features():
     assert parse_cpuinfo("Features: fp asimd bf16\n").flags == frozenset({"fp", "asimd", "bf16"})
 
 
+CPUINFO = "processor: 0\nmodel name: Test EPYC\nflags: fpu avx2 avx512f avx512_bf16\n"
+
+
+def fake_cpuinfo(monkeypatch, text: str | None) -> None:
+    """/proc/cpuinfo reads ``text`` (None: the file is missing, as on Windows and macOS); other files are real."""
+    import builtins
+    import io
+
+    real_open = builtins.open
+
+    def fake_open(path, *args, **kwargs):
+        if path != "/proc/cpuinfo":
+            return real_open(path, *args, **kwargs)
+        if text is None:
+            raise FileNotFoundError(path)
+        return io.StringIO(text)
+
+    monkeypatch.setattr(builtins, "open", fake_open)
+
+
 def test_cpu_flags_from_the_environment_stand_in_for_the_machines(monkeypatch):
+    fake_cpuinfo(monkeypatch, CPUINFO)
     monkeypatch.setenv(devices.CPU_FLAGS_ENV, "avx2 fma")
     assert devices.current_cpu().flags == {"avx2", "fma"}
     monkeypatch.setenv(devices.CPU_FLAGS_ENV, "")
-    assert devices.current_cpu().flags == frozenset()
+    assert devices.current_cpu() == CpuFeatures(frozenset(), "Test EPYC (flags from GLMOCR_CPU_FLAGS)")
     monkeypatch.delenv(devices.CPU_FLAGS_ENV)
-    machine = devices.current_cpu()
-    assert "flags from" not in machine.model
-    if os.path.exists("/proc/cpuinfo"):
-        assert machine.flags  # the machine's own flags once nothing stands in for them
+    assert devices.current_cpu() == CpuFeatures(frozenset({"fpu", "avx2", "avx512f", "avx512_bf16"}), "Test EPYC")
 
 
 class _FakeTorchCpu:
@@ -110,13 +126,10 @@ class _FakeTorchCpu:
 def test_without_proc_cpuinfo_the_flags_come_from_torchs_probes_once_torch_is_loaded(monkeypatch):
     """Windows and macOS have no /proc/cpuinfo: before torch is loaded the CPU is not known (and nothing imports
     torch for it); afterwards its probes give the flags, and "auto" on an x86 CPU with AVX2 is fast there too."""
-    import builtins
     import sys
     import types
 
-    real_open = builtins.open
-    monkeypatch.setattr(builtins, "open", lambda path, *a, **k: (_ for _ in ()).throw(FileNotFoundError(path))
-                        if path == "/proc/cpuinfo" else real_open(path, *a, **k))
+    fake_cpuinfo(monkeypatch, None)
     monkeypatch.delenv(devices.CPU_FLAGS_ENV)
     monkeypatch.setitem(sys.modules, "torch", None)
     monkeypatch.delitem(sys.modules, "torch")
