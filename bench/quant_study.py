@@ -41,7 +41,8 @@ BAR = "transformers bf16"
 # name -> (what it is, recipe key in the verdict or None); each is applied to a fresh fp32 load
 VARIANTS = {
     "ours fast: int8 groups of 32 + exact outlier columns, bf16 activations, fp32 vision": devices.FAST_RECIPE,
-    "ours fast, with bf16 vision products (fp32 norms, attention, residual)": devices.VISION_BF16_RECIPE,
+    "ours fast, with bf16 vision products, attention's included (fp32 norms, softmax, residual)":
+        devices.VISION_BF16_RECIPE,
     "int8 groups of 32 without exact outlier columns": "int8-groups-plain",
     "4-bit groups of 32 (min/max) + exact outlier columns": "int4-groups",
     "old fast: smoothing + per-channel int8, int8 activations": "old-fast",

@@ -65,6 +65,30 @@ def sdpa_attention(q, k, v, *, scale: float, causal: bool = False, mask: torch.T
     return F.scaled_dot_product_attention(q, k, v, attn_mask=allowed, scale=scale, **gqa)
 
 
+NARROW_BLOCK_SCORES = 1 << 19  # scores per query block of narrow attention: 2 MB of fp32 softmax, cache-sized
+NARROW_MIN_ROWS = 64  # queries per block at least, so long images do not turn into thousands of tiny products
+
+
+def narrow_attention(q, k, v, *, scale: float, dtype: torch.dtype) -> torch.Tensor:
+    """Full (non-causal, unmasked) attention whose two products run in ``dtype`` (bf16 on CPUs with bf16 matrix
+    units); the softmax runs in fp32 and the result comes back in q's dtype. q/k/v ``[B, H, L, D]``, equal heads.
+
+    Why not SDPA with bf16 inputs: torch's CPU flash kernel widens them and computes in fp32, at fp32 speed. Here
+    each head's queries go in blocks, so no score matrix is ever larger than ``NARROW_BLOCK_SCORES``."""
+    b, heads, queries, _ = q.shape
+    rows = max(NARROW_MIN_ROWS, NARROW_BLOCK_SCORES // max(1, k.shape[2]))
+    scaled = (q * scale).to(dtype)
+    keys, values_t = k.to(dtype), v.to(dtype).transpose(2, 3).contiguous()  # values_t: [B, H, D, Lk]
+    out = torch.empty(q.shape, dtype=q.dtype, device=q.device)
+    for i in range(b):
+        for h in range(heads):
+            for start in range(0, queries, rows):
+                scores = F.linear(scaled[i, h, start:start + rows], keys[i, h])
+                probs = torch.softmax(scores, dim=-1, dtype=torch.float32).to(dtype)
+                out[i, h, start:start + rows] = F.linear(probs, values_t[i, h])
+    return out
+
+
 def _combined_mask(q_len, k_len, device, causal: bool, mask: torch.Tensor | None):
     if not causal:
         return mask

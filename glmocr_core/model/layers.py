@@ -38,7 +38,7 @@ class Linear(nn.Linear):
     """nn.Linear whose product goes through :func:`linear`, which runs the fp32 CPU kernel chosen for the number of
     rows. Weights stored narrower than the input (see checkpoint.loading.NARROW_STORED) are upcast at use.
     ``gemm_dtype`` set (fast precision's bf16 vision): the product alone runs in that dtype, on the weight as stored,
-    and its result returns in the input's dtype, so norms, attention and the residual stream keep their precision."""
+    and its result returns in the input's dtype, so norms, softmax and the residual stream keep their precision."""
 
     gemm_dtype: torch.dtype | None = None
 

@@ -1,7 +1,7 @@
 """The "fast" CPU precision: the decoder's linears and lm_head hold int8 weights with one scale per group of
-``GROUP_SIZE`` inputs (llama.cpp's Q8_0 scheme) and take bf16 activations; norms, attention, the residual stream and
-the KV cache stay in fp32, and the vision tower computes in bf16 where the CPU has bf16 matrix units (the accuracy
-study, docs/quant-study.md, decides whether it may).
+``GROUP_SIZE`` inputs (llama.cpp's Q8_0 scheme) and take bf16 activations; norms, the decoder's attention, the
+residual stream and the KV cache stay in fp32, and the vision tower's products (its attention's included) run in
+bf16 where the CPU has bf16 matrix units (the accuracy study, docs/quant-study.md, decides whether they may).
 
 Why groups: one scale per output row (the previous recipe) lets a few large weights or activations coarsen every
 other value of the row; a scale per 32 inputs keeps the error local. Why bf16 activations: quantizing activations to
@@ -33,6 +33,7 @@ from ..checkpoint.loading import tensor_locations
 from ..checkpoint.weight_cache import cache_file, cache_key, intact, store
 from ..model.glm_ocr import GlmOcrModel
 from ..model.layers import SKINNY_ROWS, Linear
+from ..model.vision import VisionAttention
 from .devices import CpuFeatures, fast_recipe
 
 GROUP_SIZE = 32  # inputs per scale, as Q8_0; the 4-bit kernel accepts 32, 64, 128 and 256
@@ -87,20 +88,48 @@ class GroupQuantLinear(nn.Module):
         return {"planes": self.planes, "scale_zero": self.scale_zero} | {
             name: t for name, t in optional.items() if t is not None}
 
+    @classmethod
+    def joined(cls, parts: list["GroupQuantLinear"]) -> "GroupQuantLinear | None":
+        """One linear whose output rows are ``parts``' in order. Its group sums are bit for bit theirs (the kernel
+        sums each output row on its own); the exact columns' fp32 product may differ in its last bit, as the BLAS
+        picks its kernel by the output width. None when they cannot be stacked: different inputs, groups or exact
+        columns, or row counts off the packed layout's blocks."""
+        first = parts[0]
+        block = pack_block()
+        if block is None or any(p.out_features % block or p.in_features != first.in_features
+                                or (p.group, p.bits, p.gemm_dtype) != (first.group, first.bits, first.gemm_dtype)
+                                or not _same_columns(p.columns, first.columns) for p in parts):
+            return None
+        if len({p.bias is None for p in parts}) > 1:
+            return None
+
+        def stacked(name: str, dim: int) -> torch.Tensor | None:
+            tensors = [getattr(p, name) for p in parts]
+            return None if tensors[0] is None else torch.cat(tensors, dim=dim)
+
+        return cls(stacked("planes", 1), stacked("scale_zero", 1), stacked("bias", 0), first.group,
+                   first.gemm_dtype, first.columns, stacked("column_weight", 0))
+
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         rows = x.reshape(-1, self.in_features)
         if rows.shape[0] > SKINNY_ROWS and self.block is not None:
-            out = self._dequantized_product(rows.to(self.gemm_dtype))
+            out = self._dequantized_product(rows.to(self.gemm_dtype)).float()
         else:
             out = self._planes_product(rows.to(ACTIVATIONS).contiguous())
+        # In place from here on: out is this call's own fp32 result, and each step rounds as a fresh sum would.
         if self.columns is not None:  # the outlier columns, exactly: their activations are the largest
-            out = out.float() + rows[:, self.columns].float() @ self.column_weight.t()
-        out = out.to(x.dtype) if self.bias is None else out.to(x.dtype) + self.bias.to(x.dtype)
+            out += rows[:, self.columns].float() @ self.column_weight.t()
+        out = out.to(x.dtype)
+        if self.bias is not None:
+            out += self.bias.to(x.dtype)
         return out.reshape(*x.shape[:-1], self.out_features)
 
     def _planes_product(self, x: torch.Tensor) -> torch.Tensor:
-        parts = [_int4_mm(x, plane, self.group, self.scale_zero).float() for plane in self.planes]
-        return parts[0] if self.bits == 4 else parts[0] * 16 + parts[1]
+        """fp32 x @ W^T from the 4-bit kernel: one plane, or 16·(high digits) + (low digits) for int8."""
+        first = _int4_mm(x, self.planes[0], self.group, self.scale_zero).float()
+        if self.bits == 4:
+            return first
+        return first.mul_(16).add_(_int4_mm(x, self.planes[1], self.group, self.scale_zero))
 
     def _dequantized_product(self, x: torch.Tensor) -> torch.Tensor:
         """x @ W^T by slices of output rows: each slice's weight is widened into a few MB (reused by the
@@ -132,6 +161,10 @@ class GroupQuantLinear(nn.Module):
 
     def extra_repr(self) -> str:
         return f"in={self.in_features}, out={self.out_features}, bits={self.bits}, group={self.group}"
+
+
+def _same_columns(a: torch.Tensor | None, b: torch.Tensor | None) -> bool:
+    return (a is None and b is None) or (a is not None and b is not None and torch.equal(a, b))
 
 
 def int8_digits(weight: torch.Tensor, group: int) -> tuple[list[torch.Tensor], torch.Tensor]:
@@ -265,19 +298,41 @@ def prepare_fast(model: GlmOcrModel, cache_path: Path | None = None, cpu: CpuFea
     if recipe.vision_bf16:
         vision_bf16_gemms(model)
     if cache_path is not None and cache_path.exists() and _apply_cached(model, cache_path, gemm_dtype):
-        return len(quantize_targets(model))
-    count = quantize_decoder(model, gemm_dtype=gemm_dtype)
-    if cache_path is not None and count:
-        store(_fast_state(model), cache_path)
+        count = len(quantize_targets(model))
+    else:
+        count = quantize_decoder(model, gemm_dtype=gemm_dtype)
+        if cache_path is not None and count:
+            store(_fast_state(model), cache_path)  # per checkpoint linear, before they are joined
+    join_attention_projections(model)
     return count
 
 
+def join_attention_projections(model: GlmOcrModel) -> int:
+    """Stack each decoder layer's quantized q/k/v into one linear (same input, same exact columns): a decode
+    step then makes one kernel call over their weights instead of three, for the same group sums
+    (``GroupQuantLinear.joined``). Returns how many layers were joined."""
+    joined = 0
+    for layer in model.language_model.layers[: model.cfg.text.num_hidden_layers]:
+        attn = layer.self_attn
+        if attn.qkv_proj is not None:
+            continue
+        parts = [attn.q_proj, attn.k_proj, attn.v_proj]
+        stacked = GroupQuantLinear.joined(parts) if all(isinstance(p, GroupQuantLinear) for p in parts) else None
+        if stacked is not None:
+            attn.join_projections(stacked)
+            joined += 1
+    return joined
+
+
 def vision_bf16_gemms(model: GlmOcrModel) -> None:
-    """The vision tower's products in bf16 on its stored bf16 weights; norms, attention and its residual stream
-    stay fp32 (more exact than a whole bf16 tower, at most of its speed: the products are its cost)."""
+    """The vision tower's products in bf16 on its stored bf16 weights, attention's two products included; norms,
+    the softmax and its residual stream stay fp32 (more exact than a whole bf16 tower, at most of its speed: the
+    products are its cost)."""
     for module in model.visual.modules():
         if isinstance(module, Linear):
             module.gemm_dtype = torch.bfloat16
+        elif isinstance(module, VisionAttention):
+            module.products_dtype = torch.bfloat16
 
 
 def fast_cache_path(cache_dir: Path, model_dir: Path, dtype: torch.dtype) -> Path:

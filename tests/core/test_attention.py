@@ -75,3 +75,44 @@ def test_whole_model_backend_matches_eager(tiny_checkpoint, backend):
     for a, b in zip(outputs["eager"], outputs[backend]):
         # through a whole model the float noise of each layer adds up: 1e-5 relative to the logits' size
         assert (a - b).abs().max().item() <= 1e-5 * a.abs().max().item()
+
+
+def _bf16_rounded_attention(q, k, v, scale):
+    """The narrow path's arithmetic written out in one piece: bf16 products, an fp32 softmax, bf16 probabilities."""
+    scores = ((q * scale).bfloat16().float() @ k.bfloat16().float().transpose(2, 3)).bfloat16()
+    probs = torch.softmax(scores.float(), dim=-1).bfloat16().float()
+    return probs @ v.bfloat16().float()
+
+
+@pytest.mark.parametrize("queries, keys", [(37, 37), (300, 300), (5, 200)])
+def test_narrow_attention_is_attention_with_bf16_products(monkeypatch, queries, keys):
+    from glmocr_core.model import attention
+
+    monkeypatch.setattr(attention, "NARROW_MIN_ROWS", 16)
+    monkeypatch.setattr(attention, "NARROW_BLOCK_SCORES", 64 * keys)  # 64-query blocks, the last one short
+    q, k, v = _qkv(queries, keys, kv_heads=8)
+    got = attention.narrow_attention(q, k, v, scale=0.2, dtype=torch.bfloat16)
+    assert got.dtype == torch.float32 and got.shape == q.shape
+    exact = eager_attention(q, k, v, scale=0.2)
+    rounded = _bf16_rounded_attention(q, k, v, 0.2)
+    assert (got - rounded).abs().max() <= 1e-2 * rounded.abs().max()  # the same sums up to bf16 output rounding
+    assert (got - exact).abs().max() <= 3e-2 * exact.abs().max()
+    assert (got - exact).abs().max() > 0  # really narrow: not the fp32 path under another name
+
+
+def test_narrow_attention_blocks_stay_bounded_on_long_images(monkeypatch):
+    from glmocr_core.model import attention
+
+    widest = []
+    real_linear = attention.F.linear
+
+    def spy(x, weight, bias=None):
+        widest.append(x.shape[0] * weight.shape[0])
+        return real_linear(x, weight, bias)
+
+    monkeypatch.setattr(attention.F, "linear", spy)
+    q, k, v = _qkv(3000, 3000, batch=1, q_heads=1, kv_heads=1, dim=8)
+    attention.narrow_attention(q, k, v, scale=0.3, dtype=torch.bfloat16)
+    score_products = widest[::2]
+    assert max(score_products) <= max(attention.NARROW_BLOCK_SCORES, attention.NARROW_MIN_ROWS * 3000)
+    assert len(score_products) == -(-3000 // max(attention.NARROW_MIN_ROWS, attention.NARROW_BLOCK_SCORES // 3000))

@@ -209,8 +209,9 @@ def test_fast_weights_cache_round_trip_is_exact(tiny_checkpoint, tmp_path, monke
 
     cache = tmp_path / "fast.safetensors"
     first = load_model(tiny_checkpoint)
+    targets = quantize_targets(first)
     count = prepare_fast(first, cache)
-    assert cache.exists() and count == len(quantize_targets(first))
+    assert cache.exists() and count == len(targets)
     _refuse_quantizing(monkeypatch)
     second = load_model(tiny_checkpoint)
     assert prepare_fast(second, cache) == count

@@ -76,6 +76,64 @@ def test_the_product_matches_the_plain_computation(bits, rows, gemm_dtype):
     assert (got.double() - expected).abs().max() <= tolerance * expected.abs().max()
 
 
+def _three_projections(bias: bool, columns) -> list[qz.GroupQuantLinear]:
+    parts = []
+    for index, outputs in enumerate((128, 64, 64)):
+        torch.manual_seed(10 + index)
+        linear = torch.nn.Linear(256, outputs, bias=bias)
+        parts.append(qz.GroupQuantLinear.from_linear(linear, gemm_dtype=torch.bfloat16, columns=columns))
+    return parts
+
+
+@pytest.mark.parametrize("rows", [1, 5, 40])  # one-row decode, a few rows (the 4-bit kernel), a widened GEMM
+@pytest.mark.parametrize("bias, columns", [(True, torch.tensor([5, 99])), (False, None)])
+def test_joined_projections_compute_what_they_compute_apart(rows, bias, columns):
+    """The group sums are bit for bit the same; the exact columns' small fp32 product may round its last bit
+    otherwise (the BLAS picks its kernel by the output width), far below the bf16 sums beside it."""
+    parts = _three_projections(bias, columns)
+    joined = qz.GroupQuantLinear.joined(parts)
+    assert joined is not None and joined.out_features == 256
+    x = torch.randn(rows, 256, generator=torch.Generator().manual_seed(rows))
+    apart = torch.cat([part(x) for part in parts], dim=-1)
+    if rows <= layers.SKINNY_ROWS:
+        narrow = x.bfloat16()
+        assert torch.equal(joined._planes_product(narrow), torch.cat([p._planes_product(narrow) for p in parts], -1))
+    if columns is None:
+        assert torch.equal(joined(x), apart)
+    else:
+        assert (joined(x) - apart).abs().max() <= 1e-6 * apart.abs().max()
+
+
+def test_projections_that_cannot_share_one_product_stay_apart():
+    assert qz.GroupQuantLinear.joined(_three_projections(True, torch.tensor([5])) + _three_projections(
+        True, torch.tensor([6]))) is None  # other exact columns: another input scaling
+    odd = qz.GroupQuantLinear.from_linear(torch.nn.Linear(256, 16), gemm_dtype=torch.bfloat16)
+    assert qz.GroupQuantLinear.joined(_three_projections(True, None) + [odd]) is None  # off the packed blocks
+    assert qz.GroupQuantLinear.joined(_three_projections(True, None) + _three_projections(False, None)) is None
+
+
+def test_the_int8_product_is_sixteen_high_digits_plus_the_low_ones():
+    quantized = qz.GroupQuantLinear.from_linear(_outlier_linear())
+    x = torch.randn(3, 256).bfloat16()
+    high, low = (qz._int4_mm(x, plane, 32, quantized.scale_zero).float() for plane in quantized.planes)
+    assert torch.equal(quantized._planes_product(x), high * 16 + low)
+
+
+def test_fast_precision_joins_each_layers_projections_without_changing_a_logit(tiny_checkpoint):
+    apart = load_model(tiny_checkpoint)
+    qz.quantize_decoder(apart)
+    joined = copy.deepcopy(apart)
+    assert qz.join_attention_projections(joined) == joined.cfg.text.num_hidden_layers
+    attention = joined.language_model.layers[0].self_attn
+    assert isinstance(attention.qkv_proj, qz.GroupQuantLinear) and not hasattr(attention, "q_proj")
+    ids = [59248, 59250, 59253, 198, 40, 41, 42, 59254, 198, 43] * 3  # a 30-row prefill: the widened GEMM too
+    with torch.inference_mode():
+        prefill = [ModelRunner(m).prefill(ids, None, [], capacity=40, all_logits=True)[0] for m in (apart, joined)]
+    assert torch.equal(*prefill)
+    tokens = torch.randint(0, 800, (40,), generator=torch.Generator().manual_seed(2)).tolist()
+    assert torch.equal(_teacher_forced(apart, tokens, prefix=4), _teacher_forced(joined, tokens, prefix=4))
+
+
 def test_leading_dimensions_are_kept():
     quantized = qz.GroupQuantLinear.from_linear(_outlier_linear())
     assert quantized(torch.randn(2, 3, 256)).shape == (2, 3, 192)
@@ -139,9 +197,12 @@ def test_prepare_fast_follows_the_cpu(tiny_checkpoint, monkeypatch, cpu, vision)
     monkeypatch.setattr(devices, "load_verdict", lambda: {"recipes": {devices.VISION_BF16_RECIPE: {
         "meets_bar": True}}})
     model = load_model(tiny_checkpoint)
-    assert qz.prepare_fast(model, cpu=cpu) == len(qz.quantize_targets(model))
+    targets = qz.quantize_targets(model)
+    assert qz.prepare_fast(model, cpu=cpu) == len(targets)
     vision_products = {m.gemm_dtype for m in model.visual.modules() if isinstance(m, layers.Linear)}
     assert vision_products == {torch.bfloat16 if vision == torch.bfloat16 else None}
+    attention_products = {block.attn.products_dtype for block in model.visual.blocks}
+    assert attention_products == {torch.bfloat16 if vision == torch.bfloat16 else None}
     assert model.visual.blocks[0].norm1.weight.dtype == torch.float32  # norms and the residual stream stay fp32
     assert model.language_model.norm.weight.dtype == torch.float32
     gemm = model.language_model.layers[0].mlp.down_proj.gemm_dtype
@@ -205,11 +266,11 @@ def test_the_fast_cache_keeps_the_outlier_columns(tiny_checkpoint, tmp_path, mon
     cache = tmp_path / "fast.safetensors"
     first = with_outliers()
     qz.prepare_fast(first, cache, cpu=AVX2_CPU)
-    assert first.language_model.layers[0].self_attn.q_proj.columns.tolist() == [3, 17]
+    assert first.language_model.layers[0].self_attn.qkv_proj.columns.tolist() == [3, 17]
     monkeypatch.setattr(qz, "quantize_decoder", lambda *a, **k: pytest.fail("quantized again"))
     second = with_outliers()
     qz.prepare_fast(second, cache, cpu=AVX2_CPU)
-    assert second.language_model.layers[0].self_attn.q_proj.columns.tolist() == [3, 17]
+    assert second.language_model.layers[0].self_attn.qkv_proj.columns.tolist() == [3, 17]
     ids = [59248, 59250, 59253, 198, 40, 41, 42, 59254, 198, 43]
     with torch.inference_mode():
         logits = [ModelRunner(m).prefill(ids, None, [], capacity=16, all_logits=True)[0] for m in (first, second)]
