@@ -71,22 +71,25 @@ NARROW_MIN_ROWS = 64  # queries per block at least, so long images do not turn i
 
 def narrow_attention(q, k, v, *, scale: float, dtype: torch.dtype) -> torch.Tensor:
     """Full (non-causal, unmasked) attention whose two products run in ``dtype`` (bf16 on CPUs with bf16 matrix
-    units); the softmax runs in fp32 and the result comes back in q's dtype. q/k/v ``[B, H, L, D]``, equal heads.
+    units) with an fp32 softmax between them. q/k/v ``[B, H, L, D]``, equal heads. The result stays in ``dtype``
+    for the product after it: ``[B, H, Lq, D]``, a view of a ``[B, Lq, H, D]`` tensor, the order heads merge in.
 
     Why not SDPA with bf16 inputs: torch's CPU flash kernel widens them and computes in fp32, at fp32 speed. Here
     each head's queries go in blocks, so no score matrix is ever larger than ``NARROW_BLOCK_SCORES``."""
-    b, heads, queries, _ = q.shape
+    b, heads, queries, dim = q.shape
     rows = max(NARROW_MIN_ROWS, NARROW_BLOCK_SCORES // max(1, k.shape[2]))
-    scaled = (q * scale).to(dtype)
-    keys, values_t = k.to(dtype), v.to(dtype).transpose(2, 3).contiguous()  # values_t: [B, H, D, Lk]
-    out = torch.empty(q.shape, dtype=q.dtype, device=q.device)
+    # One pass each into contiguous narrow copies: the products read whole rows of one head.
+    scaled = torch.mul(q, scale, out=torch.empty(q.shape, dtype=dtype, device=q.device))
+    keys = torch.empty(k.shape, dtype=dtype, device=k.device).copy_(k)
+    values_t = torch.empty((b, heads, dim, v.shape[2]), dtype=dtype, device=v.device).copy_(v.transpose(2, 3))
+    out = torch.empty((b, queries, heads, dim), dtype=dtype, device=q.device)
     for i in range(b):
         for h in range(heads):
             for start in range(0, queries, rows):
                 scores = F.linear(scaled[i, h, start:start + rows], keys[i, h])
                 probs = torch.softmax(scores, dim=-1, dtype=torch.float32).to(dtype)
-                out[i, h, start:start + rows] = F.linear(probs, values_t[i, h])
-    return out
+                out[i, start:start + rows, h] = F.linear(probs, values_t[i, h])
+    return out.transpose(1, 2)
 
 
 def _combined_mask(q_len, k_len, device, causal: bool, mask: torch.Tensor | None):

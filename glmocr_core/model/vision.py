@@ -50,7 +50,10 @@ class VisionAttention(nn.Module):
         for qi, ki, vi in zip(q.split(seq_lens), k.split(seq_lens), v.split(seq_lens)):
             heads = [t.transpose(0, 1)[None] for t in (qi, ki, vi)]  # [1, H, Ni, D]
             outputs.append(attend(*heads, scale=self.head_dim**-0.5)[0].transpose(0, 1))
-        return self.proj(torch.cat(outputs).reshape(n, -1))
+        merged = (torch.cat(outputs) if len(outputs) > 1 else outputs[0]).reshape(n, -1)
+        if self.products_dtype is not None:  # already narrow: the projection takes it as it is
+            return self.proj.narrow_product(merged).to(x.dtype)
+        return self.proj(merged)
 
     def _narrow_attention(self, q, k, v, *, scale: float) -> torch.Tensor:
         return narrow_attention(q, k, v, scale=scale, dtype=self.products_dtype)
