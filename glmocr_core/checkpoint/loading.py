@@ -109,6 +109,15 @@ class MappedSafetensors:
     def read(self, name: str, dtype: torch.dtype, device) -> torch.Tensor:
         """A converted copy of the tensor; the file pages it came from are dropped afterwards."""
         dtype = target_dtype(name, self.entries[name]["dtype"], dtype, len(self.entries[name]["shape"]))
+        return self._copied(name, dtype, device)
+
+    def copy(self, name: str) -> torch.Tensor:
+        """The tensor as stored, in fresh memory, its file pages dropped afterwards. A view starts wherever the file
+        put it (safetensors aligns to 8 bytes), and some kernels run far slower from there (runtime.quantize);
+        torch's own allocations are 64-byte aligned."""
+        return self._copied(name, self.view(name).dtype, "cpu")
+
+    def _copied(self, name: str, dtype: torch.dtype, device) -> torch.Tensor:
         tensor = self.view(name).to(device=device, dtype=dtype, copy=True)
         begin, end = self.entries[name]["data_offsets"]
         self._forget(self.data_start + begin, self.data_start + end)
