@@ -99,9 +99,8 @@ class GroupQuantLinear(nn.Module):
         block = pack_block()
         if block is None or any(p.out_features % block or p.in_features != first.in_features
                                 or (p.group, p.bits, p.gemm_dtype) != (first.group, first.bits, first.gemm_dtype)
+                                or (p.bias is None) != (first.bias is None)
                                 or not _same_columns(p.columns, first.columns) for p in parts):
-            return None
-        if len({p.bias is None for p in parts}) > 1:
             return None
 
         def stacked(name: str, dim: int) -> torch.Tensor | None:

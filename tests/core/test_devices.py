@@ -90,9 +90,12 @@ CPUINFO = "processor: 0\nmodel name: Test EPYC\nflags: fpu avx2 avx512f avx512_b
 
 
 def fake_cpuinfo(monkeypatch, text: str | None) -> None:
-    """/proc/cpuinfo reads ``text`` (None: the file is missing, as on Windows and macOS); other files are real."""
+    """/proc/cpuinfo reads ``text`` (None: the file is missing, as on Windows and macOS) and the platform names a
+    made-up processor, so nothing of this machine's CPU reaches the test; other files are real."""
     import builtins
     import io
+
+    monkeypatch.setattr(devices.platform, "processor", lambda: "Test Processor")
 
     real_open = builtins.open
 
@@ -134,11 +137,12 @@ def test_without_proc_cpuinfo_the_flags_come_from_torchs_probes_once_torch_is_lo
     monkeypatch.setitem(sys.modules, "torch", None)
     monkeypatch.delitem(sys.modules, "torch")
     before = devices.current_cpu()
-    assert not before.known and before.flags == frozenset()
+    assert not before.known and before.flags == frozenset() and before.model == "Test Processor"
     assert precision_summary("auto", before).startswith("Chosen when the model loads: fast where the CPU has AVX2")
     monkeypatch.setitem(sys.modules, "torch", types.SimpleNamespace(cpu=_FakeTorchCpu))
     after = devices.current_cpu()
     assert after.known and after.flags == {"avx2", "avx512f", "avx512_bf16"} and after.fast_bf16
+    assert after.model == "Test Processor"
     assert resolve_precision("auto", "cpu", after, _verdict(True)) == "fast"
 
 
