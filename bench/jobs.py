@@ -38,7 +38,7 @@ def run_ours_single(checkpoint: str, tokens: int, repeats: int, precision: str) 
     ours.warm_up(engine)
     runs = [ours.single_region(engine, tokens) for _ in range(repeats)]
     return {"load_s": load_s, "runs": runs, "signature": ours.model_signature(engine), "info": vars(engine.info),
-            "kernels": ours.kernel_choice()}
+            "kernels": ours.kernel_choice(), "int8_rows": ours.plane_rows_choice()}
 
 
 def run_ours_snip(checkpoint: str, tokens: int, repeats: int) -> dict:
@@ -48,7 +48,7 @@ def run_ours_snip(checkpoint: str, tokens: int, repeats: int) -> dict:
     engine, load_s = ours.load(checkpoint, "fast")
     ours.warm_up(engine)
     runs = [ours.single_region(engine, tokens, inputs.snip_image()) for _ in range(repeats)]
-    return {"load_s": load_s, "runs": runs}
+    return {"load_s": load_s, "runs": runs, "int8_rows": ours.plane_rows_choice()}
 
 
 def run_ceilings(checkpoint: str, tokens: int, repeats: int) -> dict:

@@ -73,6 +73,14 @@ def kernel_choice() -> dict:
     return choice.describe(None).as_dict()
 
 
+def plane_rows_choice() -> dict | None:
+    """Where this process's int8 groups leave the 4-bit kernel for a widened GEMM; None without int8 groups."""
+    from glmocr_core.runtime import plane_rows
+
+    choice = plane_rows.wait()
+    return None if choice is None else choice.as_dict()
+
+
 def has_batch_api(engine: Engine) -> bool:
     return callable(getattr(engine, "recognize_batch", None))
 

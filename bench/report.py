@@ -135,7 +135,8 @@ def kind_section(kind: str, rows: list[Row], machine: dict, checkpoint: dict, co
 
 def policy_lines(machine: dict, jobs: dict) -> list[str]:
     """The machine-dependent decisions the core made for this run: what "auto" picks and why, what "fast"
-    narrows, and the CPU kernels chosen by timing (from the exact job's process)."""
+    narrows, and the CPU kernels chosen by timing (from the exact job's process; the int8 crossover from the fast
+    one's)."""
     lines = []
     policy = machine.get("policy")
     if policy:
@@ -148,6 +149,10 @@ def policy_lines(machine: dict, jobs: dict) -> list[str]:
         chosen = "; ".join(f"{kind} {name} ({kernels['reasons'].get(kind, '')})"
                            for kind, name in kernels["kernels"].items())
         lines.append(f"- fp32 CPU kernels ({kernels['source']}): {chosen}")
+    rows = jobs.get("ours_fast", {}).get("int8_rows")
+    if rows:
+        lines.append(f"- fast int8 groups ({rows['source']}): the 4-bit kernel up to {rows['rows']} rows, a widened "
+                     f"{rows['gemm']} GEMM beyond ({rows['reason']})")
     return lines
 
 

@@ -643,7 +643,7 @@ def run_info(args) -> int:
              f"decode step: {decode_step_mode(device, args.cuda_graphs)}", f"threads: {torch.get_num_threads()}",
              f"model folder: {folder} ({_folder_status(problems)})", _layout_folder_line(args)]
     if device == "cpu":
-        lines += _kernel_lines(folder if problems == [] else None)
+        lines += _kernel_lines(folder if problems == [] else None, precision)
     lines.append("devices:")
     lines += [f"  {d.name}: {d.description}" + (f", {d.memory_bytes / 2**30:.1f} GiB" if d.memory_bytes else "")
               for d in list_devices()]
@@ -662,12 +662,17 @@ def _precision_words(requested: str, resolved: str) -> str:
     return f"{requested} ({precision_summary(requested)})"
 
 
-def _kernel_lines(folder: Path | None) -> list[str]:
-    """The CPU kernels a model load runs (the cached measurement for this model and CPU, else the defaults)."""
+def _kernel_lines(folder: Path | None, precision: str) -> list[str]:
+    """The CPU kernels a model load runs (the cached measurements for this model and CPU, else the defaults)."""
     from .model.config import load_model_config
-    from .runtime import kernel_choice
+    from .runtime import kernel_choice, plane_rows
+    from .runtime.quantize import fast_gemm_dtype
 
-    return kernel_choice.describe(load_model_config(folder) if folder is not None else None).summary_lines()
+    cfg = load_model_config(folder) if folder is not None else None
+    lines = kernel_choice.describe(cfg).summary_lines()
+    if precision == "fast":
+        lines.append(plane_rows.describe(cfg, fast_gemm_dtype()).summary_line())
+    return lines
 
 
 def _remote_info(args) -> int:

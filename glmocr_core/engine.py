@@ -127,6 +127,7 @@ class Engine:
             report("Quantizing the decoder", 0.8)
             # the fp32 cache is only mapped: decoder pages that int8 replaces are never read once this cache exists
             prepare_fast(model, fast_cache_path(cache, folder, torch_dtype) if cache is not None else None, cpu)
+            runner.start_cpu_timings()  # now with the int8 groups' crossover
         report("Loading the tokenizer", 0.9)
         tokenizer = GlmTokenizer.from_dir(folder)
         info = EngineInfo(model_dir=str(folder), device=device, dtype=str(torch_dtype).replace("torch.", ""),

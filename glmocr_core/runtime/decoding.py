@@ -15,9 +15,10 @@ import torch
 
 from ..model.glm_ocr import GlmOcrModel
 from ..model.rope import mrope_positions
-from . import kernel_choice
+from . import kernel_choice, plane_rows
 from .graphs import GraphDecoder
 from .kv_cache import KVCache
+from .quantize import widened_gemm_dtype
 
 DECODE_STEPS = ("dynamic", "static", "cuda-graph")
 
@@ -52,8 +53,17 @@ class ModelRunner:
             raise ValueError(f"unknown decode step {decode_step!r}; choose one of: {', '.join(DECODE_STEPS)}")
         self.model = model
         self.decode_step = decode_step
-        if self.device.type == "cpu":
-            kernel_choice.start(model.cfg)  # times the CPU kernels in the background (once per process)
+        self.start_cpu_timings()
+
+    def start_cpu_timings(self) -> None:
+        """Time this CPU's kernels in the background, once per process: the fp32 kernels, and where the model's
+        int8 groups change ways once it has them (so call it again after quantizing)."""
+        if self.device.type != "cpu":
+            return
+        kernel_choice.start(self.model.cfg)
+        int8_gemm = widened_gemm_dtype(self.model)
+        if int8_gemm is not None:
+            plane_rows.start(self.model.cfg, int8_gemm)
 
     @property
     def device(self) -> torch.device:
@@ -75,6 +85,7 @@ class ModelRunner:
         drafter; ``all_logits`` (one prompt only) returns logits for every prompt position.
         """
         kernel_choice.wait()  # every request of a process runs with the one kernel choice
+        plane_rows.wait()
         length = max(len(p.ids) for p in prompts)
         pads = [length - len(p.ids) for p in prompts]
         cache = self.new_cache(len(prompts), capacity)

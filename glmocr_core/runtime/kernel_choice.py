@@ -110,12 +110,16 @@ def _choose_one(timed: dict[str, float], default: str) -> tuple[str, str]:
 def probe_shapes(cfg: ModelConfig) -> dict[str, list[Shape]]:
     """The model's own product shapes per row class: the decoder's gate/up and down projections, plus a vision MLP
     product for prefill (the vision tower is most of a first token)."""
-    t, v = cfg.text, cfg.vision
-    decoder = [(t.hidden_size, 2 * t.intermediate_size), (t.intermediate_size, t.hidden_size)]
     rows = {"one_row": 1, "few_rows": BATCH_ROWS, "many_rows": PREFILL_ROWS}
-    shapes = {kind: [Shape(n, i, o) for i, o in decoder] for kind, n in rows.items()}
-    shapes["many_rows"].append(Shape(VISION_ROWS, v.hidden_size, v.intermediate_size))
+    shapes = {kind: [Shape(n, i, o) for i, o in decoder_products(cfg)] for kind, n in rows.items()}
+    shapes["many_rows"].append(Shape(VISION_ROWS, cfg.vision.hidden_size, cfg.vision.intermediate_size))
     return shapes
+
+
+def decoder_products(cfg: ModelConfig) -> list[tuple[int, int]]:
+    """(inputs, outputs) of the decoder's gate/up and down projections: most of its weights."""
+    t = cfg.text
+    return [(t.hidden_size, 2 * t.intermediate_size), (t.intermediate_size, t.hidden_size)]
 
 
 def candidates(kind: str) -> tuple[str, ...]:
@@ -181,10 +185,14 @@ def _time_group(kernel, group: list[Shape], xs: dict, weights: dict, clock) -> f
 # ------------------------------------------------------------------------------------------------ caching
 
 
+def machine_key(cpu: CpuFeatures, threads: int) -> dict:
+    """What any timing on this machine is valid for."""
+    return {"cpu": cpu.model, "flags": sorted(cpu.flags), "torch": torch.__version__, "threads": threads}
+
+
 def choice_key(cfg: ModelConfig, cpu: CpuFeatures, threads: int) -> dict:
     shapes = probe_shapes(cfg)
-    return {"format": CHOICE_FORMAT, "cpu": cpu.model, "flags": sorted(cpu.flags), "torch": torch.__version__,
-            "threads": threads, "kernels": list(layers.available_cpu_kernels()),
+    return {"format": CHOICE_FORMAT, **machine_key(cpu, threads), "kernels": list(layers.available_cpu_kernels()),
             "shapes": {kind: [list(asdict(s).values()) for s in group] for kind, group in shapes.items()}}
 
 
@@ -194,18 +202,25 @@ def default_cache_dir() -> Path | None:
     return None if weights is None else weights.parent / "cpu-kernels"
 
 
-def cache_path(cache_dir: Path, key: dict) -> Path:
+def cache_path(cache_dir: Path, key: dict, prefix: str = "kernels") -> Path:
     digest = hashlib.sha256(json.dumps(key, sort_keys=True).encode()).hexdigest()[:20]
-    return cache_dir / f"kernels-{digest}.json"
+    return cache_dir / f"{prefix}-{digest}.json"
 
 
-def read_cached(path: Path, key: dict) -> KernelChoice | None:
+def read_stored(path: Path, key: dict, kind: type):
+    """The ``kind`` choice stored at ``path`` for exactly ``key``, marked cached; None if absent, damaged or foreign."""
     try:
         stored = json.loads(path.read_text(encoding="utf-8"))
         if stored.get("key") != key:
             return None
-        choice = KernelChoice(**{**stored, "source": "cached"})
+        return kind(**{**stored, "source": "cached"})
     except (OSError, ValueError, TypeError):
+        return None
+
+
+def read_cached(path: Path, key: dict) -> KernelChoice | None:
+    choice = read_stored(path, key, KernelChoice)
+    if choice is None:
         return None
     known = set(layers.available_cpu_kernels())
     if set(choice.kernels) != set(layers.ROW_CLASSES) or not set(choice.kernels.values()) <= known:
@@ -213,7 +228,8 @@ def read_cached(path: Path, key: dict) -> KernelChoice | None:
     return choice
 
 
-def write_cached(path: Path, choice: KernelChoice, key: dict) -> None:
+def write_cached(path: Path, choice, key: dict) -> None:
+    """Keep a measured choice (anything with ``as_dict``) for later starts; a failure only costs a new measurement."""
     temporary = path.with_suffix(f".tmp{os.getpid()}")
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -258,45 +274,47 @@ def _rounded(timings: dict[str, dict[str, float]]) -> dict[str, dict[str, float]
     return {kind: {name: round(ms, 3) for name, ms in by_name.items()} for kind, by_name in timings.items()}
 
 
-class _Process:
-    """The one choice of this process: started once, waited for before the first prefill."""
+class BackgroundChoice:
+    """One background choice per process: started once, waited for before the first prefill. ``fallback(why)`` is
+    the choice when the measurement fails (a failed measurement must never fail a model load)."""
 
-    def __init__(self):
+    def __init__(self, fallback: Callable[[str], object]):
+        self.fallback = fallback
         self.lock = threading.Lock()
         self.thread: threading.Thread | None = None
-        self.choice: KernelChoice | None = None
+        self.choice = None
 
-    def start(self, cfg: ModelConfig, cpu: CpuFeatures | None, cache_dir: Path | None) -> None:
+    def start(self, work: Callable[[], object]) -> None:
         with self.lock:
             if self.thread is not None:
                 return
             threads = torch.get_num_threads()
-            self.thread = threading.Thread(target=self._run, args=(cfg, cpu, cache_dir, threads),
-                                           name="cpu-kernel-choice", daemon=True)
+            self.thread = threading.Thread(target=self._run, args=(work, threads), name="cpu-kernel-choice",
+                                           daemon=True)
             self.thread.start()
 
-    def _run(self, cfg, cpu, cache_dir, threads) -> None:
+    def _run(self, work: Callable[[], object], threads: int) -> None:
         torch.set_num_threads(threads)  # time with the threads inference will use
         try:
-            self.choice = settle(cfg, cpu, cache_dir)
-        except Exception as exc:  # noqa: BLE001 - a failed measurement must never fail a model load
+            self.choice = work()
+        except Exception as exc:  # noqa: BLE001 - see the class docstring
             log.warning("CPU kernel timing failed, keeping the default kernels: %s", exc)
-            self.choice = default_choice(f"timing failed: {exc}")
+            self.choice = self.fallback(f"timing failed: {exc}")
 
-    def wait(self) -> KernelChoice | None:
+    def wait(self):
         thread = self.thread
         if thread is not None:
             thread.join()
         return self.choice
 
 
-_PROCESS = _Process()
 _UNSET = object()
 
 
 def start(cfg: ModelConfig, cpu: CpuFeatures | None = None, cache_dir=_UNSET) -> None:
     """Choose this process's CPU kernels in the background (once; later calls do nothing)."""
-    _PROCESS.start(cfg, cpu, default_cache_dir() if cache_dir is _UNSET else cache_dir)
+    cache_dir = default_cache_dir() if cache_dir is _UNSET else cache_dir
+    _PROCESS.start(lambda: settle(cfg, cpu, cache_dir))
 
 
 def wait() -> KernelChoice | None:
@@ -307,6 +325,9 @@ def wait() -> KernelChoice | None:
 def default_choice(why: str = "not measured yet: it is measured at the first model load") -> KernelChoice:
     kernels = layers.default_cpu_kernels()
     return KernelChoice(dict(kernels), dict.fromkeys(kernels, why), "default")
+
+
+_PROCESS = BackgroundChoice(default_choice)
 
 
 def describe(cfg: ModelConfig | None, cpu: CpuFeatures | None = None, cache_dir=_UNSET) -> KernelChoice:

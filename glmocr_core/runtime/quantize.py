@@ -16,7 +16,9 @@ q = 16·h + l − 128 has two 4-bit digits h and l, and with z = 8s/17
 so a product with int8 groups is two 4-bit products sharing one (scale, zero) table: int8's bytes (two 4-bit planes)
 read at memory speed, for one-row decode and small batches. Products of many rows (prefill) instead widen the weight
 to bf16 (fp32 on CPUs without bf16 matrix units) and run one GEMM: the 4-bit kernel redoes the widening per row
-block and is several times slower than a GEMM there. ``bits=4`` keeps one plane with a min/max (scale, zero) per
+block and is several times slower than a GEMM there. Where one way overtakes the other depends on the CPU (32-64 rows
+on an AVX-512 EPYC with bf16 GEMMs), so ``runtime.plane_rows`` times both at the model load and installs the
+crossover with :func:`use_plane_rows`. ``bits=4`` keeps one plane with a min/max (scale, zero) per
 group: the 4-bit candidate of the study.
 """
 
@@ -33,7 +35,7 @@ from ..checkpoint.loading import MappedSafetensors, tensor_locations
 from ..checkpoint.weight_cache import cache_file, cache_key, intact, store
 from ..errors import ModelError
 from ..model.glm_ocr import GlmOcrModel
-from ..model.layers import SKINNY_ROWS, Linear
+from ..model.layers import Linear
 from ..model.vision import VisionAttention
 from .devices import CpuFeatures, fast_recipe
 
@@ -43,9 +45,23 @@ OUTLIER_RATIO = 6.0  # a norm gain this many times the median marks an outlier c
 MAX_OUTLIER_COLUMNS = 16  # at most ~1% of the real model's 1536 channels stay exact
 DEQUANT_ELEMENTS = 2 << 20  # weights widened at a time for a prefill GEMM (a few MB: reused, not faulted in)
 ACTIVATIONS = torch.bfloat16  # what the 4-bit kernel takes fast on every x86 CPU (it widens to fp32 inside)
+DEFAULT_PLANE_ROWS = 16  # products of at most this many rows run on the 4-bit kernel until a measurement says more
 FAST_CACHE_FORMAT = 3  # bump when the stored form or the recipe changes (3: int8 groups as two 4-bit planes)
 log = logging.getLogger(__name__)
 _int4_mm = torch.ops.aten._weight_int4pack_mm_for_cpu
+_plane_rows = DEFAULT_PLANE_ROWS
+
+
+def use_plane_rows(rows: int) -> None:
+    """Run products of at most ``rows`` rows on the 4-bit kernel and larger ones as a widened GEMM."""
+    global _plane_rows
+    if rows < 1:
+        raise ValueError(f"at least one-row products must run on the 4-bit kernel, not {rows}")
+    _plane_rows = rows
+
+
+def plane_rows() -> int:
+    return _plane_rows
 
 
 class GroupQuantLinear(nn.Module):
@@ -110,12 +126,19 @@ class GroupQuantLinear(nn.Module):
         return cls(stacked("planes", 1), stacked("scale_zero", 1), stacked("bias", 0), first.group,
                    first.gemm_dtype, first.columns, stacked("column_weight", 0))
 
+    @classmethod
+    def probe(cls, out_features: int, in_features: int, gemm_dtype: torch.dtype) -> "GroupQuantLinear":
+        """Constant weights of a real shape, for timing (no kernel has a fast path for them)."""
+        planes = torch.zeros(2, out_features, in_features // 2, dtype=torch.uint8)
+        scale_zero = torch.full((in_features // GROUP_SIZE, out_features, 2), 0.01, dtype=torch.bfloat16)
+        return cls(planes, scale_zero, None, GROUP_SIZE, gemm_dtype)
+
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         rows = x.reshape(-1, self.in_features)
-        if rows.shape[0] > SKINNY_ROWS and self.block is not None:
-            out = self._dequantized_product(rows.to(self.gemm_dtype)).float()
+        if rows.shape[0] > _plane_rows and self.block is not None:
+            out = self.widened_product(rows.to(self.gemm_dtype)).float()
         else:
-            out = self._planes_product(rows.to(ACTIVATIONS).contiguous())
+            out = self.planes_product(rows.to(ACTIVATIONS).contiguous())
         # In place from here on: out is this call's own fp32 result, and each step rounds as a fresh sum would.
         if self.columns is not None:  # the outlier columns, exactly: their activations are the largest
             out += rows[:, self.columns].float() @ self.column_weight.t()
@@ -124,15 +147,15 @@ class GroupQuantLinear(nn.Module):
             out += self.bias.to(x.dtype)
         return out.reshape(*x.shape[:-1], self.out_features)
 
-    def _planes_product(self, x: torch.Tensor) -> torch.Tensor:
-        """fp32 x @ W^T from the 4-bit kernel: one plane, or 16·(high digits) + (low digits) for int8."""
+    def planes_product(self, x: torch.Tensor) -> torch.Tensor:
+        """fp32 x @ W^T (x: bf16 rows) from the 4-bit kernel: one plane, or 16·(high digits) + (low digits) for int8."""
         first = _int4_mm(x, self.planes[0], self.group, self.scale_zero).float()
         if self.bits == 4:
             return first
         return first.mul_(16).add_(_int4_mm(x, self.planes[1], self.group, self.scale_zero))
 
-    def _dequantized_product(self, x: torch.Tensor) -> torch.Tensor:
-        """x @ W^T by slices of output rows: each slice's weight is widened into a few MB (reused by the
+    def widened_product(self, x: torch.Tensor) -> torch.Tensor:
+        """x @ W^T (x in ``gemm_dtype``) by slices of output rows: each slice's weight is widened into a few MB (reused by the
         allocator, warm in cache for its GEMM) rather than the whole matrix into fresh pages."""
         blocks = max(1, DEQUANT_ELEMENTS // (self.in_features * self.block))
         return torch.cat([x @ self.dequantized_t(x.dtype, first, first + blocks)
@@ -294,7 +317,7 @@ def prepare_fast(model: GlmOcrModel, cache_path: Path | None = None, cpu: CpuFea
         log.warning("this PyTorch has no 4-bit group kernel: fast precision runs as exact")
         return 0
     recipe = fast_recipe(cpu)
-    gemm_dtype = torch.bfloat16 if recipe.bf16_gemms else torch.float32
+    gemm_dtype = fast_gemm_dtype(cpu)
     if recipe.vision_bf16:
         vision_bf16_gemms(model)
     if cache_path is not None and cache_path.exists() and _apply_cached(model, cache_path, gemm_dtype):
@@ -342,6 +365,17 @@ def fast_cache_path(cache_dir: Path, model_dir: Path, dtype: torch.dtype) -> Pat
     recipe = [f"fast-int8-groups:format={FAST_CACHE_FORMAT}:group={GROUP_SIZE}:block={pack_block()}"
               f":outliers={OUTLIER_RATIO}/{MAX_OUTLIER_COLUMNS}:lm_head=int8:compute={dtype}"]
     return cache_file(cache_dir, cache_key(list(locations.values()), torch.int8, recipe))
+
+
+def fast_gemm_dtype(cpu: CpuFeatures | None = None) -> torch.dtype:
+    """What fast precision widens its int8 groups to for many-row products on this CPU: bf16 where the CPU has
+    bf16 matrix units, else fp32."""
+    return torch.bfloat16 if fast_recipe(cpu).bf16_gemms else torch.float32
+
+
+def widened_gemm_dtype(model: nn.Module) -> torch.dtype | None:
+    """The dtype the model's int8 groups widen to for many-row products; None when it has none."""
+    return next((m.gemm_dtype for m in model.modules() if isinstance(m, GroupQuantLinear)), None)
 
 
 def quantized_bytes(model: nn.Module) -> int:

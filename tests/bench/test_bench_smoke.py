@@ -85,6 +85,16 @@ def _fake_results(fast_signature: list[str], batch: dict) -> dict:
                                             "mode": "batch", "peak_rss_bytes": 3 * 2**30}}
 
 
+def test_the_report_names_the_int8_crossover_the_fast_process_ran_with():
+    results = _fake_results(["GroupQuantLinear"], {"decode_tok_s": 35.0, "new_tokens": [8] * 8})
+    results["ours_fast"]["int8_rows"] = {"rows": 48, "source": "measured", "gemm": "bfloat16",
+                                         "reason": "48 rows: 30.00 against 37.00 ms widened"}
+    lines = report.policy_lines({}, results)
+    assert ("- fast int8 groups (measured): the 4-bit kernel up to 48 rows, a widened bfloat16 GEMM beyond "
+            "(48 rows: 30.00 against 37.00 ms widened)") in lines
+    assert not any("int8 groups" in line for line in report.policy_lines({}, _fake_results([], {})))
+
+
 def test_rows_for_every_metric_with_direction_of_each_ratio():
     results = _fake_results(["QuantizedLinear", "torch.int8"], {"decode_tok_s": 35.0, "new_tokens": [8] * 8})
     rows = {row.label: row for row in metrics.build_rows(results, [m for m in metrics.METRIC_JOBS

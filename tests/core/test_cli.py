@@ -164,6 +164,13 @@ def test_info_reports_device_dtype_backend_threads(capsys, tiny_checkpoint):
     # what auto chose and why (the suite's CPU has no flags), and the kernels a load of this model runs
     assert "precision: auto → exact (its vector units have no fast int8-group kernel)" in out
     assert "CPU kernels (" in out and "one_row: " in out and "many_rows: " in out
+    assert "int8 groups" not in out  # exact precision has none
+
+
+def test_info_on_fast_precision_says_where_its_int8_groups_change_ways(capsys, tiny_checkpoint):
+    assert main(["info", "--model", str(tiny_checkpoint), "--device", "cpu", "--precision", "fast"]) == 0
+    out = capsys.readouterr().out
+    assert "int8 groups: the 4-bit kernel up to " in out and "a widened float32 GEMM beyond" in out
 
 
 # ---- bounds on what the command line reads and writes ------------------------------------------------------------

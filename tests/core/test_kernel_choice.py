@@ -23,7 +23,7 @@ ALL_EXACT = {"f_linear": True, "onednn": True, "transposed": True}
 def restore_choice(monkeypatch):
     """Each test gets the process state of a fresh start, and the suite's own choice back afterwards."""
     monkeypatch.setattr(layers, "_chosen", layers._chosen)
-    monkeypatch.setattr(kc, "_PROCESS", kc._Process())
+    monkeypatch.setattr(kc, "_PROCESS", kc.BackgroundChoice(kc.default_choice))
 
 
 def test_the_fastest_exact_kernel_wins_each_row_class():

@@ -17,6 +17,13 @@ from glmocr_core.runtime.devices import CpuFeatures
 pytestmark = pytest.mark.skipif(not qz.group_kernel_available(), reason="this PyTorch has no 4-bit group kernel")
 BF16_CPU = CpuFeatures(frozenset({"avx2", "avx512f", "avx512_bf16"}))
 AVX2_CPU = CpuFeatures(frozenset({"avx2", "fma"}))
+PLANE_ROWS = qz.DEFAULT_PLANE_ROWS
+
+
+@pytest.fixture(autouse=True)
+def default_plane_rows(monkeypatch):
+    """Products of up to 16 rows on the 4-bit kernel, whatever a model load of another test measured."""
+    monkeypatch.setattr(qz, "_plane_rows", PLANE_ROWS)
 
 
 def _outlier_linear(inputs=256, outputs=192, seed=0) -> torch.nn.Linear:
@@ -70,7 +77,7 @@ def test_the_product_matches_the_plain_computation(bits, rows, gemm_dtype):
     expected = x.double() @ _reference_weight(linear.weight.detach(), bits, 32).t() + linear.bias.double()
     got = quantized(x)
     assert got.dtype == torch.float32 and got.shape == (rows, 192)
-    exact_gemm = rows > 16 and gemm_dtype == torch.float32
+    exact_gemm = rows > PLANE_ROWS and gemm_dtype == torch.float32
     # bf16 activations (or a bf16 GEMM) leave ~3 significant digits; the fp32 GEMM is fp32 exact
     tolerance = 1e-5 if exact_gemm else 1.5e-2
     assert (got.double() - expected).abs().max() <= tolerance * expected.abs().max()
@@ -99,9 +106,9 @@ def test_joined_projections_compute_what_they_compute_apart(rows, bias, columns)
     assert joined is not None and joined.out_features == 256
     x = torch.randn(rows, 256, generator=torch.Generator().manual_seed(rows))
     apart = torch.cat([part(x) for part in parts], dim=-1)
-    if rows <= layers.SKINNY_ROWS:
+    if rows <= PLANE_ROWS:
         narrow = x.bfloat16()
-        assert torch.equal(joined._planes_product(narrow), torch.cat([p._planes_product(narrow) for p in parts], -1))
+        assert torch.equal(joined.planes_product(narrow), torch.cat([p.planes_product(narrow) for p in parts], -1))
     if columns is None:
         assert torch.equal(joined(x), apart)
     else:
@@ -121,7 +128,7 @@ def test_the_int8_product_is_sixteen_high_digits_plus_the_low_ones():
     quantized = qz.GroupQuantLinear.from_linear(_outlier_linear())
     x = torch.randn(3, 256).bfloat16()
     high, low = (qz._int4_mm(x, plane, 32, quantized.scale_zero).float() for plane in quantized.planes)
-    assert torch.equal(quantized._planes_product(x), high * 16 + low)
+    assert torch.equal(quantized.planes_product(x), high * 16 + low)
 
 
 @KNOWN_LAYOUT
