@@ -113,7 +113,8 @@ def _time_way(probes, way: str, xs: dict[int, torch.Tensor], gemm_dtype: torch.d
 
 def choice_key(cfg: ModelConfig, gemm_dtype: torch.dtype, cpu: CpuFeatures, threads: int) -> dict:
     return {"format": FORMAT, **kernel_choice.machine_key(cpu, threads), "gemm": _dtype_name(gemm_dtype),
-            "shapes": [list(shape) for shape in kernel_choice.decoder_products(cfg)], "ladder": list(ROW_LADDER), "block": quantize.pack_block()}
+            "shapes": [list(shape) for shape in kernel_choice.decoder_products(cfg)], "ladder": list(ROW_LADDER),
+            "block": quantize.pack_block()}
 
 
 def settle(cfg: ModelConfig, gemm_dtype: torch.dtype, cpu: CpuFeatures | None = None,

@@ -148,15 +148,16 @@ class GroupQuantLinear(nn.Module):
         return out.reshape(*x.shape[:-1], self.out_features)
 
     def planes_product(self, x: torch.Tensor) -> torch.Tensor:
-        """fp32 x @ W^T (x: bf16 rows) from the 4-bit kernel: one plane, or 16·(high digits) + (low digits) for int8."""
+        """fp32 x @ W^T (x: bf16 rows) from the 4-bit kernel: one plane, or 16·(high digits) + (low digits) for
+        int8."""
         first = _int4_mm(x, self.planes[0], self.group, self.scale_zero).float()
         if self.bits == 4:
             return first
         return first.mul_(16).add_(_int4_mm(x, self.planes[1], self.group, self.scale_zero))
 
     def widened_product(self, x: torch.Tensor) -> torch.Tensor:
-        """x @ W^T (x in ``gemm_dtype``) by slices of output rows: each slice's weight is widened into a few MB (reused by the
-        allocator, warm in cache for its GEMM) rather than the whole matrix into fresh pages."""
+        """x @ W^T (x in ``gemm_dtype``) by slices of output rows: each slice's weight is widened into a few MB
+        (reused by the allocator, warm in cache for its GEMM) rather than the whole matrix into fresh pages."""
         blocks = max(1, DEQUANT_ELEMENTS // (self.in_features * self.block))
         return torch.cat([x @ self.dequantized_t(x.dtype, first, first + blocks)
                           for first in range(0, self.out_features // self.block, blocks)], dim=-1)
