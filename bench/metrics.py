@@ -169,6 +169,9 @@ def _bf16_rows(results: dict) -> list[Row]:
     return [first, decode, rss]
 
 
+CEILINGS_LABEL = "This CPU at best: bf16 GEMM / fp32 GEMM GFLOP/s / read GB/s"  # report.py reads it back
+
+
 def _ceiling_rows(results: dict) -> list[Row]:
     """The machine's peaks and the bounds they put on first tokens and int8 decoding (bench/ceilings.py), each
     beside what its target asks for; no targets of their own."""
@@ -177,7 +180,7 @@ def _ceiling_rows(results: dict) -> list[Row]:
     needs_first = f"{q8['runs'][0]['ttft_s'] / 3:.2f} (llama.cpp Q8_0 / 3)" if q8 else "—"
     needs_decode = f"{best_rate(q8) * 1.3:.2f} (llama.cpp Q8_0 × 1.3)" if q8 else "—"
     tflop = bounds["prefill_tflop"]
-    rows = [("This CPU at best: bf16 GEMM / fp32 GEMM GFLOP/s / read GB/s",
+    rows = [(CEILINGS_LABEL,
              f"{c['gemm_bf16_gflops']:.0f} / {c['gemm_fp32_gflops']:.0f} / {c['read_gbs']:.1f}", "—"),
             (f"Fastest possible first token, 448×448 region (s): {tflop['region']:.2f} TFLOP at the bf16 peak",
              f"{bounds['first_token_s']['region']:.2f}", needs_first),

@@ -44,6 +44,10 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
                         help="measure nothing: rebuild the table and the report from <out>/results-<size>.json")
     parser.add_argument("--doc", type=Path, default=None,
                         help="Markdown report path (default: docs/performance.md for real size)")
+    parser.add_argument("--refresh-text", action="store_true",
+                        help="measure nothing: rewrite the report's prose (findings, notes) around its tables")
+    parser.add_argument("--replace", action="store_true",
+                        help="replace this CPU kind's table even when this run's GEMM peaks are far below its own")
     args = parser.parse_args(argv)
     if args.only and "llamacpp" in args.only and not llamacpp.build_present():
         parser.error("the llamacpp metric needs a llama.cpp build: python -m bench.llamacpp build && "
@@ -116,6 +120,11 @@ def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     if args.render_only:
         return render_only(args)
+    if args.refresh_text:
+        doc = args.doc or default_doc(args)
+        doc.write_text(report.refreshed(doc.read_text(encoding="utf-8")), encoding="utf-8")
+        print(f"[bench] rewrote the prose of {doc}")
+        return 0
     started = time.perf_counter()
     args.out.mkdir(parents=True, exist_ok=True)
     folder = ckpt.ensure_checkpoint(args.size, args.out / f"ckpt-{args.size}")
@@ -141,6 +150,10 @@ def save(args, rows, results, facts, description, total_s) -> None:
     doc = args.doc or default_doc(args)
     doc.parent.mkdir(parents=True, exist_ok=True)
     previous = doc.read_text(encoding="utf-8") if doc.exists() else ""
+    why_not = None if args.replace else report.throttled(previous, description, results)
+    if why_not:
+        doc = args.out / f"performance-{args.size}-throttled.md"
+        print(f"[bench] not replacing the table: {why_not}; this run's report is {doc} (--replace to force)")
     doc.write_text(report.document(rows, description, facts, reproduce_command(args), args, total_s, results,
                                    previous), encoding="utf-8")
     print(f"[bench] wrote {doc} and {args.out / f'results-{args.size}.json'} ({total_s / 60:.1f} min)")

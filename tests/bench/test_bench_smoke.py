@@ -225,3 +225,63 @@ def test_a_run_on_another_cpu_kind_keeps_the_other_sections():
                             previous=both)
     assert "cmd-amd-2" in again and "cmd-amd\n" not in again and "cmd-amx" in again
     assert again.count("## AMD, AVX2") == 1
+
+
+def _documented_run(ceilings: dict, previous: str = "", cpu: str = "AMD EPYC") -> tuple[dict, dict, str]:
+    """(machine, jobs, document) of a fake run whose machine peaks are ``ceilings``."""
+    from types import SimpleNamespace
+
+    results = _fake_results(["GroupQuantLinear"], {"decode_tok_s": 35.0, "new_tokens": [8] * 8})
+    results["ceilings"] = {**results["ceilings"], **ceilings}
+    machine_facts = {"cpu": cpu, "flags": {"avx2": True, "avx512f": True, "avx512_bf16": True}, "logical_cores": 2,
+                     "memory_gib": 8, "os": "x", "python": "3", "torch": "t", "transformers": "5", "git": "g",
+                     "date": "d"}
+    settings = SimpleNamespace(threads=2, tokens=8, batch_tokens=8, page_tokens=4, rounds=1, repeats=1)
+    rows = metrics.build_rows(results, ["decode", "ceilings"])
+    doc = report.document(rows, machine_facts, {"size": "real", "parameters": 10**9, "bytes": 2 * 10**9, "seed": 1},
+                          "cmd", settings, 60.0, results, previous)
+    return machine_facts, results, doc
+
+
+def test_a_run_on_a_throttled_host_does_not_replace_its_kinds_table():
+    machine_facts, _, quiet = _documented_run({"gemm_bf16_gflops": 762.0, "gemm_fp32_gflops": 187.0})
+    _, slow, _ = _documented_run({"gemm_bf16_gflops": 333.0, "gemm_fp32_gflops": 160.0})
+    why = report.throttled(quiet, machine_facts, slow)
+    assert why is not None and "bf16 44%" in why and "fp32" not in why
+    _, same, _ = _documented_run({"gemm_bf16_gflops": 700.0, "gemm_fp32_gflops": 180.0})
+    assert report.throttled(quiet, machine_facts, same) is None  # within the noise of one kind
+    assert report.throttled("", machine_facts, slow) is None  # nothing to keep yet
+    intel, _, _ = _documented_run({}, cpu="Intel Xeon")
+    assert report.throttled(quiet, intel, slow) is None  # another kind's table is not this run's to keep
+
+
+def test_save_writes_a_throttled_run_beside_the_table_unless_told_to_replace(tmp_path):
+    from types import SimpleNamespace
+
+    from bench import run
+
+    machine_facts, quiet_jobs, quiet = _documented_run({"gemm_bf16_gflops": 762.0, "gemm_fp32_gflops": 187.0})
+    _, slow_jobs, _ = _documented_run({"gemm_bf16_gflops": 300.0, "gemm_fp32_gflops": 100.0})
+    doc = tmp_path / "performance.md"
+    doc.write_text(quiet, encoding="utf-8")
+    args = SimpleNamespace(out=tmp_path, doc=doc, size="real", replace=False, tokens=8, page_tokens=4,
+                           batch_tokens=8, rounds=1, repeats=1, threads=2, only=None)
+    rows = metrics.build_rows(slow_jobs, ["decode", "ceilings"])
+    facts = {"size": "real", "parameters": 10**9, "bytes": 2 * 10**9, "seed": 1}
+    run.save(args, rows, slow_jobs, facts, machine_facts, 60.0)
+    assert doc.read_text(encoding="utf-8") == quiet
+    assert "| 300 / 100 / " in (tmp_path / "performance-real-throttled.md").read_text(encoding="utf-8")
+    args.replace = True
+    run.save(args, rows, slow_jobs, facts, machine_facts, 60.0)
+    assert "| 300 / 100 / " in doc.read_text(encoding="utf-8")
+
+
+def test_refreshing_the_prose_keeps_the_tables_and_takes_the_new_findings(tmp_path, monkeypatch):
+    _, _, doc = _documented_run({"gemm_bf16_gflops": 762.0, "gemm_fp32_gflops": 187.0})
+    assert report.refreshed(doc) == doc
+    findings = tmp_path / "findings.md"
+    findings.write_text("**A new reading of the same table.**\n", encoding="utf-8")
+    monkeypatch.setattr(report, "FINDINGS", findings)
+    again = report.refreshed(doc)
+    assert "A new reading of the same table." in again
+    assert report.SECTION.findall(again) == report.SECTION.findall(doc)
