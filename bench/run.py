@@ -151,6 +151,8 @@ def save(args, rows, results, facts, description, total_s) -> None:
     doc.parent.mkdir(parents=True, exist_ok=True)
     previous = doc.read_text(encoding="utf-8") if doc.exists() else ""
     why_not = None if args.replace else report.throttled(previous, description, results)
+    if "ceilings" not in results and not args.replace:
+        print("[bench] this run measured no ceilings, so nothing checked whether its host was throttled")
     if why_not:
         doc = args.out / f"performance-{args.size}-throttled.md"
         print(f"[bench] not replacing the table: {why_not}; this run's report is {doc} (--replace to force)")

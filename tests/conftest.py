@@ -20,6 +20,15 @@ os.environ.setdefault(NO_WEIGHT_CACHE_ENV, "1")
 os.environ.setdefault(CPU_FLAGS_ENV, "")
 
 
+@pytest.fixture(scope="session", autouse=True)
+def fixed_int8_crossover():
+    """Fast-precision products switch from the 4-bit kernel to a widened GEMM at the default row count in every
+    test, instead of where a timing on this machine would put it; the timing has its own tests."""
+    from glmocr_core.runtime import plane_rows, quantize
+
+    plane_rows.fix(quantize.DEFAULT_PLANE_ROWS, "fixed by the test suite")
+
+
 @pytest.fixture(scope="session")
 def synthetic_tokenizer_dir(tmp_path_factory) -> Path:
     """A folder with the small test tokenizer (specials at the real ids), tokenizer_config and chat template."""

@@ -276,10 +276,11 @@ def _rounded(timings: dict[str, dict[str, float]]) -> dict[str, dict[str, float]
 
 class BackgroundChoice:
     """One background choice per process: started once, waited for before the first prefill. ``fallback(why)`` is
-    the choice when the measurement fails (a failed measurement must never fail a model load)."""
+    the choice when the measurement fails (a failed measurement must never fail a model load); ``label`` names
+    the thread and the log line."""
 
-    def __init__(self, fallback: Callable[[str], object]):
-        self.fallback = fallback
+    def __init__(self, fallback: Callable[[str], object], label: str = "CPU kernel"):
+        self.fallback, self.label = fallback, label
         self.lock = threading.Lock()
         self.thread: threading.Thread | None = None
         self.choice = None
@@ -288,17 +289,17 @@ class BackgroundChoice:
         with self.lock:
             if self.thread is not None:
                 return
-            threads = torch.get_num_threads()
-            self.thread = threading.Thread(target=self._run, args=(work, threads), name="cpu-kernel-choice",
-                                           daemon=True)
-            self.thread.start()
+            thread = threading.Thread(target=self._run, args=(work, torch.get_num_threads()),
+                                      name=f"{self.label.replace(' ', '-').lower()}-timing", daemon=True)
+            thread.start()
+            self.thread = thread  # published started: wait() may join it from any thread at once
 
     def _run(self, work: Callable[[], object], threads: int) -> None:
         torch.set_num_threads(threads)  # time with the threads inference will use
         try:
             self.choice = work()
         except Exception as exc:  # noqa: BLE001 - see the class docstring
-            log.warning("CPU kernel timing failed, keeping the default kernels: %s", exc)
+            log.warning("%s timing failed, keeping the default: %s", self.label, exc)
             self.choice = self.fallback(f"timing failed: {exc}")
 
     def wait(self):

@@ -3,10 +3,10 @@
 A product of a few rows is fastest on the 4-bit kernel, which reads int8's bytes once; one of many rows is fastest
 as a GEMM on the weight widened to bf16, because the kernel widens its weights again for every block of rows. Where
 one overtakes the other depends on the CPU: 32-64 rows on an AMD EPYC with AVX512-BF16 (both ways cost about the
-same in that range, so timing noise moves it there), where the fixed 16 used before
-sent a one-word snip's 26-row prompt the slow way. So the first fast-precision load on a CPU times both ways on the
-decoder's own shapes up a ladder of row counts (in the background, like ``kernel_choice``, whose cache folder and
-per-process handling it shares), and keeps the crossover per CPU, torch version, thread count, shapes and GEMM dtype.
+same in that range, so timing noise moves it there), where the fixed 16 used before sent a one-word snip's 26-row
+prompt the slow way. So the first fast-precision load on a CPU times both ways on the decoder's own shapes up a
+ladder of row counts (in the background, like ``kernel_choice``, whose cache folder and per-process handling it
+shares), and keeps the crossover per CPU, torch version, thread count, shapes and GEMM dtype.
 
 ``choose`` is a pure function of timings, so tests inject them; ``measure`` is the only part that reads a clock.
 """
@@ -25,12 +25,14 @@ from . import kernel_choice, quantize
 from .devices import CpuFeatures, host_cpu
 
 FORMAT = 1  # bump when the ladder, the shapes or the rule change
-ROW_LADDER = (16, 32, 48, 64, 96, 128, 192)  # prompt rows: a word snip ~26-36, a text line ~77; below 16 the
-# kernel always wins (widening alone costs more than its whole product)
+ROW_LADDER = (16, 32, 48, 64, 96, 128, 192)  # prompt rows: a word snip ~26-36, a text line ~77
+MIN_ROWS = 8  # decode steps (one region, a batch of regions, an MTP check) stay on the kernel whatever the timing:
+# widening every weight for a few rows costs more than the kernel's whole product
 BUDGET_S = 0.5  # after kernel_choice's; counts past the first loss are not timed, so a round stays short
 MIN_ROUNDS, MAX_ROUNDS = 2, 5
 WAYS = ("planes", "widened")  # the 4-bit kernel, a widened GEMM
 PREFIX = "int8-rows"
+NO_WIDENING = "this CPU's packed layout is not the known one: every product runs on the 4-bit kernel"
 
 
 @dataclass
@@ -39,7 +41,7 @@ class PlaneRowsChoice:
 
     rows: int  # products of at most this many rows run on the 4-bit kernel
     reason: str
-    source: str  # "measured", "cached" or "default"
+    source: str  # "measured", "cached", "default" or "fixed"
     gemm: str = ""  # the widened GEMM's dtype
     timings_ms: dict[str, dict[str, float]] = field(default_factory=dict)  # rows (as text) -> way -> best ms
     key: dict = field(default_factory=dict)
@@ -60,12 +62,13 @@ def choose(timings_ms: dict[int, dict[str, float]], default: int = quantize.DEFA
     timed = [rows for rows in sorted(timings_ms) if set(WAYS) <= set(timings_ms[rows])]
     if not timed:
         return default, "not measured: the default"
-    won = 1  # one-row decode always runs on the kernel
+    won = MIN_ROWS
     for rows in timed:
         planes, widened = (timings_ms[rows][way] for way in WAYS)
         if widened < planes:
-            if won == 1:
-                return 1, f"the widened GEMM won from {rows} rows ({widened:.2f} against {planes:.2f} ms)"
+            if won == MIN_ROWS:
+                return MIN_ROWS, (f"the widened GEMM won from {rows} rows ({widened:.2f} against {planes:.2f} ms); "
+                                  f"decode steps of up to {MIN_ROWS} rows stay on the kernel")
             best = timings_ms[won]
             return won, (f"{won} rows: {best['planes']:.2f} against {best['widened']:.2f} ms widened; {rows} rows: "
                          f"widened {widened:.2f} against {planes:.2f} ms")
@@ -114,7 +117,8 @@ def _time_way(probes, way: str, xs: dict[int, torch.Tensor], gemm_dtype: torch.d
 def choice_key(cfg: ModelConfig, gemm_dtype: torch.dtype, cpu: CpuFeatures, threads: int) -> dict:
     return {"format": FORMAT, **kernel_choice.machine_key(cpu, threads), "gemm": _dtype_name(gemm_dtype),
             "shapes": [list(shape) for shape in kernel_choice.decoder_products(cfg)], "ladder": list(ROW_LADDER),
-            "block": quantize.pack_block()}
+            "block": quantize.pack_block(), "slice": quantize.DEQUANT_ELEMENTS,
+            "activations": _dtype_name(quantize.ACTIVATIONS)}
 
 
 def settle(cfg: ModelConfig, gemm_dtype: torch.dtype, cpu: CpuFeatures | None = None,
@@ -136,6 +140,8 @@ def measured_choice(cfg: ModelConfig, gemm_dtype: torch.dtype, key: dict,
     started = time.perf_counter()
     with torch.inference_mode():
         timings = measure(cfg, gemm_dtype, budget_s)
+    if not timings:
+        return PlaneRowsChoice(quantize.DEFAULT_PLANE_ROWS, NO_WIDENING, "default", "", {}, key)
     rows, reason = choose(timings)
     stored = {str(count): {way: round(ms, 3) for way, ms in by_way.items()} for count, by_way in timings.items()}
     return PlaneRowsChoice(rows, reason, "measured", _dtype_name(gemm_dtype), stored, key,
@@ -157,7 +163,7 @@ def _dtype_name(dtype: torch.dtype) -> str:
     return str(dtype).removeprefix("torch.")
 
 
-_PROCESS = kernel_choice.BackgroundChoice(default_choice)
+_PROCESS = kernel_choice.BackgroundChoice(default_choice, "int8 crossover")
 _UNSET = object()
 
 
@@ -177,14 +183,26 @@ def wait() -> PlaneRowsChoice | None:
     return _PROCESS.wait()
 
 
+def fix(rows: int, why: str) -> None:
+    """Run this process with ``rows`` as the crossover and time nothing (the test suite: numerics that do not
+    depend on the machine); a no-op when a choice was already started."""
+    choice = PlaneRowsChoice(rows, why, "fixed")
+    _PROCESS.start(lambda: choice)
+    if wait() is choice:
+        quantize.use_plane_rows(rows)
+
+
 def describe(cfg: ModelConfig | None, gemm_dtype: torch.dtype, cpu: CpuFeatures | None = None) -> PlaneRowsChoice:
     """What this process runs, else the cached crossover a fast load would use, else the default; measures nothing."""
-    if _PROCESS.choice is not None:
-        return _PROCESS.choice
+    key = choice_key(cfg, gemm_dtype, cpu or host_cpu(), torch.get_num_threads()) if cfg is not None else None
+    running = _PROCESS.choice
+    if running is not None and (cfg is None or running.key == key):
+        return running
     folder = kernel_choice.default_cache_dir()
-    if cfg is not None and folder is not None:
-        key = choice_key(cfg, gemm_dtype, cpu or host_cpu(), torch.get_num_threads())
+    if key is not None and folder is not None:
         cached = read_cached(kernel_choice.cache_path(folder, key, PREFIX), key)
         if cached is not None:
             return cached
+    if quantize.pack_block() is None:
+        return default_choice(NO_WIDENING)
     return replace(default_choice(), gemm=_dtype_name(gemm_dtype))

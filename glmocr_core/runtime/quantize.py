@@ -48,7 +48,12 @@ ACTIVATIONS = torch.bfloat16  # what the 4-bit kernel takes fast on every x86 CP
 DEFAULT_PLANE_ROWS = 16  # products of at most this many rows run on the 4-bit kernel until a measurement says more
 FAST_CACHE_FORMAT = 3  # bump when the stored form or the recipe changes (3: int8 groups as two 4-bit planes)
 log = logging.getLogger(__name__)
-_int4_mm = torch.ops.aten._weight_int4pack_mm_for_cpu
+
+def _int4_mm(x: torch.Tensor, packed: torch.Tensor, group: int, scale_zero: torch.Tensor) -> torch.Tensor:
+    # looked up at call time: a torch without the op must still import this module (and run exact precision)
+    return torch.ops.aten._weight_int4pack_mm_for_cpu(x, packed, group, scale_zero)
+
+
 _plane_rows = DEFAULT_PLANE_ROWS
 
 

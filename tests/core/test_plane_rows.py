@@ -15,6 +15,7 @@ from glmocr_core.runtime.devices import CpuFeatures
 from glmocr_core.testing.checkpoints import tiny_config
 
 pytestmark = pytest.mark.skipif(not qz.group_kernel_available(), reason="this PyTorch has no 4-bit group kernel")
+KNOWN_LAYOUT = pytest.mark.skipif(qz.pack_block() is None, reason="no widened GEMM without the known packed layout")
 BF16_CPU = CpuFeatures(frozenset({"avx512f", "avx512_bf16"}), "AMD EPYC Test")
 OTHER_CPU = CpuFeatures(frozenset({"avx2", "fma"}), "Intel Core Test")
 
@@ -48,9 +49,9 @@ def test_a_kernel_that_wins_everywhere_runs_up_to_the_last_count_timed():
     assert rows == pr.ROW_LADDER[-1] and "every count timed" in reason
 
 
-def test_a_widened_gemm_that_wins_from_the_first_count_leaves_only_one_row_decode_on_the_kernel():
+def test_a_widened_gemm_that_wins_from_the_first_count_still_leaves_decode_steps_on_the_kernel():
     rows, reason = pr.choose(_timings(1))
-    assert rows == 1 and "from 16 rows" in reason
+    assert rows == pr.MIN_ROWS and "from 16 rows" in reason and f"up to {pr.MIN_ROWS} rows stay" in reason
 
 
 def test_without_complete_timings_the_default_stays():
@@ -58,6 +59,7 @@ def test_without_complete_timings_the_default_stays():
     assert pr.choose({16: {"planes": 1.0}})[0] == qz.DEFAULT_PLANE_ROWS
 
 
+@KNOWN_LAYOUT
 def test_each_round_climbs_the_ladder_only_up_to_the_first_loss(monkeypatch):
     timed = []
 
@@ -74,6 +76,7 @@ def test_each_round_climbs_the_ladder_only_up_to_the_first_loss(monkeypatch):
     assert best[48] == {"planes": 48.0, "widened": 40.0}
 
 
+@KNOWN_LAYOUT
 def test_the_budget_stops_after_the_minimum_rounds(monkeypatch):
     rounds = []
     monkeypatch.setattr(pr, "_time_way", lambda probes, way, xs, gemm_dtype, clock: rounds.append(1) or 1.0)
@@ -82,6 +85,7 @@ def test_the_budget_stops_after_the_minimum_rounds(monkeypatch):
     assert len(rounds) == pr.MIN_ROUNDS * len(pr.ROW_LADDER) * len(pr.WAYS)  # the kernel "tied" all the way up
 
 
+@KNOWN_LAYOUT
 @pytest.mark.parametrize("gemm_dtype", [torch.bfloat16, torch.float32])
 def test_a_real_measurement_on_the_tiny_shapes_picks_a_count_of_the_ladder(gemm_dtype):
     choice = pr.measured_choice(tiny_config(), gemm_dtype, {}, budget_s=0.05)  # the minimum rounds
@@ -125,6 +129,7 @@ def test_a_damaged_or_nonsense_cache_file_is_measured_again(tmp_path):
     assert pr.read_cached(path, key).rows == 32
 
 
+@KNOWN_LAYOUT
 def test_products_take_the_way_the_crossover_says():
     torch.manual_seed(3)
     quantized = qz.GroupQuantLinear.from_linear(torch.nn.Linear(256, 128), gemm_dtype=torch.bfloat16)
@@ -160,3 +165,31 @@ def test_a_fast_engine_on_a_bf16_cpu_times_the_crossover(tiny_checkpoint, monkey
     monkeypatch.setattr(pr, "settle", lambda cfg, dtype, cpu, folder: started.append(dtype) or _measured(32))
     Engine.load(tiny_checkpoint, device="cpu", precision="fast", weight_cache=False, cpu=BF16_CPU)
     assert pr.wait().rows == 32 and started == [torch.bfloat16]
+
+
+def test_without_the_known_packed_layout_nothing_is_timed_and_no_widened_gemm_is_claimed(monkeypatch):
+    monkeypatch.setattr(qz, "pack_block", lambda: None)
+    choice = pr.measured_choice(tiny_config(), torch.bfloat16, {})
+    assert choice.source == "default" and choice.reason == pr.NO_WIDENING and choice.timings_ms == {}
+    assert "widened" not in choice.summary_line().split("(")[0]
+    assert pr.describe(tiny_config(), torch.bfloat16, BF16_CPU).reason == pr.NO_WIDENING
+
+
+def test_the_description_is_the_running_choice_only_for_its_own_model_and_dtype(monkeypatch):
+    cfg = tiny_config()
+    monkeypatch.setattr(kernel_choice, "default_cache_dir", lambda: None)
+    running = _measured(48)
+    running.key = pr.choice_key(cfg, torch.bfloat16, BF16_CPU, torch.get_num_threads())
+    pr._PROCESS.start(lambda: running)
+    pr.wait()
+    assert pr.describe(cfg, torch.bfloat16, BF16_CPU) is running
+    other = pr.describe(cfg, torch.float32, BF16_CPU)  # what a load with fp32 GEMMs would run: not measured yet
+    assert other.source == "default" and (other.gemm == "float32" or other.reason == pr.NO_WIDENING)
+
+
+def test_a_fixed_crossover_is_installed_and_no_timing_follows(monkeypatch):
+    monkeypatch.setattr(pr, "settle", lambda *args: pytest.fail("timed although the crossover is fixed"))
+    pr.fix(40, "fixed for this test")
+    assert qz.plane_rows() == 40 and pr.wait().source == "fixed"
+    pr.start(tiny_config(), torch.bfloat16)
+    assert pr.wait().rows == 40
