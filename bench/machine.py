@@ -23,6 +23,18 @@ def cpu_model_and_flags(cpuinfo: str) -> tuple[str, set[str]]:
     return cpu.model or platform.processor() or "unknown", set(cpu.flags)
 
 
+def cpu_generation(cpuinfo: str) -> str:
+    """The first processor's family, model and stepping ("family 25, model 17, stepping 1"), or "". VMs often
+    report one model name ("AMD EPYC") for several generations whose vector units differ two-fold."""
+    fields: dict[str, str] = {}
+    for line in cpuinfo.splitlines():
+        key, _, value = line.partition(":")
+        fields.setdefault(key.strip(), value.strip())
+    parts = [f"{name} {fields[key]}" for key, name in (("cpu family", "family"), ("model", "model"),
+                                                        ("stepping", "stepping")) if fields.get(key)]
+    return ", ".join(parts)
+
+
 def memory_gib() -> float:
     try:
         for line in Path("/proc/meminfo").read_text().splitlines():
@@ -84,7 +96,8 @@ def describe(repo: Path) -> dict:
     except OSError:
         cpuinfo = ""
     model, flags = cpu_model_and_flags(cpuinfo)
-    return {"cpu": model, "flags": {flag: flag in flags for flag in RELEVANT_FLAGS},
+    return {"cpu": model, "cpu_generation": cpu_generation(cpuinfo),
+            "flags": {flag: flag in flags for flag in RELEVANT_FLAGS},
             "policy": policy(CpuFeatures(frozenset(flags), model)),
             "logical_cores": os.cpu_count(), "memory_gib": round(memory_gib(), 1),
             "os": platform.platform(), "python": platform.python_version(), "torch": package_version("torch"),

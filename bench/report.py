@@ -39,7 +39,8 @@ def text_table(rows: list[Row]) -> str:
 def machine_lines(machine: dict, threads: int) -> list[str]:
     flags = ", ".join(f"{name} {'yes' if present else 'no'}" for name, present in machine["flags"].items())
     return [
-        f"- CPU: {machine['cpu']}; {machine['logical_cores']} logical cores, {threads} threads used by both engines",
+        f"- CPU: {machine['cpu']}" + (f" ({machine['cpu_generation']})" if machine.get("cpu_generation") else "")
+        + f"; {machine['logical_cores']} logical cores, {threads} threads used by both engines",
         f"- CPU flags: {flags}",
         f"- Memory: {machine['memory_gib']} GiB",
         f"- OS: {machine['os']}; Python {machine['python']}; torch {machine['torch']}; "
@@ -103,7 +104,8 @@ def assemble(sections: dict[str, str]) -> str:
         "In each run every engine ran in the same benchmark run, on the same machine, with the same checkpoint "
         "and inputs; timings on shared machines are noisy, so the ratios are what matter. One section per kind "
         "of CPU measured: a run replaces its own kind's section and keeps the others, unless its GEMM peaks are "
-        f"below {THROTTLED:.0%} of that section's (a throttled host; its report then goes to `bench/out`).",
+        f"below {THROTTLED:.0%} of that section's (a throttled host or a slower CPU of the same kind; its report "
+        "then goes to `bench/out`).",
         "",
         *[SECTION_START.format(kind=name) + "\n" + sections[name] + SECTION_END + "\n" for name in sorted(sections)],
         *findings(),
@@ -117,8 +119,9 @@ CEILINGS_ROW = re.compile(r"^\| " + re.escape(CEILINGS_LABEL) + r" \| ([\d.]+) /
 
 def throttled(previous: str, machine: dict, jobs: dict) -> str | None:
     """Why this run must not replace its CPU kind's section in ``previous``, or None. On a shared VM the host can
-    halve the vector units' rate while load and memory look normal; such a run's table would stand for the CPU
-    kind until the next run, so it is kept out unless asked for (``bench.run --replace``)."""
+    halve the vector units' rate while load and memory look normal, and one model name can stand for CPU
+    generations of different speed; such a run's table would stand for the CPU kind until the next run, so it is
+    kept out unless asked for (``bench.run --replace``)."""
     now, section = jobs.get("ceilings"), dict(SECTION.findall(previous)).get(cpu_kind(machine))
     found = CEILINGS_ROW.search(section or "")
     if not now or not found:
@@ -129,7 +132,7 @@ def throttled(previous: str, machine: dict, jobs: dict) -> str | None:
     if not slow:
         return None
     return ("this machine's GEMM peaks are " + ", ".join(f"{kind} {ratios[kind]:.0%}" for kind in slow)
-            + " of those measured for the table it would replace (its host is throttling it)")
+            + " of those measured for the table it would replace (a throttled host, or a slower CPU of this kind)")
 
 
 def kind_section(kind: str, rows: list[Row], machine: dict, checkpoint: dict, command: str, settings,

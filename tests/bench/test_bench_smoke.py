@@ -123,6 +123,19 @@ def test_missing_fast_mode_and_batch_api_are_reported_not_measured():
     assert table.count(metrics.NOT_IMPLEMENTED) >= 2 and not RATIO.search(table)
 
 
+def test_the_cpu_generation_comes_from_the_first_processor_and_shows_in_the_machine_lines():
+    from bench.machine import cpu_generation
+
+    text = "processor\t: 0\ncpu family\t: 25\nmodel\t\t: 17\nmodel name\t: AMD EPYC\nstepping\t: 1\n" \
+           "processor\t: 1\ncpu family\t: 26\n"
+    assert cpu_generation(text) == "family 25, model 17, stepping 1"
+    assert cpu_generation("model name\t: Apple M2\n") == ""
+    machine_facts, _, doc = _documented_run({})
+    assert "- CPU: AMD EPYC; 2 logical cores" in doc  # no generation recorded: nothing shown
+    lines = report.machine_lines({**machine_facts, "cpu_generation": "family 25, model 17, stepping 1"}, 2)
+    assert lines[0].startswith("- CPU: AMD EPYC (family 25, model 17, stepping 1); 2 logical cores")
+
+
 def test_cpu_flags_come_from_the_first_processor():
     text = "processor\t: 0\nmodel name\t: Test CPU 9000\nflags\t\t: fpu avx2 avx512f avx512_vnni\n\n" \
            "processor\t: 1\nmodel name\t: Other\nflags\t\t: fpu\n"
