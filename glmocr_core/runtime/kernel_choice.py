@@ -15,6 +15,7 @@ runs with one choice and results stay reproducible within it).
 
 from __future__ import annotations
 
+import atexit
 import hashlib
 import json
 import logging
@@ -293,6 +294,9 @@ class BackgroundChoice:
                                       name=f"{self.label.replace(' ', '-').lower()}-timing", daemon=True)
             thread.start()
             self.thread = thread  # published started: wait() may join it from any thread at once
+            # An interpreter that exits while torch ops run on this (daemon) thread aborts the process
+            # (SIGABRT from the C++ runtime), so exit waits for the timing to end: about a second.
+            atexit.register(self.wait)
 
     def _run(self, work: Callable[[], object], threads: int) -> None:
         torch.set_num_threads(threads)  # time with the threads inference will use

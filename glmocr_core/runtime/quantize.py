@@ -43,6 +43,7 @@ GROUP_SIZE = 32  # inputs per scale, as Q8_0; the 4-bit kernel accepts 32, 64, 1
 GROUP_SIZES = (32, 64, 128, 256)
 OUTLIER_RATIO = 6.0  # a norm gain this many times the median marks an outlier channel
 MAX_OUTLIER_COLUMNS = 16  # at most ~1% of the real model's 1536 channels stay exact
+QUANTIZE_ELEMENTS = 1 << 20  # weights quantized at a time (a few MB of fp32 per step, warm in cache)
 DEQUANT_ELEMENTS = 2 << 20  # weights widened at a time for a prefill GEMM (a few MB: reused, not faulted in)
 ACTIVATIONS = torch.bfloat16  # what the 4-bit kernel takes fast on every x86 CPU (it widens to fp32 inside)
 DEFAULT_PLANE_ROWS = 16  # products of at most this many rows run on the 4-bit kernel until a measurement says more
@@ -94,9 +95,10 @@ class GroupQuantLinear(nn.Module):
                     gemm_dtype: torch.dtype = torch.float32,
                     columns: torch.Tensor | None = None) -> "GroupQuantLinear":
         """``columns``: input columns that see outlier activations; they stay exact (fp32) beside the groups."""
-        weight = linear.weight.detach().float().clone()
+        weight = linear.weight.detach().float()  # read only, unless exact columns are cut out (then a copy)
         column_weight = None
         if columns is not None and len(columns):
+            weight = weight.clone()
             column_weight = weight[:, columns].clone()
             weight[:, columns] = 0.0  # out of the groups: their scales follow the ordinary columns
         digits, scale_zero = (int8_digits if bits == 8 else int4_digits)(weight, group)
@@ -198,13 +200,23 @@ def _same_columns(a: torch.Tensor | None, b: torch.Tensor | None) -> bool:
 
 def int8_digits(weight: torch.Tensor, group: int) -> tuple[list[torch.Tensor], torch.Tensor]:
     """Symmetric int8 per group (q = round(w / s), s = max|w| / 127) as its two 4-bit digits (h, l) and the shared
-    (s, 8s/17) table [groups, out, 2] in bf16 (see the module docstring)."""
+    (s, 8s/17) table [groups, out, 2] in bf16 (see the module docstring). Rows go in blocks of a few MB, each op in
+    place on the block: the same values as whole-matrix ops, without a fresh full-size tensor per step (the first
+    fast load quantizes ~580 M weights)."""
     out, k = weight.shape
-    grouped = weight.view(out, k // group, group)
-    scale = (grouped.abs().amax(dim=-1) / 127.0).clamp(min=1e-12).to(torch.bfloat16).float()  # [out, groups]
-    q = torch.round(grouped / scale[..., None]).clamp(-127, 127).to(torch.int32).view(out, k) + 128
+    scale = torch.empty(out, k // group)
+    high, low = (torch.empty(out, k, dtype=torch.int32) for _ in range(2))
+    rows = max(1, QUANTIZE_ELEMENTS // k)
+    for start in range(0, out, rows):
+        grouped = weight[start:start + rows].reshape(-1, k // group, group)
+        block_scale = (grouped.abs().amax(dim=-1) / 127.0).clamp(min=1e-12).to(torch.bfloat16).float()
+        q = torch.div(grouped, block_scale[..., None]).round_().clamp_(-127, 127).to(torch.int32).view(-1, k)
+        q += 128
+        torch.bitwise_right_shift(q, 4, out=high[start:start + rows])
+        torch.bitwise_and(q, 15, out=low[start:start + rows])
+        scale[start:start + rows] = block_scale
     table = torch.stack([scale, scale * 8 / 17], dim=-1).transpose(0, 1).to(torch.bfloat16).contiguous()
-    return [q >> 4, q & 15], table
+    return [high, low], table
 
 
 def int4_digits(weight: torch.Tensor, group: int) -> tuple[list[torch.Tensor], torch.Tensor]:

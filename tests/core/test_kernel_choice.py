@@ -181,3 +181,28 @@ def test_a_real_measurement_of_the_tiny_shapes_installs_exact_kernels():
     assert set(choice.kernels) == set(layers.ROW_CLASSES)
     assert set(choice.kernels.values()) <= set(layers.available_cpu_kernels())
     assert set(choice.timings_ms) == set(layers.ROW_CLASSES)
+
+
+EXIT_DURING_TIMING = """
+import sys, time, torch
+from glmocr_core.runtime.kernel_choice import BackgroundChoice
+
+def work():
+    deadline, a = time.perf_counter() + 1.0, torch.randn(256, 256)
+    while time.perf_counter() < deadline:
+        a @ a
+    open(sys.argv[1], "w").write("finished")
+
+BackgroundChoice(lambda why: why, "test").start(work)
+"""  # the main thread ends at once, while torch ops run on the timing thread
+
+
+def test_a_process_that_exits_during_a_timing_waits_for_it_instead_of_aborting(tmp_path):
+    import subprocess
+    import sys
+
+    marker = tmp_path / "finished"
+    done = subprocess.run([sys.executable, "-c", EXIT_DURING_TIMING, str(marker)], capture_output=True, text=True,
+                          timeout=120)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert marker.read_text() == "finished"

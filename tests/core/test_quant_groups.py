@@ -324,3 +324,12 @@ def test_cached_fast_weights_are_read_into_aligned_memory(tiny_checkpoint, tmp_p
         assert torch.equal(head.scale_zero, stored.get_tensor("lm_head.scale_zero"))
     buffers = [t for m in reloaded.modules() if isinstance(m, qz.GroupQuantLinear) for t in m.stored_parts().values()]
     assert buffers and all(t.data_ptr() % 64 == 0 for t in buffers)
+
+
+def test_quantizing_by_blocks_of_rows_gives_the_whole_matrixs_digits(monkeypatch):
+    weight = _outlier_linear(inputs=256, outputs=200).weight.detach()
+    whole_digits, whole_table = qz.int8_digits(weight, 32)  # one block: 200 rows fit in QUANTIZE_ELEMENTS
+    monkeypatch.setattr(qz, "QUANTIZE_ELEMENTS", 3 * 256)  # blocks of 3 rows, the last one short
+    digits, table = qz.int8_digits(weight, 32)
+    assert all(torch.equal(a, b) for a, b in zip(digits, whole_digits)) and torch.equal(table, whole_table)
+    assert digits[0].dtype == torch.int32 and int(digits[0].max()) <= 15 and int(digits[1].max()) <= 15
