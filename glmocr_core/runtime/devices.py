@@ -18,6 +18,7 @@ import platform
 import sys
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Callable
 
 from ..errors import UsageError
 
@@ -137,28 +138,37 @@ def host_cpu() -> CpuFeatures:
     return cpu
 
 
-def current_cpu() -> CpuFeatures:
+def current_cpu(read_cpuinfo: Callable[[], str | None] | None = None,
+                processor: Callable[[], str] = platform.processor,
+                loaded_torch: Callable[[], object | None] | None = None) -> CpuFeatures:
     """The CPU's flags from Linux's /proc/cpuinfo, else from torch's probes once torch is loaded (importing it
     here would stall a window for seconds); ``known`` is False before that. With ``GLMOCR_CPU_FLAGS`` set, the
     policies see those flags instead: the test suite sets it empty so that what "auto" picks never depends on the
-    machine the suite runs on."""
-    cpu = _machine_cpu()
+    machine the suite runs on. The three sources (the cpuinfo text or None where there is none, the processor's
+    name, the loaded torch module or None) are this machine's unless given: tests give their own."""
+    cpu = cpu_from(read_cpuinfo() if read_cpuinfo else read_proc_cpuinfo(), processor,
+                   loaded_torch() if loaded_torch else sys.modules.get("torch"))
     override = os.environ.get(CPU_FLAGS_ENV)
     if override is None:
         return cpu
     return CpuFeatures(frozenset(override.split()), f"{cpu.model} (flags from {CPU_FLAGS_ENV})".lstrip())
 
 
-def _machine_cpu() -> CpuFeatures:
+def read_proc_cpuinfo() -> str | None:
+    """/proc/cpuinfo's text; None where there is no such file (Windows, macOS)."""
     try:
         with open("/proc/cpuinfo", encoding="utf-8") as handle:
-            return parse_cpuinfo(handle.read())
+            return handle.read()
     except OSError:
-        pass
-    torch = sys.modules.get("torch")
+        return None
+
+
+def cpu_from(cpuinfo: str | None, processor: Callable[[], str], torch) -> CpuFeatures:
+    if cpuinfo is not None:
+        return parse_cpuinfo(cpuinfo)
     if torch is None:
-        return CpuFeatures(model=platform.processor(), known=False)
-    return CpuFeatures(torch_cpu_flags(torch), platform.processor())
+        return CpuFeatures(model=processor(), known=False)
+    return CpuFeatures(torch_cpu_flags(torch), processor())
 
 
 def torch_cpu_flags(torch) -> frozenset[str]:

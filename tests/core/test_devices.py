@@ -89,34 +89,20 @@ def test_cpu_flags_come_from_the_first_processor_and_arm_says_features():
 CPUINFO = "processor: 0\nmodel name: Test EPYC\nflags: fpu avx2 avx512f avx512_bf16\n"
 
 
-def fake_cpuinfo(monkeypatch, text: str | None) -> None:
-    """/proc/cpuinfo reads ``text`` (None: the file is missing, as on Windows and macOS) and the platform names a
-    made-up processor, so nothing of this machine's CPU reaches the test; other files are real."""
-    import builtins
-    import io
-
-    monkeypatch.setattr(devices.platform, "processor", lambda: "Test Processor")
-
-    real_open = builtins.open
-
-    def fake_open(path, *args, **kwargs):
-        if path != "/proc/cpuinfo":
-            return real_open(path, *args, **kwargs)
-        if text is None:
-            raise FileNotFoundError(path)
-        return io.StringIO(text)
-
-    monkeypatch.setattr(builtins, "open", fake_open)
+def made_up_cpu(cpuinfo: str | None, torch=None) -> CpuFeatures:
+    """current_cpu on injected sources: ``cpuinfo`` as /proc/cpuinfo's text (None: no such file, as on Windows and
+    macOS), a made-up processor name, ``torch`` as the loaded module: nothing of this machine's CPU is read."""
+    return devices.current_cpu(read_cpuinfo=lambda: cpuinfo, processor=lambda: "Test Processor",
+                               loaded_torch=lambda: torch)
 
 
 def test_cpu_flags_from_the_environment_stand_in_for_the_machines(monkeypatch):
-    fake_cpuinfo(monkeypatch, CPUINFO)
     monkeypatch.setenv(devices.CPU_FLAGS_ENV, "avx2 fma")
-    assert devices.current_cpu().flags == {"avx2", "fma"}
+    assert made_up_cpu(CPUINFO).flags == {"avx2", "fma"}
     monkeypatch.setenv(devices.CPU_FLAGS_ENV, "")
-    assert devices.current_cpu() == CpuFeatures(frozenset(), "Test EPYC (flags from GLMOCR_CPU_FLAGS)")
+    assert made_up_cpu(CPUINFO) == CpuFeatures(frozenset(), "Test EPYC (flags from GLMOCR_CPU_FLAGS)")
     monkeypatch.delenv(devices.CPU_FLAGS_ENV)
-    assert devices.current_cpu() == CpuFeatures(frozenset({"fpu", "avx2", "avx512f", "avx512_bf16"}), "Test EPYC")
+    assert made_up_cpu(CPUINFO) == CpuFeatures(frozenset({"fpu", "avx2", "avx512f", "avx512_bf16"}), "Test EPYC")
 
 
 class _FakeTorchCpu:
@@ -129,21 +115,23 @@ class _FakeTorchCpu:
 def test_without_proc_cpuinfo_the_flags_come_from_torchs_probes_once_torch_is_loaded(monkeypatch):
     """Windows and macOS have no /proc/cpuinfo: before torch is loaded the CPU is not known (and nothing imports
     torch for it); afterwards its probes give the flags, and "auto" on an x86 CPU with AVX2 is fast there too."""
-    import sys
     import types
 
-    fake_cpuinfo(monkeypatch, None)
     monkeypatch.delenv(devices.CPU_FLAGS_ENV)
-    monkeypatch.setitem(sys.modules, "torch", None)
-    monkeypatch.delitem(sys.modules, "torch")
-    before = devices.current_cpu()
+    before = made_up_cpu(None, torch=None)
     assert not before.known and before.flags == frozenset() and before.model == "Test Processor"
     assert precision_summary("auto", before).startswith("Chosen when the model loads: fast where the CPU has AVX2")
-    monkeypatch.setitem(sys.modules, "torch", types.SimpleNamespace(cpu=_FakeTorchCpu))
-    after = devices.current_cpu()
+    after = made_up_cpu(None, torch=types.SimpleNamespace(cpu=_FakeTorchCpu))
     assert after.known and after.flags == {"avx2", "avx512f", "avx512_bf16"} and after.fast_bf16
     assert after.model == "Test Processor"
     assert resolve_precision("auto", "cpu", after, _verdict(True)) == "fast"
+
+
+def test_this_machines_sources_are_the_default_ones(monkeypatch):
+    """What current_cpu reads when a caller gives nothing, checked by swapping the readers, not by reading them."""
+    monkeypatch.delenv(devices.CPU_FLAGS_ENV)
+    monkeypatch.setattr(devices, "read_proc_cpuinfo", lambda: CPUINFO)
+    assert devices.current_cpu(processor=lambda: "Test Processor").model == "Test EPYC"  # the cpuinfo reader is used
 
 
 def test_the_cpu_is_remembered_only_once_it_is_known(monkeypatch):
