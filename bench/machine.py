@@ -9,7 +9,7 @@ import subprocess
 from importlib import metadata
 from pathlib import Path
 
-from glmocr_core.runtime.devices import CpuFeatures, parse_cpuinfo
+from glmocr_core.runtime.devices import CpuFeatures, cpuinfo_fields, parse_cpuinfo, read_proc_cpuinfo
 
 # CPU features that decide which kernels win: AVX-512 (fp32), VNNI (int8 dot products), BF16 and AMX (bf16 math).
 RELEVANT_FLAGS = ("avx2", "avx512f", "avx512_vnni", "avx512_bf16", "amx_tile", "amx_bf16", "amx_int8")
@@ -26,10 +26,7 @@ def cpu_model_and_flags(cpuinfo: str) -> tuple[str, set[str]]:
 def cpu_generation(cpuinfo: str) -> str:
     """The first processor's family, model and stepping ("family 25, model 17, stepping 1"), or "". VMs often
     report one model name ("AMD EPYC") for several generations whose vector units differ two-fold."""
-    fields: dict[str, str] = {}
-    for line in cpuinfo.splitlines():
-        key, _, value = line.partition(":")
-        fields.setdefault(key.strip(), value.strip())
+    fields = cpuinfo_fields(cpuinfo)
     parts = [f"{name} {fields[key]}" for key, name in (("cpu family", "family"), ("model", "model"),
                                                         ("stepping", "stepping")) if fields.get(key)]
     return ", ".join(parts)
@@ -91,10 +88,7 @@ def policy(cpu: CpuFeatures) -> dict:
 
 
 def describe(repo: Path) -> dict:
-    try:
-        cpuinfo = Path("/proc/cpuinfo").read_text()
-    except OSError:
-        cpuinfo = ""
+    cpuinfo = read_proc_cpuinfo() or ""
     model, flags = cpu_model_and_flags(cpuinfo)
     return {"cpu": model, "cpu_generation": cpu_generation(cpuinfo),
             "flags": {flag: flag in flags for flag in RELEVANT_FLAGS},

@@ -111,12 +111,18 @@ class CpuFeatures:
         return bool(BF16_MATRIX_FLAGS & self.flags)
 
 
-def parse_cpuinfo(text: str) -> CpuFeatures:
-    """The first processor's flags and model name from /proc/cpuinfo text (ARM kernels say "Features")."""
+def cpuinfo_fields(text: str) -> dict[str, str]:
+    """The first processor's fields of /proc/cpuinfo text ("model name", "flags", "cpu family", ...)."""
     fields: dict[str, str] = {}
     for line in text.splitlines():
         key, _, value = line.partition(":")
         fields.setdefault(key.strip(), value.strip())
+    return fields
+
+
+def parse_cpuinfo(text: str) -> CpuFeatures:
+    """The first processor's flags and model name from /proc/cpuinfo text (ARM kernels say "Features")."""
+    fields = cpuinfo_fields(text)
     flags = fields.get("flags") or fields.get("Features") or ""
     return CpuFeatures(frozenset(flags.split()), fields.get("model name", ""))
 

@@ -50,6 +50,7 @@ DEFAULT_PLANE_ROWS = 16  # products of at most this many rows run on the 4-bit k
 FAST_CACHE_FORMAT = 3  # bump when the stored form or the recipe changes (3: int8 groups as two 4-bit planes)
 log = logging.getLogger(__name__)
 
+
 def _int4_mm(x: torch.Tensor, packed: torch.Tensor, group: int, scale_zero: torch.Tensor) -> torch.Tensor:
     # looked up at call time: a torch without the op must still import this module (and run exact precision)
     return torch.ops.aten._weight_int4pack_mm_for_cpu(x, packed, group, scale_zero)
