@@ -28,8 +28,13 @@ WORK = REPO / "bench" / "out" / "llamacpp"
 SDIST = "llama-cpp-python==0.3.36"
 SOURCE = WORK / "llama_cpp_python-0.3.36" / "vendor" / "llama.cpp"  # the archive unpacks to this name
 BIN = SOURCE / "build" / "bin"
-CMAKE_FLAGS = ["-DCMAKE_BUILD_TYPE=Release", "-DGGML_NATIVE=ON", "-DGGML_AMX_TILE=OFF", "-DGGML_AMX_INT8=OFF",
+CMAKE_FLAGS = ["-DCMAKE_BUILD_TYPE=Release", "-DGGML_NATIVE=OFF", "-DGGML_AMX_TILE=OFF", "-DGGML_AMX_INT8=OFF",
                "-DGGML_AMX_BF16=OFF", "-DLLAMA_CURL=OFF", "-DGGML_OPENMP=ON"]
+# ggml's ISA switches, by the /proc/cpuinfo flag that allows each. Not GGML_NATIVE: -march=native defines
+# __AMX_INT8__ on an AMX CPU whatever GGML_AMX_* say, and that AMX path dies with SIGILL here (ldtilecfg).
+ISA_OPTIONS = {"sse4_2": "GGML_SSE42", "avx": "GGML_AVX", "avx2": "GGML_AVX2", "bmi2": "GGML_BMI2", "fma": "GGML_FMA",
+               "f16c": "GGML_F16C", "avx_vnni": "GGML_AVX_VNNI", "avx512f": "GGML_AVX512",
+               "avx512vbmi": "GGML_AVX512_VBMI", "avx512_vnni": "GGML_AVX512_VNNI", "avx512_bf16": "GGML_AVX512_BF16"}
 TARGETS = ("llama-mtmd-cli", "llama-quantize")
 VARIANTS = {"f16": "F16", "q8_0": "Q8_0", "q4_k_m": "Q4_K_M"}  # name -> llama-quantize type
 PROMPT = "Text Recognition:"
@@ -61,9 +66,20 @@ def build() -> None:
     if not SOURCE.exists():
         with tarfile.open(download_sdist()) as tar:
             tar.extractall(WORK, filter="data")
-    subprocess.run(["cmake", "-S", str(SOURCE), "-B", str(SOURCE / "build"), *CMAKE_FLAGS], check=True)
+    subprocess.run(["cmake", "-S", str(SOURCE), "-B", str(SOURCE / "build"), *cmake_flags(cpu_flags())], check=True)
     subprocess.run(["cmake", "--build", str(SOURCE / "build"), "--config", "Release", "-j", "--target", *TARGETS],
                    check=True)
+
+
+def cpu_flags() -> set[str]:
+    from glmocr_core.runtime.devices import parse_cpuinfo, read_proc_cpuinfo
+
+    return set(parse_cpuinfo(read_proc_cpuinfo() or "").flags)
+
+
+def cmake_flags(flags: set[str]) -> list[str]:
+    """The configure flags for a CPU with these /proc/cpuinfo flags: every ISA it has but AMX."""
+    return CMAKE_FLAGS + [f"-D{option}={'ON' if flag in flags else 'OFF'}" for flag, option in ISA_OPTIONS.items()]
 
 
 def download_sdist() -> Path:

@@ -298,3 +298,13 @@ def test_refreshing_the_prose_keeps_the_tables_and_takes_the_new_findings(tmp_pa
     again = report.refreshed(doc)
     assert "A new reading of the same table." in again
     assert report.SECTION.findall(again) == report.SECTION.findall(doc)
+
+
+def test_llama_cpp_is_built_for_the_cpus_own_isa_without_amx():
+    from bench import llamacpp
+
+    amx_xeon = llamacpp.cmake_flags({"avx2", "fma", "avx512f", "avx512_bf16", "amx_tile", "amx_int8", "amx_bf16"})
+    assert "-DGGML_NATIVE=OFF" in amx_xeon and "-DGGML_AVX512=ON" in amx_xeon and "-DGGML_AVX512_BF16=ON" in amx_xeon
+    assert {"-DGGML_AMX_TILE=OFF", "-DGGML_AMX_INT8=OFF", "-DGGML_AMX_BF16=OFF"} <= set(amx_xeon)
+    avx2_only = llamacpp.cmake_flags({"avx", "avx2", "fma", "f16c"})
+    assert "-DGGML_AVX2=ON" in avx2_only and "-DGGML_AVX512=OFF" in avx2_only and "-DGGML_AVX512_VNNI=OFF" in avx2_only
