@@ -160,6 +160,22 @@ def current_cpu(read_cpuinfo: Callable[[], str | None] | None = None,
     return CpuFeatures(frozenset(override.split()), f"{cpu.model} (flags from {CPU_FLAGS_ENV})".lstrip())
 
 
+CACHE_SYSFS = Path("/sys/devices/system/cpu/cpu0/cache")
+
+
+def last_level_cache_bytes(cache_dir: Path = CACHE_SYSFS) -> int | None:
+    """The largest CPU cache cpu0 sees (Linux sysfs: "index3/size" reads "480M" on some Xeons); None elsewhere."""
+    units = {"K": 1 << 10, "M": 1 << 20, "G": 1 << 30}
+    sizes = []
+    for size_file in sorted(cache_dir.glob("index*/size")):
+        try:
+            text = size_file.read_text(encoding="ascii").strip()
+            sizes.append(int(text[:-1]) * units[text[-1]] if text[-1:] in units else int(text))
+        except (OSError, ValueError):
+            continue
+    return max(sizes, default=None)
+
+
 def read_proc_cpuinfo() -> str | None:
     """/proc/cpuinfo's text; None where there is no such file (Windows, macOS)."""
     try:

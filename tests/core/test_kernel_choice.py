@@ -206,3 +206,38 @@ def test_a_process_that_exits_during_a_timing_waits_for_it_instead_of_aborting(t
                           timeout=120)
     assert done.returncode == 0, done.stderr[-2000:]
     assert marker.read_text() == "finished"
+
+
+def test_decode_classes_read_their_weights_from_copies_beyond_the_cache(monkeypatch):
+    seen: dict[str, set[int]] = {}
+    current = {"kind": ""}
+
+    def recording(x, weight, bias):
+        seen.setdefault(current["kind"], set()).add(weight.data_ptr())
+        return torch.nn.functional.linear(x, weight)
+
+    shapes = kc.probe_shapes(tiny_config())
+    monkeypatch.setattr(layers, "FP32_KERNELS", dict.fromkeys(layers.FP32_KERNELS, recording))
+    real_time_group = kc._time_group
+
+    def time_group(kernel, group, xs, weights, clock):
+        current["kind"] = next(kind for kind, g in shapes.items() if g is group)
+        return real_time_group(kernel, group, xs, weights, clock)
+
+    monkeypatch.setattr(kc, "_time_group", time_group)
+    one_copy = sum(s.inputs * s.outputs * 4 for s in shapes["one_row"])
+    kc.measure(shapes, budget_s=0.0, cache_bytes=3 * one_copy)
+    copies_needed = 2 * 3 * one_copy  # twice the cache
+    decode_bytes = len(seen["one_row"] | seen["few_rows"]) // len(shapes["one_row"]) * one_copy
+    assert decode_bytes >= copies_needed  # the decode classes cycled through more weight than the cache holds
+    assert len(seen["many_rows"]) == len(shapes["many_rows"])  # prefill is compute-bound: one copy, hot
+
+
+def test_the_last_level_cache_size_is_read_from_sysfs(tmp_path):
+    from glmocr_core.runtime.devices import last_level_cache_bytes
+
+    for index, size in (("index0", "48K"), ("index2", "2048K"), ("index3", "480M")):
+        (tmp_path / index).mkdir()
+        (tmp_path / index / "size").write_text(size + "\n")
+    assert last_level_cache_bytes(tmp_path) == 480 << 20
+    assert last_level_cache_bytes(tmp_path / "missing") is None
