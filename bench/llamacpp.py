@@ -72,9 +72,11 @@ def build() -> None:
 
 
 def cpu_flags() -> set[str]:
-    from glmocr_core.runtime.devices import parse_cpuinfo, read_proc_cpuinfo
+    from glmocr_core.runtime.devices import read_proc_cpuinfo
 
-    return set(parse_cpuinfo(read_proc_cpuinfo() or "").flags)
+    from .machine import cpu_model_and_flags
+
+    return cpu_model_and_flags(read_proc_cpuinfo() or "")[1]
 
 
 def cmake_flags(flags: set[str]) -> list[str]:

@@ -29,6 +29,17 @@ def fixed_int8_crossover():
     plane_rows.fix(quantize.DEFAULT_PLANE_ROWS, "fixed by the test suite")
 
 
+@pytest.fixture(scope="session", autouse=True)
+def made_up_cache_size():
+    """CPU kernel timings stream their decode weights beyond a made-up 8 MiB last-level cache, not this machine's
+    (read from sysfs, 480 MB on some Xeons): what a test does never depends on the CPU it runs on."""
+    from glmocr_core.runtime import kernel_choice
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(kernel_choice, "last_level_cache_bytes", lambda: 8 << 20)
+        yield
+
+
 @pytest.fixture(scope="session")
 def synthetic_tokenizer_dir(tmp_path_factory) -> Path:
     """A folder with the small test tokenizer (specials at the real ids), tokenizer_config and chat template."""

@@ -178,8 +178,9 @@ def measure(shapes: dict[str, list[Shape]], budget_s: float = BUDGET_S,
         for kind, group in shapes.items():
             for name in candidates(kind):
                 for _ in range(REPEATS[kind]):
-                    copy = ring[turn % len(ring)] if kind in STREAMED else weights
-                    turn += kind in STREAMED
+                    copy = weights
+                    if kind in STREAMED:  # the next copy of the ring: the one read longest ago
+                        copy, turn = ring[turn % len(ring)], turn + 1
                     ms = _time_group(layers.FP32_KERNELS[name], group, xs, copy, clock)
                     best[kind][name] = min(ms, best[kind].get(name, float("inf")))
     return best

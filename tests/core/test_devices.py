@@ -131,7 +131,8 @@ def test_this_machines_sources_are_the_default_ones(monkeypatch):
     """What current_cpu reads when a caller gives nothing, checked by swapping the readers, not by reading them."""
     monkeypatch.delenv(devices.CPU_FLAGS_ENV)
     monkeypatch.setattr(devices, "read_proc_cpuinfo", lambda: CPUINFO)
-    assert devices.current_cpu(processor=lambda: "Test Processor").model == "Test EPYC"  # the cpuinfo reader is used
+    cpu = devices.current_cpu(processor=lambda: "Test Processor", loaded_torch=lambda: None)
+    assert cpu.model == "Test EPYC"  # the cpuinfo reader is used
 
 
 def test_the_cpu_is_remembered_only_once_it_is_known(monkeypatch):
@@ -140,3 +141,11 @@ def test_the_cpu_is_remembered_only_once_it_is_known(monkeypatch):
     monkeypatch.setattr(devices, "_HOST_CPU", [])
     assert not devices.host_cpu().known
     assert devices.host_cpu() == AVX2 and devices.host_cpu() == AVX2  # known: kept, not read again
+
+
+def test_the_last_level_cache_size_is_read_from_sysfs(tmp_path):
+    for index, size in (("index0", "48K"), ("index2", "2048K"), ("index3", "480M")):
+        (tmp_path / index).mkdir()
+        (tmp_path / index / "size").write_text(size + "\n")
+    assert devices.last_level_cache_bytes(tmp_path) == 480 << 20
+    assert devices.last_level_cache_bytes(tmp_path / "missing") is None

@@ -232,12 +232,3 @@ def test_decode_classes_read_their_weights_from_copies_beyond_the_cache(monkeypa
     assert decode_bytes >= copies_needed  # the decode classes cycled through more weight than the cache holds
     assert len(seen["many_rows"]) == len(shapes["many_rows"])  # prefill is compute-bound: one copy, hot
 
-
-def test_the_last_level_cache_size_is_read_from_sysfs(tmp_path):
-    from glmocr_core.runtime.devices import last_level_cache_bytes
-
-    for index, size in (("index0", "48K"), ("index2", "2048K"), ("index3", "480M")):
-        (tmp_path / index).mkdir()
-        (tmp_path / index / "size").write_text(size + "\n")
-    assert last_level_cache_bytes(tmp_path) == 480 << 20
-    assert last_level_cache_bytes(tmp_path / "missing") is None
